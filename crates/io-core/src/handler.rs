@@ -1,0 +1,62 @@
+//! The traits a scheme plugin implements.
+//!
+//! Futures are `Send` on native targets and not on `wasm32` (browser objects are not `Send`).
+//! Implement them with the matching attribute pair:
+//!
+//! ```ignore
+//! #[cfg_attr(not(target_arch = "wasm32"), io_core::async_trait)]
+//! #[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
+//! impl io_core::LoadHandler for MyHandler { async fn load(&self) -> io_core::Result<io_core::ModelArtifacts> { todo!() } }
+//! ```
+
+use crate::artifacts::ModelArtifacts;
+use crate::error::{Error, Result};
+use crate::info::{ModelArtifactsInfo, SaveResult};
+
+/// `Send + Sync` on native targets, nothing on `wasm32`.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSendSync: Send + Sync {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send + Sync + ?Sized> MaybeSendSync for T {}
+/// `Send + Sync` on native targets, nothing on `wasm32`.
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSendSync {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> MaybeSendSync for T {}
+
+/// Saves artifacts to one place (TF.js's `IOHandler.save`).
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+pub trait SaveHandler: MaybeSendSync {
+    /// Saves the model. Must not leave a half-written model behind on failure.
+    async fn save(&self, artifacts: &ModelArtifacts) -> Result<SaveResult>;
+}
+
+/// Loads artifacts from one place (TF.js's `IOHandler.load`).
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+pub trait LoadHandler: MaybeSendSync {
+    /// Loads the model; [`Error::NotFound`] when there is none.
+    async fn load(&self) -> Result<ModelArtifacts>;
+}
+
+/// A store that holds many models by path and can list and remove them (TF.js's `ModelStoreManager`).
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+pub trait ModelStore: MaybeSendSync {
+    /// Every model path (without `scheme://`) with its info.
+    async fn list(&self) -> Result<Vec<(String, ModelArtifactsInfo)>>;
+
+    /// Removes the model at `path`, returning its info; [`Error::NotFound`] if there is none.
+    async fn remove(&self, path: &str) -> Result<ModelArtifactsInfo>;
+
+    /// Whether [`ModelStore::rename`] is implemented (an atomic move within the store).
+    fn can_rename(&self) -> bool {
+        false
+    }
+
+    /// Atomically moves the model at `from` to `to`, replacing any model at `to`.
+    async fn rename(&self, from: &str, _to: &str) -> Result<ModelArtifactsInfo> {
+        Err(Error::Unsupported { operation: "rename", url: from.to_string(), reason: "the store has no atomic rename".into() })
+    }
+}

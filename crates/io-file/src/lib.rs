@@ -1,0 +1,11 @@
+//! modelio plugin for `file://`.
+//!
+//! Not implemented yet: this crate registers no scheme, so `file://` URLs fail with an
+//! "unsupported scheme" error rather than pretending to work. See the project's issue tracker.
+#![warn(missing_docs)]
+
+/// Registers this plugin's schemes in `registry` (idempotent). Registers nothing yet.
+pub fn register(_registry: &io_core::Registry) {}
+
+/// The schemes this plugin registers.
+pub const SCHEMES: &[&str] = &[];

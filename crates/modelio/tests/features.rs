@@ -1,0 +1,64 @@
+//! Registered schemes equal the enabled features. `cargo xtask test-all` runs this with no
+//! features, each feature alone, and all of them.
+
+fn schemes_of_feature(f: &str) -> &'static [&'static str] {
+    match f {
+        #[cfg(feature = "localstorage")]
+        "localstorage" => modelio::localstorage::SCHEMES,
+        #[cfg(feature = "indexeddb")]
+        "indexeddb" => modelio::indexeddb::SCHEMES,
+        #[cfg(feature = "downloads")]
+        "downloads" => modelio::downloads::SCHEMES,
+        #[cfg(feature = "http")]
+        "http" => modelio::http::SCHEMES,
+        #[cfg(all(feature = "file", not(target_arch = "wasm32")))]
+        "file" => modelio::file::SCHEMES,
+        _ => &[],
+    }
+}
+
+#[test]
+fn registered_schemes_equal_enabled_features() {
+    let mut want: Vec<String> = modelio::enabled_features()
+        .into_iter()
+        .flat_map(|f| schemes_of_feature(f).iter().map(|s| s.to_string()))
+        .collect();
+    want.sort();
+    want.dedup();
+    assert_eq!(modelio::registry().schemes(), want, "features: {:?}", modelio::enabled_features());
+    // Every scheme of an enabled feature resolves to exactly one plugin (no double registration).
+    let regs = modelio::registry().registrations();
+    for s in &want {
+        assert_eq!(regs.iter().filter(|(sc, _)| sc == s).count(), 1, "{s}: {regs:?}");
+    }
+}
+
+#[test]
+fn registry_is_idempotent() {
+    let before = modelio::registry().registrations();
+    let again = modelio::registry().registrations();
+    assert_eq!(before, again);
+}
+
+#[test]
+fn disabled_known_scheme_names_the_feature() {
+    for (scheme, feature) in modelio::KNOWN_SCHEMES {
+        if modelio::registry().schemes().iter().any(|s| s == scheme) {
+            continue;
+        }
+        let url = format!("{scheme}://x");
+        let err = match modelio::registry().load_handler(&url) {
+            Err(e) => e,
+            Ok(_) => panic!("{url} resolved with its plugin off"),
+        };
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("`{feature}`")), "{msg}");
+    }
+}
+
+#[test]
+fn unknown_scheme_lists_registered() {
+    let err = futures::executor::block_on(modelio::load("gopher://x")).unwrap_err();
+    assert!(matches!(err, modelio::Error::UnsupportedScheme { .. }), "{err}");
+    assert!(err.to_string().contains("registered schemes"), "{err}");
+}

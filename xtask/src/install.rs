@@ -1,0 +1,86 @@
+//! Installing what the tests need, when it is missing, with a clear error when it cannot be done.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::{root, run, Res};
+
+fn have(cmd: &str, arg: &str) -> Option<String> {
+    Command::new(cmd).arg(arg).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+/// `npm ci` of the TF.js peer (pinned by `peer/package-lock.json`) and the tfjs-node `file://`
+/// handler fetched with `npm pack` (never committed). Returns the peer folder.
+pub fn npm_peer() -> Result<PathBuf, String> {
+    let peer = root().join("peer");
+    if have("node", "--version").is_none() || have("npm", "--version").is_none() {
+        return Err("node and npm are needed for the TF.js peer tests (Debian: apt-get install nodejs npm)".into());
+    }
+    let marker = peer.join("node_modules/.modelio-lock");
+    let lock = std::fs::read(peer.join("package-lock.json")).map_err(|e| format!("peer/package-lock.json: {e}"))?;
+    if std::fs::read(&marker).ok().as_deref() != Some(&lock[..]) {
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&peer))
+            .map_err(|e| format!("{e}\n(installing the pinned TF.js peer from the npm registry failed)"))?;
+        std::fs::write(&marker, &lock).map_err(|e| e.to_string())?;
+    }
+    let fs_js = peer.join(".cache/tfjs-node/package/dist/io/file_system.js");
+    if !fs_js.exists() {
+        let cache = peer.join(".cache/tfjs-node");
+        std::fs::create_dir_all(&cache).map_err(|e| e.to_string())?;
+        run(Command::new("npm").args(["pack", "@tensorflow/tfjs-node@4.22.0", "--silent"]).current_dir(&cache))?;
+        run(Command::new("tar").args(["xzf", "tensorflow-tfjs-node-4.22.0.tgz", "package/dist/io"]).current_dir(&cache))?;
+    }
+    Ok(peer)
+}
+
+/// The wasm32 target, wasm-bindgen-cli at the version in Cargo.lock, Debian's chromium and
+/// chromedriver. Returns the environment the browser test runner needs.
+pub fn wasm_browser() -> Result<Vec<(String, String)>, String> {
+    let targets = have("rustup", "--version").and_then(|_| {
+        Command::new("rustup").args(["target", "list", "--installed"]).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+    });
+    if !targets.unwrap_or_default().contains("wasm32-unknown-unknown") {
+        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    let want = wasm_bindgen_version()?;
+    let got = have("wasm-bindgen-test-runner", "--version").unwrap_or_default();
+    if !got.contains(&want) {
+        // No --locked: the registry here lacks one pinned transitive version (TOOLCHAIN-NOTES).
+        run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &want]))?;
+    }
+    if !PathBuf::from("/usr/bin/chromium").exists() || !PathBuf::from("/usr/bin/chromedriver").exists() {
+        let root_user = have("id", "-u").as_deref() == Some("0");
+        if !root_user {
+            return Err("Chromium is missing: run `sudo apt-get install -y chromium chromium-driver`".into());
+        }
+        run(Command::new("apt-get").arg("update"))?;
+        run(Command::new("apt-get").args(["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    let wd = root().join(".cargo/webdriver.json");
+    Ok(vec![
+        ("CHROMEDRIVER".into(), "/usr/bin/chromedriver".into()),
+        ("WASM_BINDGEN_TEST_WEBDRIVER_JSON".into(), wd.display().to_string()),
+        ("WASM_BINDGEN_TEST_TIMEOUT".into(), "120".into()),
+    ])
+}
+
+fn wasm_bindgen_version() -> Result<String, String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(l) = lines.next() {
+        if l == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines.next().and_then(|v| v.strip_prefix("version = \"")) {
+                return Ok(v.trim_end_matches('"').to_string());
+            }
+        }
+    }
+    Err("wasm-bindgen is not in Cargo.lock".into())
+}
+
+/// cargo-fuzz for the nightly toolchain.
+pub fn cargo_fuzz() -> Res {
+    if have("cargo-fuzz", "--version").is_none() {
+        run(Command::new("cargo").args(["install", "cargo-fuzz"]))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! `cargo xtask <command>`: the project's automation, in Rust so it runs wherever cargo does.
+//!
+//! - `test-all`: installs what the tests need and is missing (npm peer, wasm32 target,
+//!   wasm-bindgen-cli, Debian's chromium + chromium-driver), then runs every test: the native
+//!   workspace (unit, integration, doc), the facade's feature matrix, and the wasm32 tests in
+//!   headless Chromium.
+//! - `lint`: `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`.
+//! - `bench [NAME]`: criterion benchmarks and the side-by-side benchmarks against TF.js.
+//! - `fuzz [TARGET] [SECONDS]`: runs cargo-fuzz (nightly) on a target, installing cargo-fuzz.
+
+use std::path::{Path, PathBuf};
+use std::process::{exit, Command};
+
+mod install;
+
+type Res = Result<(), String>;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let r = match args.first().map(String::as_str) {
+        Some("test-all") => test_all(),
+        Some("lint") => lint(),
+        Some("bench") => bench(args.get(1).map(String::as_str)),
+        Some("fuzz") => fuzz(args.get(1).map(String::as_str), args.get(2).and_then(|s| s.parse().ok()).unwrap_or(60)),
+        _ => {
+            eprintln!("usage: cargo xtask <test-all | lint | bench [NAME] | fuzz [TARGET] [SECONDS]>");
+            exit(2)
+        }
+    };
+    if let Err(e) = r {
+        eprintln!("xtask: error: {e}");
+        exit(1);
+    }
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// Runs a command in the workspace root, failing with the command line when it fails.
+pub fn run(cmd: &mut Command) -> Res {
+    cmd.current_dir(cmd.get_current_dir().map(Path::to_path_buf).unwrap_or_else(root));
+    let line = format!("{cmd:?}");
+    eprintln!("xtask: $ {line}");
+    let st = cmd.status().map_err(|e| format!("cannot start {line}: {e}"))?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(format!("command failed ({st}): {line}"))
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Facade feature sets whose registered schemes are checked: none, each alone, all.
+const FEATURE_SETS: &[&str] = &["", "localstorage", "indexeddb", "downloads", "http", "file", "localstorage,indexeddb,downloads,http,file"];
+
+/// Crates with wasm32 tests that run in headless Chromium (`wasm-bindgen-test`).
+const WASM_TEST_PACKAGES: &[&str] = &[];
+
+fn test_all() -> Res {
+    let t0 = std::time::Instant::now();
+    let peer = install::npm_peer()?;
+    // Native: every unit, integration and doc test of the workspace.
+    run(cargo().args(["test", "--workspace"]).env("MODELIO_PEER_DIR", &peer))?;
+    // The facade's features: registered schemes == enabled features.
+    for set in FEATURE_SETS {
+        let mut c = cargo();
+        c.args(["test", "-p", "modelio", "--test", "features", "--no-default-features"]);
+        if !set.is_empty() {
+            c.args(["--features", set]);
+        }
+        run(&mut c)?;
+    }
+    // wasm32 in a real browser.
+    if WASM_TEST_PACKAGES.is_empty() {
+        eprintln!("xtask: no wasm32 test packages yet");
+    } else {
+        let env = install::wasm_browser()?;
+        for p in WASM_TEST_PACKAGES {
+            let mut c = cargo();
+            c.args(["test", "--target", "wasm32-unknown-unknown", "-p", p]);
+            for (k, v) in &env {
+                c.env(k, v);
+            }
+            run(&mut c)?;
+        }
+    }
+    eprintln!("xtask: test-all passed in {:.0} s", t0.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn lint() -> Res {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
+}
+
+fn bench(name: Option<&str>) -> Res {
+    match name {
+        None | Some("codec") => run(cargo().args(["bench", "-p", "io-core", "--bench", "codec"])),
+        Some(other) => Err(format!("unknown benchmark '{other}'; available: codec")),
+    }
+}
+
+fn fuzz(target: Option<&str>, secs: u64) -> Res {
+    install::cargo_fuzz()?;
+    let targets = match target {
+        Some(t) => vec![t.to_string()],
+        None => vec!["model_json".into(), "decode_weights".into()],
+    };
+    for t in targets {
+        run(Command::new("cargo")
+            .args(["+nightly", "fuzz", "run", &t, &format!("corpus/{t}"), "--", &format!("-max_total_time={secs}")])
+            .current_dir(root().join("fuzz")))?;
+    }
+    Ok(())
+}
