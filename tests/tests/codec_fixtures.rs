@@ -10,15 +10,28 @@ fn values_f64(v: &serde_json::Value) -> Vec<f64> {
 #[test]
 fn encode_matches_tfjs_encode_weights() {
     let tensors = vec![
-        NamedTensor { name: "f32".into(), tensor: Tensor::new(vec![2, 2], TensorData::F32(vec![1.5, -2.25, 0.0, 3e-5])).unwrap() },
-        NamedTensor { name: "i32".into(), tensor: Tensor::new(vec![4], TensorData::I32(vec![1, -2, i32::MAX, i32::MIN])).unwrap() },
+        NamedTensor {
+            name: "f32".into(),
+            tensor: Tensor::new(vec![2, 2], TensorData::F32(vec![1.5, -2.25, 0.0, 3e-5])).unwrap(),
+        },
+        NamedTensor {
+            name: "i32".into(),
+            tensor: Tensor::new(vec![4], TensorData::I32(vec![1, -2, i32::MAX, i32::MIN])).unwrap(),
+        },
         NamedTensor { name: "b".into(), tensor: Tensor::new(vec![3], TensorData::Bool(vec![1, 0, 1])).unwrap() },
         NamedTensor {
             name: "str".into(),
-            tensor: Tensor::new(vec![2, 2], TensorData::String(vec![b"a".to_vec(), vec![], "héllo".into(), "ÿ".into()])).unwrap(),
+            tensor: Tensor::new(
+                vec![2, 2],
+                TensorData::String(vec![b"a".to_vec(), vec![], "héllo".into(), "ÿ".into()]),
+            )
+            .unwrap(),
         },
         NamedTensor { name: "scalar".into(), tensor: Tensor::new(vec![], TensorData::F32(vec![7.0])).unwrap() },
-        NamedTensor { name: "c64".into(), tensor: Tensor::new(vec![2], TensorData::Complex64(vec![1.0, 3.0, 2.0, 4.0])).unwrap() },
+        NamedTensor {
+            name: "c64".into(),
+            tensor: Tensor::new(vec![2], TensorData::Complex64(vec![1.0, 3.0, 2.0, 4.0])).unwrap(),
+        },
     ];
     let (specs, bytes) = codec::encode_weights(&tensors, None);
     assert_eq!(bytes, read("encode_weights/data.bin"));
@@ -34,7 +47,8 @@ fn encode_matches_tfjs_encode_weights() {
 
 #[test]
 fn decode_matches_tfjs_decode_weights_for_every_dtype() {
-    let groups: Vec<ManifestGroup> = serde_json::from_value(json("converter_write_weights/dtypes/weights_manifest.json")).unwrap();
+    let groups: Vec<ManifestGroup> =
+        serde_json::from_value(json("converter_write_weights/dtypes/weights_manifest.json")).unwrap();
     let data = WeightData::single(read("converter_write_weights/dtypes/group1-shard1of1.bin"));
     let got = codec::decode_weights(&groups[0].weights, &data).unwrap();
     let want = json("converter_write_weights/dtypes/tfjs_decode_result.json");
@@ -44,10 +58,13 @@ fn decode_matches_tfjs_decode_weights_for_every_dtype() {
         assert_eq!(serde_json::to_value(&t.tensor.shape).unwrap(), w["shape"], "{}", t.name);
         match &t.tensor.data {
             TensorData::String(_) => {
-                let s: Vec<String> = w["values"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+                let s: Vec<String> =
+                    w["values"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
                 assert_eq!(t.tensor.to_strings().unwrap(), s);
             }
-            TensorData::Complex64(v) => assert_eq!(v.iter().map(|&x| x as f64).collect::<Vec<_>>(), values_f64(&w["values"])),
+            TensorData::Complex64(v) => {
+                assert_eq!(v.iter().map(|&x| x as f64).collect::<Vec<_>>(), values_f64(&w["values"]))
+            }
             _ => assert_eq!(t.tensor.to_f64_vec().unwrap(), values_f64(&w["values"]), "{}", t.name),
         }
     }
@@ -82,7 +99,12 @@ fn dequantization_matches_tfjs_bit_for_bit() {
 fn float16_all_patterns() {
     let bytes: Vec<u8> = (0..=u16::MAX).flat_map(|b| b.to_le_bytes()).collect();
     let mut spec = WeightSpec::new("h", vec![65536], io_core::DType::Float32);
-    spec.quantization = Some(io_core::Quantization { dtype: io_core::QuantDType::Float16, min: None, scale: None, original_dtype: None });
+    spec.quantization = Some(io_core::Quantization {
+        dtype: io_core::QuantDType::Float16,
+        min: None,
+        scale: None,
+        original_dtype: None,
+    });
     let t = codec::decode_weights(&[spec], &WeightData::single(bytes)).unwrap();
     let TensorData::F32(v) = &t[0].tensor.data else { panic!() };
     for (bits, x) in v.iter().enumerate() {
@@ -137,5 +159,11 @@ fn groups_and_shards_check_names_the_file() {
     let short = WeightData::from_chunks(vec![s1.clone().into(), s2[..s2.len() - 4].to_vec().into()]);
     let err = codec::check_group(&groups[0], &short, &files(s1.len(), s2.len() - 4)).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("dense_c/bias") && msg.contains("group1-shard2of2.bin") && msg.contains("4404000") && msg.contains("4403996"), "{msg}");
+    assert!(
+        msg.contains("dense_c/bias")
+            && msg.contains("group1-shard2of2.bin")
+            && msg.contains("4404000")
+            && msg.contains("4403996"),
+        "{msg}"
+    );
 }

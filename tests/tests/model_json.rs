@@ -54,7 +54,10 @@ fn unknown_fields_survive() {
     let src = br#"{"modelTopology":{"x":1},"weightsManifest":[],"futureField":{"k":[1,2.50]},"format":"graph-model"}"#;
     let parsed = ModelJson::parse(src, "m").unwrap();
     let out = String::from_utf8(parsed.to_bytes(BROWSER_ORDER)).unwrap();
-    assert_eq!(out, r#"{"modelTopology":{"x":1},"format":"graph-model","weightsManifest":[],"futureField":{"k":[1,2.50]}}"#);
+    assert_eq!(
+        out,
+        r#"{"modelTopology":{"x":1},"format":"graph-model","weightsManifest":[],"futureField":{"k":[1,2.50]}}"#
+    );
 }
 
 #[test]

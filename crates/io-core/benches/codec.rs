@@ -39,7 +39,8 @@ fn bench(c: &mut Criterion) {
     let h: Vec<u8> = (0..n).flat_map(|i| half::f16::from_f32(i as f32 * 1e-3).to_bits().to_le_bytes()).collect();
     g.throughput(Throughput::Bytes(h.len() as u64));
     let mut spec16 = WeightSpec::new("h", vec![n], DType::Float32);
-    spec16.quantization = Some(Quantization { dtype: QuantDType::Float16, min: None, scale: None, original_dtype: None });
+    spec16.quantization =
+        Some(Quantization { dtype: QuantDType::Float16, min: None, scale: None, original_dtype: None });
     let dh = WeightData::single(h);
     g.bench_function(BenchmarkId::new("float16->float32", "32MiB-in"), |b| {
         b.iter(|| black_box(codec::decode_weights(std::slice::from_ref(&spec16), &dh).unwrap()))

@@ -365,7 +365,9 @@ impl ModelArtifacts {
         let want_string = |v: Value, key: &str| -> Result<String> {
             match v {
                 Value::String(s) => Ok(s),
-                other => Err(Error::invalid_model(location, format!("'{key}' must be a string, found {}", kind(&other)))),
+                other => {
+                    Err(Error::invalid_model(location, format!("'{key}' must be a string, found {}", kind(&other))))
+                }
             }
         };
         match field {
@@ -374,8 +376,7 @@ impl ModelArtifacts {
             Field::Format => self.format = Some(want_string(value, "format")?),
             Field::GeneratedBy => self.generated_by = Some(want_string(value, "generatedBy")?),
             Field::ConvertedBy => {
-                self.converted_by =
-                    Some(if value.is_null() { None } else { Some(want_string(value, "convertedBy")?) })
+                self.converted_by = Some(if value.is_null() { None } else { Some(want_string(value, "convertedBy")?) })
             }
             Field::TrainingConfig => self.training_config = Some(value),
             Field::Signature => self.signature = Some(value),
@@ -474,7 +475,10 @@ impl ModelJson {
         let value: Value = serde_json::from_slice(bytes)
             .map_err(|e| Error::invalid_model(location, format!("model.json is not valid JSON: {e}")))?;
         let Value::Object(mut obj) = value else {
-            return Err(Error::invalid_model(location, format!("model.json must be a JSON object, found {}", kind(&value))));
+            return Err(Error::invalid_model(
+                location,
+                format!("model.json must be a JSON object, found {}", kind(&value)),
+            ));
         };
         if !obj.contains_key("modelTopology") {
             return Err(Error::invalid_model(location, "model.json has no 'modelTopology'"));
@@ -505,10 +509,7 @@ impl ModelJson {
         let mut m = Map::new();
         for &f in order {
             if f == Field::WeightsManifest {
-                m.insert(
-                    f.key().into(),
-                    serde_json::to_value(&self.weights_manifest).expect("manifest serializes"),
-                );
+                m.insert(f.key().into(), serde_json::to_value(&self.weights_manifest).expect("manifest serializes"));
             } else if let Some(v) = self.artifacts.field_value(f) {
                 m.insert(f.key().into(), v);
             }

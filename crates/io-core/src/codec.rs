@@ -139,7 +139,9 @@ pub fn encode_weights(tensors: &[NamedTensor], group: Option<&str>) -> (Vec<Weig
     let mut specs = Vec::with_capacity(tensors.len());
     for NamedTensor { name, tensor } in tensors {
         match &tensor.data {
-            TensorData::F32(v) | TensorData::Complex64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::F32(v) | TensorData::Complex64(v) => {
+                v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()))
+            }
             TensorData::I32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
             TensorData::Bool(v) => out.extend(v.iter().map(|&b| u8::from(b != 0))),
             TensorData::String(v) => {
@@ -367,7 +369,9 @@ pub fn decode_one(spec: &WeightSpec, bytes: &[u8]) -> Result<Tensor> {
         (Some(q), dtype) => dequantize(q, dtype, bytes),
         (None, DType::Float32) => TensorData::F32(f32_from_le(bytes)),
         (None, DType::Complex64) => TensorData::Complex64(f32_from_le(bytes)),
-        (None, DType::Int32) => TensorData::I32(bytes.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect()),
+        (None, DType::Int32) => {
+            TensorData::I32(bytes.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect())
+        }
         (None, DType::Bool) => TensorData::Bool(bytes.to_vec()),
         (None, DType::String) => {
             let n = spec.num_elements()?;
@@ -426,9 +430,14 @@ fn dequantize(q: &Quantization, dtype: &DType, bytes: &[u8]) -> TensorData {
         (QuantDType::Uint16, DType::Float32) => TensorData::F32(
             bytes.chunks_exact(2).map(|c| (u16::from_le_bytes([c[0], c[1]]) as f64 * scale + min) as f32).collect(),
         ),
-        (QuantDType::Uint8, _) => TensorData::I32(bytes.iter().map(|&b| js_round_to_i32(b as f64 * scale + min)).collect()),
+        (QuantDType::Uint8, _) => {
+            TensorData::I32(bytes.iter().map(|&b| js_round_to_i32(b as f64 * scale + min)).collect())
+        }
         (QuantDType::Uint16, _) => TensorData::I32(
-            bytes.chunks_exact(2).map(|c| js_round_to_i32(u16::from_le_bytes([c[0], c[1]]) as f64 * scale + min)).collect(),
+            bytes
+                .chunks_exact(2)
+                .map(|c| js_round_to_i32(u16::from_le_bytes([c[0], c[1]]) as f64 * scale + min))
+                .collect(),
         ),
         (QuantDType::Other(_), _) => unreachable!("check_spec refuses unknown quantization"),
     }

@@ -8,7 +8,8 @@ use crate::{codec, ModelJson, WeightData};
 /// to the same value.
 pub fn model_json(bytes: &[u8]) {
     if let Ok(doc) = ModelJson::parse(bytes, "fuzz") {
-        let again = ModelJson::parse(&doc.to_bytes(BROWSER_ORDER), "fuzz-again").expect("re-serialized model.json parses");
+        let again =
+            ModelJson::parse(&doc.to_bytes(BROWSER_ORDER), "fuzz-again").expect("re-serialized model.json parses");
         assert_eq!(again.weights_manifest, doc.weights_manifest);
         for g in &doc.weights_manifest {
             let _ = codec::layout(&g.weights, &WeightData::default(), &[]);

@@ -57,6 +57,10 @@ pub trait ModelStore: MaybeSendSync {
 
     /// Atomically moves the model at `from` to `to`, replacing any model at `to`.
     async fn rename(&self, from: &str, _to: &str) -> Result<ModelArtifactsInfo> {
-        Err(Error::Unsupported { operation: "rename", url: from.to_string(), reason: "the store has no atomic rename".into() })
+        Err(Error::Unsupported {
+            operation: "rename",
+            url: from.to_string(),
+            reason: "the store has no atomic rename".into(),
+        })
     }
 }

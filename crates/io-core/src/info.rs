@@ -47,7 +47,9 @@ impl ModelArtifactsInfo {
 
     /// Total of the three byte counts: what a store must hold, roughly.
     pub fn total_bytes(&self) -> u64 {
-        self.model_topology_bytes.unwrap_or(0) + self.weight_specs_bytes.unwrap_or(0) + self.weight_data_bytes.unwrap_or(0)
+        self.model_topology_bytes.unwrap_or(0)
+            + self.weight_specs_bytes.unwrap_or(0)
+            + self.weight_data_bytes.unwrap_or(0)
     }
 }
 

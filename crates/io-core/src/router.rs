@@ -32,7 +32,10 @@ impl ModelUrl {
         let ok = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
         if !ok {
-            return Err(Error::InvalidUrl { url: url.to_string(), reason: format!("'{scheme}' is not a valid scheme") });
+            return Err(Error::InvalidUrl {
+                url: url.to_string(),
+                reason: format!("'{scheme}' is not a valid scheme"),
+            });
         }
         Ok(ModelUrl { raw: url.to_string(), scheme: scheme.to_ascii_lowercase(), path: path.to_string() })
     }

@@ -61,7 +61,10 @@ impl SaveHandler for Handler {
 #[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
 impl LoadHandler for Handler {
     async fn load(&self) -> Result<ModelArtifacts> {
-        models().get(&self.path).map(|(a, _)| a.clone()).ok_or_else(|| Error::not_found(format!("{SCHEME}://{}", self.path)))
+        models()
+            .get(&self.path)
+            .map(|(a, _)| a.clone())
+            .ok_or_else(|| Error::not_found(format!("{SCHEME}://{}", self.path)))
     }
 }
 

@@ -31,7 +31,11 @@ pub fn weight_bytes(name: &str) -> Vec<u8> {
     match name {
         "a" => fx!("node_savehandler/a/weightData.bin").to_vec(),
         "b" => fx!("node_savehandler/b/weightData.bin").to_vec(),
-        "c" => [&fx!("converter_write_weights/c_sharded/group1-shard1of2.bin")[..], &fx!("converter_write_weights/c_sharded/group1-shard2of2.bin")[..]].concat(),
+        "c" => [
+            &fx!("converter_write_weights/c_sharded/group1-shard1of2.bin")[..],
+            &fx!("converter_write_weights/c_sharded/group1-shard2of2.bin")[..],
+        ]
+        .concat(),
         "d" => fx!("node_savehandler/d/weightData.bin").to_vec(),
         _ => panic!("no fixture model {name:?}"),
     }

@@ -44,14 +44,44 @@ macro_rules! check {
 /// Asserts that two artifacts hold the same model (everything but dates), naming the first difference.
 pub fn assert_same_model(case: &str, got: &ModelArtifacts, want: &ModelArtifacts) {
     check!(case, got.model_topology == want.model_topology, "modelTopology differs");
-    check!(case, got.weight_specs == want.weight_specs, "weightSpecs differ:\n got {:?}\nwant {:?}", got.weight_specs, want.weight_specs);
-    check!(case, got.weight_data.len() == want.weight_data.len(), "weight data has {} bytes, want {}", got.weight_data.len(), want.weight_data.len());
+    check!(
+        case,
+        got.weight_specs == want.weight_specs,
+        "weightSpecs differ:\n got {:?}\nwant {:?}",
+        got.weight_specs,
+        want.weight_specs
+    );
+    check!(
+        case,
+        got.weight_data.len() == want.weight_data.len(),
+        "weight data has {} bytes, want {}",
+        got.weight_data.len(),
+        want.weight_data.len()
+    );
     check!(case, got.weight_data.to_vec() == want.weight_data.to_vec(), "weight bytes differ");
     check!(case, got.format == want.format, "format {:?} != {:?}", got.format, want.format);
-    check!(case, got.generated_by == want.generated_by, "generatedBy {:?} != {:?}", got.generated_by, want.generated_by);
-    check!(case, got.converted_by == want.converted_by, "convertedBy {:?} != {:?}", got.converted_by, want.converted_by);
+    check!(
+        case,
+        got.generated_by == want.generated_by,
+        "generatedBy {:?} != {:?}",
+        got.generated_by,
+        want.generated_by
+    );
+    check!(
+        case,
+        got.converted_by == want.converted_by,
+        "convertedBy {:?} != {:?}",
+        got.converted_by,
+        want.converted_by
+    );
     check!(case, got.training_config == want.training_config, "trainingConfig differs");
-    check!(case, got.user_defined_metadata == want.user_defined_metadata, "userDefinedMetadata {:?} != {:?}", got.user_defined_metadata, want.user_defined_metadata);
+    check!(
+        case,
+        got.user_defined_metadata == want.user_defined_metadata,
+        "userDefinedMetadata {:?} != {:?}",
+        got.user_defined_metadata,
+        want.user_defined_metadata
+    );
     check!(case, got.signature == want.signature, "signature differs");
 }
 
@@ -79,8 +109,13 @@ pub async fn round_trip_fixtures(t: &Target) {
         let res = t.registry.save(&url, &m).await.unwrap_or_else(|e| panic!("{case}: save {url}: {e}"));
         let want = fixtures::info(name);
         let got = &res.model_artifacts_info;
-        check!(case, got.model_topology_bytes == want.model_topology_bytes && got.weight_specs_bytes == want.weight_specs_bytes && got.weight_data_bytes == want.weight_data_bytes,
-            "save info {got:?} differs from TF.js's {want:?}");
+        check!(
+            case,
+            got.model_topology_bytes == want.model_topology_bytes
+                && got.weight_specs_bytes == want.weight_specs_bytes
+                && got.weight_data_bytes == want.weight_data_bytes,
+            "save info {got:?} differs from TF.js's {want:?}"
+        );
         let back = t.registry.load(&url).await.unwrap_or_else(|e| panic!("{case}: load {url}: {e}"));
         assert_same_model(&case, &back, &m);
     }
@@ -165,13 +200,23 @@ pub async fn list_and_remove(t: &Target) {
     let i1 = t.registry.save(&t.u(p1), &a).await.expect("save 1").model_artifacts_info;
     t.registry.save(&t.u(p2), &fixtures::model("b")).await.expect("save 2");
     let all = t.registry.list_models().await.expect("list_models");
-    let got = all.get(&t.list_key(p1)).unwrap_or_else(|| panic!("list_models lacks {}: {:?}", t.list_key(p1), all.keys().collect::<Vec<_>>()));
+    let got = all
+        .get(&t.list_key(p1))
+        .unwrap_or_else(|| panic!("list_models lacks {}: {:?}", t.list_key(p1), all.keys().collect::<Vec<_>>()));
     check!("list", got == &i1, "listed info {got:?} != saved {i1:?}");
     check!("list", all.contains_key(&t.list_key(p2)), "list lacks {}", t.list_key(p2));
     let removed = t.registry.remove_model(&t.u(p1)).await.expect("remove");
     check!("remove", removed == i1, "remove returned {removed:?}, saved {i1:?}");
-    check!("remove", matches!(t.registry.load(&t.u(p1)).await, Err(Error::NotFound { .. })), "model still loads after remove");
-    check!("remove", matches!(t.registry.remove_model(&t.u(p1)).await, Err(Error::NotFound { .. })), "second remove is not NotFound");
+    check!(
+        "remove",
+        matches!(t.registry.load(&t.u(p1)).await, Err(Error::NotFound { .. })),
+        "model still loads after remove"
+    );
+    check!(
+        "remove",
+        matches!(t.registry.remove_model(&t.u(p1)).await, Err(Error::NotFound { .. })),
+        "second remove is not NotFound"
+    );
     let all = t.registry.list_models().await.expect("list_models");
     check!("remove", !all.contains_key(&t.list_key(p1)), "removed model still listed");
 }
@@ -187,8 +232,16 @@ pub async fn copy_and_move(t: &Target) {
     t.registry.move_model(&cp, &mv).await.expect("move");
     check!("move", matches!(t.registry.load(&cp).await, Err(Error::NotFound { .. })), "source still there after move");
     assert_same_model("move (dest)", &t.registry.load(&mv).await.expect("moved"), &d);
-    check!("same path", matches!(t.registry.move_model(&mv, &mv).await, Err(Error::SamePath(_))), "move to itself not refused");
+    check!(
+        "same path",
+        matches!(t.registry.move_model(&mv, &mv).await, Err(Error::SamePath(_))),
+        "move to itself not refused"
+    );
     assert_same_model("same path", &t.registry.load(&mv).await.expect("still there"), &d);
-    check!("move missing", t.registry.move_model(&t.u("cm/none"), &t.u("cm/none2")).await.is_err(), "moving a missing model succeeded");
+    check!(
+        "move missing",
+        t.registry.move_model(&t.u("cm/none"), &t.u("cm/none2")).await.is_err(),
+        "moving a missing model succeeded"
+    );
     let _ = Topology::Json(serde_json::Value::Null);
 }
