@@ -60,7 +60,7 @@ const FEATURE_SETS: &[&str] =
     &["", "localstorage", "indexeddb", "downloads", "http", "file", "localstorage,indexeddb,downloads,http,file"];
 
 /// Crates with wasm32 tests that run in headless Chromium (`wasm-bindgen-test`).
-const WASM_TEST_PACKAGES: &[&str] = &[];
+const WASM_TEST_PACKAGES: &[&str] = &["modelio-web-tests"];
 
 fn test_all() -> Res {
     let t0 = std::time::Instant::now();

@@ -1,0 +1,234 @@
+//! `downloads://` in the browser, as TF.js's `browserDownloads` does it.
+//!
+//! `downloads://NAME` saves two files through the browser's download mechanism: `NAME.json` (the
+//! model.json, keys in [`io_core::artifacts::BROWSER_ORDER`], manifest path `./NAME.weights.bin`)
+//! and `NAME.weights.bin` (the weight bytes). `downloads://` alone uses the name `model`.
+//!
+//! Each file becomes a `Blob` behind an object URL, put on an `<a download=...>` anchor that is
+//! clicked with a synthetic `click` event. As in TF.js, each click is deferred to its own task
+//! (`setTimeout`), because browsers drop all but the last of several synchronous downloads. Unlike
+//! TF.js, both object URLs are revoked once the clicks have been dispatched (one more task later),
+//! also when the save fails half-way. Weight buffers are handed to the `Blob` as they are, never
+//! joined into one buffer first.
+//!
+//! The scheme only saves; loading picked files is TF.js's `browserFiles` (see [`load_files`]).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use io_core::artifacts::{ModelJson, BROWSER_ORDER};
+use io_core::{
+    Error, LoadHandler, ModelArtifacts, ModelUrl, Result, SaveHandler, SaveResult, Scheme, SchemeRegistration, Topology,
+};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, MouseEvent, Url};
+
+/// The schemes this plugin registers.
+pub const SCHEMES: &[&str] = &["downloads"];
+
+/// The name TF.js uses when the URL has no name (`downloads://`).
+pub const DEFAULT_NAME: &str = "model";
+
+/// The browser `downloads://` plugin.
+pub struct BrowserDownloads;
+
+static REGISTRATION: SchemeRegistration =
+    SchemeRegistration { scheme: "downloads", plugin: "io-downloads", handler: &BrowserDownloads };
+
+/// Registers `downloads://` in `registry` (idempotent).
+pub fn register(registry: &io_core::Registry) {
+    registry.register(&REGISTRATION);
+}
+
+io_core::inventory::submit! {
+    SchemeRegistration { scheme: "downloads", plugin: "io-downloads", handler: &BrowserDownloads }
+}
+
+/// Keeps this module's `inventory` registration linked on wasm32 (wasm-ld drops unreferenced code
+/// units; an exported symbol is always kept). See TOOLCHAIN-NOTES.
+#[no_mangle]
+pub extern "C" fn modelio_io_downloads_browser_anchor() {}
+
+/// The two file names TF.js gives a `downloads://NAME` save: `(NAME.json, NAME.weights.bin)`.
+pub fn file_names(name: &str) -> (String, String) {
+    let name = if name.is_empty() { DEFAULT_NAME } else { name };
+    (format!("{name}.json"), format!("{name}.weights.bin"))
+}
+
+type Observer = Rc<dyn Fn(&HtmlAnchorElement)>;
+
+thread_local! {
+    static OBSERVER: RefCell<Option<Observer>> = const { RefCell::new(None) };
+}
+
+/// Sets (or clears, with `None`) a function called with each download anchor just before its click
+/// is dispatched: its `download` attribute is the file name and its `href` the object URL, still
+/// valid during the call. Meant for tests and for apps that want to know a download started.
+pub fn set_download_observer(observer: Option<Rc<dyn Fn(&HtmlAnchorElement)>>) {
+    OBSERVER.with(|o| *o.borrow_mut() = observer);
+}
+
+impl Scheme for BrowserDownloads {
+    fn save_handler(&self, url: &ModelUrl) -> Result<Option<Box<dyn SaveHandler>>> {
+        Ok(Some(Box::new(DownloadsSave { url: url.raw.clone(), name: url.path.clone() })))
+    }
+    fn load_handler(&self, _url: &ModelUrl) -> Result<Option<Box<dyn LoadHandler>>> {
+        Ok(None)
+    }
+}
+
+struct DownloadsSave {
+    url: String,
+    name: String,
+}
+
+fn js_err(url: &str, what: &str, e: JsValue) -> Error {
+    let text = e
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"));
+    Error::storage("downloads", url, format!("{what}: {text}"))
+}
+
+/// Object URLs that are revoked when dropped, whatever happened in between.
+struct ObjectUrls(Vec<String>);
+
+impl Drop for ObjectUrls {
+    fn drop(&mut self) {
+        for u in &self.0 {
+            let _ = Url::revoke_object_url(u);
+        }
+    }
+}
+
+fn blob(parts: &js_sys::Array, mime: &str, url: &str) -> Result<Blob> {
+    let opts = BlobPropertyBag::new();
+    opts.set_type(mime);
+    Blob::new_with_u8_array_sequence_and_options(parts, &opts).map_err(|e| js_err(url, "creating a Blob", e))
+}
+
+/// Resolves after one `setTimeout(0)` task, as TF.js's `defer`.
+async fn next_task(url: &str) -> Result<()> {
+    let window = web_sys::window().ok_or_else(|| no_window(url))?;
+    let mut err = None;
+    let p = js_sys::Promise::new(&mut |resolve, _reject| {
+        if let Err(e) = window.set_timeout_with_callback(&resolve) {
+            err = Some(e);
+        }
+    });
+    if let Some(e) = err {
+        return Err(js_err(url, "setTimeout", e));
+    }
+    JsFuture::from(p).await.map_err(|e| js_err(url, "waiting for the next task", e))?;
+    Ok(())
+}
+
+fn no_window(url: &str) -> Error {
+    Error::Unsupported {
+        operation: "save",
+        url: url.to_string(),
+        reason: "browser downloads need a window with a document (not available in workers)".into(),
+    }
+}
+
+#[io_core::async_trait(?Send)]
+impl SaveHandler for DownloadsSave {
+    async fn save(&self, artifacts: &ModelArtifacts) -> Result<SaveResult> {
+        let url = self.url.as_str();
+        if let Some(Topology::GraphDef(_)) = artifacts.model_topology {
+            return Err(Error::Unsupported {
+                operation: "save",
+                url: url.to_string(),
+                reason: "downloads:// does not support saving model topology in binary formats yet (as TF.js)".into(),
+            });
+        }
+        let document = web_sys::window().and_then(|w| w.document()).ok_or_else(|| no_window(url))?;
+        let (json_name, weights_name) = file_names(&self.name);
+
+        let weight_parts = js_sys::Array::new();
+        for chunk in artifacts.weight_data.chunks() {
+            weight_parts.push(&js_sys::Uint8Array::from(&chunk[..]));
+        }
+        let weights_blob = blob(&weight_parts, "application/octet-stream", url)?;
+        let json = ModelJson::for_artifacts(artifacts, vec![format!("./{weights_name}")]).to_bytes(BROWSER_ORDER);
+        let json_blob = blob(&js_sys::Array::of1(&js_sys::Uint8Array::from(&json[..])), "application/json", url)?;
+
+        let mut urls = ObjectUrls(Vec::new());
+        for b in [&weights_blob, &json_blob] {
+            urls.0.push(Url::create_object_url_with_blob(b).map_err(|e| js_err(url, "creating an object URL", e))?);
+        }
+        let (weights_href, json_href) = (urls.0[0].clone(), urls.0[1].clone());
+
+        for (name, href) in [(&json_name, &json_href), (&weights_name, &weights_href)] {
+            let anchor: HtmlAnchorElement = document
+                .create_element("a")
+                .map_err(|e| js_err(url, "creating an anchor", e))?
+                .dyn_into()
+                .map_err(|_| Error::storage("downloads", url, "document.createElement('a') is not an anchor"))?;
+            anchor.set_download(name);
+            anchor.set_href(href);
+            next_task(url).await?;
+            if let Some(obs) = OBSERVER.with(|o| o.borrow().clone()) {
+                obs(&anchor);
+            }
+            let click = MouseEvent::new("click").map_err(|e| js_err(url, "creating a click event", e))?;
+            anchor.dispatch_event(&click).map_err(|e| js_err(url, &format!("clicking the anchor for {name}"), e))?;
+        }
+        // One more task so the browser has picked up both URLs before `urls` revokes them.
+        next_task(url).await?;
+        drop(urls);
+        Ok(SaveResult::for_artifacts(artifacts))
+    }
+}
+
+/// Loads a model from files the user picked (TF.js's `browserFiles`): `json` is the model.json,
+/// `weights` the weight files its manifest names, matched by file name (the last `/` part of each
+/// manifest path), in any order. Every weight file must be named by the manifest and vice versa.
+pub async fn load_files(json: &web_sys::File, weights: &[web_sys::File]) -> Result<ModelArtifacts> {
+    let json_name = json.name();
+    let bytes = read_file(json).await?;
+    let mj = ModelJson::parse(&bytes, &json_name)?;
+    let wanted: usize = mj.weights_manifest.iter().map(|g| g.paths.len()).sum();
+    if wanted != weights.len() {
+        return Err(Error::invalid_model(
+            &json_name,
+            format!(
+                "mismatch in the number of files in the weights manifest ({wanted}) and the number of weight files provided ({})",
+                weights.len()
+            ),
+        ));
+    }
+    let mut artifacts = mj.artifacts;
+    for group in &mj.weights_manifest {
+        let mut data = io_core::WeightData::default();
+        let mut spans = Vec::new();
+        for path in &group.paths {
+            let base = path.rsplit('/').next().unwrap_or(path);
+            let mut matching = weights.iter().filter(|f| f.name() == base);
+            let file = matching.next().ok_or_else(|| Error::NotFound {
+                url: base.to_string(),
+                detail: format!("weight file '{base}' named in {json_name} was not among the picked files"),
+            })?;
+            if matching.next().is_some() {
+                return Err(Error::invalid_model(
+                    &json_name,
+                    format!("weight file '{base}' was picked more than once"),
+                ));
+            }
+            let b = read_file(file).await?;
+            spans.push(io_core::codec::FileSpan { name: base.to_string(), len: b.len() });
+            data.push(b.into());
+        }
+        io_core::codec::check_group(group, &data, &spans).map_err(|e| e.at(&json_name))?;
+        artifacts.weight_data.append(data);
+    }
+    Ok(artifacts)
+}
+
+async fn read_file(file: &web_sys::File) -> Result<Vec<u8>> {
+    let buf = JsFuture::from(file.array_buffer()).await.map_err(|e| js_err(&file.name(), "reading the file", e))?;
+    Ok(js_sys::Uint8Array::new(&buf).to_vec())
+}
