@@ -57,7 +57,8 @@ pub fn file_names(name: &str) -> (String, String) {
     (format!("{name}.json"), format!("{name}.weights.bin"))
 }
 
-type Observer = Rc<dyn Fn(&HtmlAnchorElement)>;
+/// A function told about each download anchor (see [`set_download_observer`]).
+pub type Observer = Rc<dyn Fn(&HtmlAnchorElement)>;
 
 thread_local! {
     static OBSERVER: RefCell<Option<Observer>> = const { RefCell::new(None) };
@@ -66,7 +67,7 @@ thread_local! {
 /// Sets (or clears, with `None`) a function called with each download anchor just before its click
 /// is dispatched: its `download` attribute is the file name and its `href` the object URL, still
 /// valid during the call. Meant for tests and for apps that want to know a download started.
-pub fn set_download_observer(observer: Option<Rc<dyn Fn(&HtmlAnchorElement)>>) {
+pub fn set_download_observer(observer: Option<Observer>) {
     OBSERVER.with(|o| *o.borrow_mut() = observer);
 }
 
