@@ -1,8 +1,12 @@
-//! # io-sqlite-profile
+//! # io-store-support
 //!
-//! The native side of modelio's browser-like stores: the **profile folder** that holds them and
-//! the **SQLite databases** inside it. `io-localstorage` and `io-indexeddb` both use this crate, so
-//! folder resolution, connection settings, transactions and the quota check exist once.
+//! What modelio's browser-like stores (`io-localstorage`, `io-indexeddb`) share, so it exists once:
+//!
+//! - [`PathStore`] and [`PathScheme`] (every target): a store that keeps models by path becomes a
+//!   scheme plugin (save/load handlers and a [`io_core::ModelStore`] with list, remove and an
+//!   atomic rename) without any per-crate handler boilerplate.
+//!
+//! Natively, the **profile folder** that holds the stores and the **SQLite databases** inside it:
 //!
 //! - [`home`] resolves the profile folder: an override set in code ([`set_home`]), else the
 //!   `MODELIO_HOME` environment variable ([`HOME_ENV`]), else the platform's data folder for
@@ -15,7 +19,8 @@
 //!   folder changes.
 //! - [`check_quota`] is the one quota rule both stores apply inside their write transaction.
 //!
-//! On `wasm32` this crate is empty: browser builds use the browser's own storage.
+//! On `wasm32` only [`PathStore`], [`PathScheme`] and [`check_quota`] exist: browser builds use the
+//! browser's own storage.
 #![warn(missing_docs)]
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -23,6 +28,7 @@ mod db;
 #[cfg(not(target_arch = "wasm32"))]
 mod folder;
 mod quota;
+mod scheme;
 #[cfg(not(target_arch = "wasm32"))]
 mod shared;
 
@@ -31,6 +37,7 @@ pub use db::{Db, SqlContext, BUSY_TIMEOUT};
 #[cfg(not(target_arch = "wasm32"))]
 pub use folder::{home, platform_data_dir, set_home, HOME_ENV};
 pub use quota::check_quota;
+pub use scheme::{PathScheme, PathStore};
 #[cfg(not(target_arch = "wasm32"))]
 pub use rusqlite;
 #[cfg(not(target_arch = "wasm32"))]

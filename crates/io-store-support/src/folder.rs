@@ -29,7 +29,7 @@ pub fn home() -> Result<PathBuf> {
         operation: "open profile",
         url: String::new(),
         reason: format!(
-            "cannot find this platform's data folder (no HOME / APPDATA); set {HOME_ENV} or call io_sqlite_profile::set_home"
+            "cannot find this platform's data folder (no HOME / APPDATA); set {HOME_ENV} or call io_store_support::set_home"
         ),
     })
 }
