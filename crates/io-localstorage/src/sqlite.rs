@@ -5,7 +5,7 @@ use std::sync::RwLock;
 
 use io_core::{Error, Result};
 use io_store_support::rusqlite::{params, OptionalExtension, Transaction};
-use io_store_support::{check_quota, Db, SqlContext};
+use io_store_support::{Db, SqlContext};
 
 use crate::storage::{quota_cost, KvOp, WebStorage, CHROMIUM_QUOTA_BYTES, QUOTA_RULE};
 
@@ -51,13 +51,11 @@ impl SqliteStorage {
 
     /// Bytes the stored entries count against the quota.
     pub fn used_bytes(&self) -> Result<u64> {
-        self.db.read("", |tx| used(tx))
+        self.db.read("", |tx| tx.query_row(USED_SQL, [], |r| r.get::<_, i64>(0)).at(STORE, "").map(|n| n as u64))
     }
 }
 
-fn used(tx: &Transaction<'_>) -> Result<u64> {
-    tx.query_row("SELECT COALESCE(SUM(cost), 0) FROM items", [], |r| r.get::<_, i64>(0)).at(STORE, "").map(|n| n as u64)
-}
+const USED_SQL: &str = "SELECT COALESCE(SUM(cost), 0) FROM items";
 
 fn get(tx: &Transaction<'_>, key: &str) -> Result<Option<String>> {
     tx.query_row("SELECT value FROM items WHERE key = ?1", [key], |r| r.get(0)).optional().at(STORE, key)
@@ -125,19 +123,13 @@ impl WebStorage for SqliteStorage {
     }
 
     fn batch(&self, ops: &[KvOp], url: &str) -> Result<()> {
-        let quota = self.quota();
-        self.db.write(url, |tx| {
-            let before = used(tx)?;
+        let cause = format!("{} entries written; {QUOTA_RULE}", ops.len());
+        self.db.write_within_quota(url, self.quota(), USED_SQL, &cause, |tx| {
             let mut written = 0;
             for op in ops {
                 written += apply(tx, op, url)?.unwrap_or(0);
             }
-            let after = used(tx)?;
-            if after > before {
-                let cause = format!("{} entries written; {QUOTA_RULE}", ops.len());
-                check_quota(quota, after - written, written, url, &cause)?;
-            }
-            Ok(())
+            Ok(written)
         })
     }
 }

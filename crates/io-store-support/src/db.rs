@@ -77,6 +77,33 @@ impl Db {
     }
 }
 
+impl Db {
+    /// [`Db::write`] under a quota: `f` makes the changes and returns the bytes it wrote;
+    /// `used_sql` is a query giving the bytes all entries count. If the store grew and is now
+    /// over `quota`, [`crate::check_quota`] fails the write (rolled back) with `cause` explaining
+    /// how bytes are counted.
+    pub fn write_within_quota(
+        &self,
+        url: &str,
+        quota: Option<u64>,
+        used_sql: &str,
+        cause: &str,
+        f: impl FnOnce(&Transaction<'_>) -> Result<u64>,
+    ) -> Result<()> {
+        let store = self.store;
+        self.write(url, |tx| {
+            let used = || tx.query_row(used_sql, [], |r| r.get::<_, i64>(0)).at(store, url).map(|n| n.max(0) as u64);
+            let before = used()?;
+            let written = f(tx)?;
+            let after = used()?;
+            if after > before {
+                crate::check_quota(quota, after.saturating_sub(written), written, url, cause)?;
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Turns SQLite errors into [`Error::Storage`] naming the store and the model path or key.
 pub trait SqlContext<T> {
     /// The result with its error as [`Error::Storage`] `{store, location}`.
