@@ -13,7 +13,7 @@
 //! folder (see [`io_store_support::home`]: [`io_store_support::set_home`], `MODELIO_HOME`, or the
 //! platform's data folder). Its quota is Chromium's, 10 MiB counted as 2 bytes per UTF-16 code unit
 //! of keys and values ([`CHROMIUM_QUOTA_BYTES`], [`QUOTA_RULE`]); change it with
-//! `io_localstorage::native_store()?.set_quota(..)`.
+//! `io_localstorage::native_store()?.db().set_quota(..)`.
 //!
 //! In the browser the backend is `window.localStorage`; it is not part of this crate yet (see
 //! [`WebStorage`] for the trait to implement), so on `wasm32` the scheme fails with

@@ -1,7 +1,6 @@
 //! The native [`WebStorage`]: one SQLite table in the profile folder.
 
 use std::path::Path;
-use std::sync::RwLock;
 
 use io_core::{Error, Result};
 use io_store_support::rusqlite::{params, OptionalExtension, Transaction};
@@ -25,7 +24,6 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS items (
 #[derive(Debug)]
 pub struct SqliteStorage {
     db: Db,
-    quota: RwLock<Option<u64>>,
 }
 
 impl SqliteStorage {
@@ -36,17 +34,14 @@ impl SqliteStorage {
 
     /// Opens (or creates) the store in the database file `path`, with Chromium's quota.
     pub fn open(path: &Path) -> Result<Self> {
-        Ok(SqliteStorage { db: Db::open(path, STORE, SCHEMA)?, quota: RwLock::new(Some(CHROMIUM_QUOTA_BYTES)) })
+        let db = Db::open(path, STORE, SCHEMA)?;
+        db.set_quota(Some(CHROMIUM_QUOTA_BYTES));
+        Ok(SqliteStorage { db })
     }
 
-    /// Sets the quota in bytes (`None`: no quota). Applies to later writes of this process.
-    pub fn set_quota(&self, quota: Option<u64>) {
-        *self.quota.write().unwrap_or_else(|p| p.into_inner()) = quota;
-    }
-
-    /// The quota in bytes, `None` when unlimited.
-    pub fn quota(&self) -> Option<u64> {
-        *self.quota.read().unwrap_or_else(|p| p.into_inner())
+    /// The database (its file, and its quota: [`Db::set_quota`] / [`Db::quota`]).
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Bytes the stored entries count against the quota.
@@ -124,7 +119,7 @@ impl WebStorage for SqliteStorage {
 
     fn batch(&self, ops: &[KvOp], url: &str) -> Result<()> {
         let cause = format!("{} entries written; {QUOTA_RULE}", ops.len());
-        self.db.write_within_quota(url, self.quota(), USED_SQL, &cause, |tx| {
+        self.db.write_within_quota(url, USED_SQL, &cause, |tx| {
             let mut written = 0;
             for op in ops {
                 written += apply(tx, op, url)?.unwrap_or(0);

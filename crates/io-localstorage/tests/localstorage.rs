@@ -16,7 +16,7 @@ fn registry() -> &'static Registry {
         let dir = tempfile::tempdir().expect("temp dir");
         io_store_support::set_home(Some(dir.path().to_path_buf()));
         // The suite saves model c (4.4 MB of weights, 11.7 MB in Chromium's count): lift the quota.
-        io_localstorage::native_store().expect("open").set_quota(None);
+        io_localstorage::native_store().expect("open").db().set_quota(None);
         let r = Registry::new();
         io_localstorage::register(&r);
         (dir, r)
@@ -135,7 +135,7 @@ fn a_model_bigger_than_the_quota_fails_and_keeps_the_old_model() {
 
 async fn a_model_bigger_than_the_quota_fails_and_keeps_the_old_model_async() {
     let (_dir, s) = fresh();
-    assert_eq!(s.quota(), Some(CHROMIUM_QUOTA_BYTES));
+    assert_eq!(s.db().quota(), Some(CHROMIUM_QUOTA_BYTES));
     let m = LocalStorageModels::new(s.clone());
     m.save("big", &fixtures::model("a")).await.expect("save a");
     let before = s.keys().unwrap().into_iter().map(|k| (s.get(&k).unwrap(), k)).collect::<Vec<_>>();
@@ -155,7 +155,7 @@ async fn a_model_bigger_than_the_quota_fails_and_keeps_the_old_model_async() {
     assert_eq!(before, after, "nothing changed");
     testkit::assert_same_model("old model", &m.load("big").await.unwrap(), &fixtures::model("a"));
     // Without a quota the same model fits.
-    s.set_quota(None);
+    s.db().set_quota(None);
     m.save("big", &fixtures::model("c")).await.expect("no quota");
     testkit::assert_same_model("c", &m.load("big").await.unwrap(), &fixtures::model("c"));
 }
@@ -180,7 +180,7 @@ fn web_storage_semantics() {
     let err = s.batch(&[KvOp::Set("x".into(), "1".into()), KvOp::Rename { from: "nope".into(), to: "y".into() }], "t");
     assert!(matches!(err, Err(Error::NotFound { .. })), "{err:?}");
     assert_eq!(s.get("x").unwrap(), None);
-    s.set_quota(Some(10));
+    s.db().set_quota(Some(10));
     assert!(matches!(s.set("k", "12345"), Err(Error::QuotaExceeded { needed: 12, available: 6, .. })));
     s.remove("b").unwrap();
 }

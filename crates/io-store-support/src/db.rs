@@ -1,7 +1,7 @@
 //! One SQLite database of the profile, set up for several processes at once.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use io_core::{Error, Result};
@@ -11,11 +11,13 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An open SQLite database: WAL journal (readers never block the writer), `synchronous=FULL`,
-/// a [`BUSY_TIMEOUT`], and one connection per process guarded by a mutex.
+/// a [`BUSY_TIMEOUT`], one connection per process guarded by a mutex, and an optional quota that
+/// [`Db::write_within_quota`] enforces.
 pub struct Db {
     conn: Mutex<Connection>,
     path: PathBuf,
     store: &'static str,
+    quota: RwLock<Option<u64>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -39,9 +41,19 @@ impl Db {
             return Err(Error::storage(store, path.display().to_string(), format!("cannot use WAL journal mode (got '{mode}')")));
         }
         conn.execute_batch("PRAGMA synchronous=FULL;").map_err(err)?;
-        let db = Db { conn: Mutex::new(conn), path: path.to_path_buf(), store };
+        let db = Db { conn: Mutex::new(conn), path: path.to_path_buf(), store, quota: RwLock::new(None) };
         db.write("", |tx| tx.execute_batch(schema).at(store, "schema"))?;
         Ok(db)
+    }
+
+    /// Sets the quota in bytes (`None`: no quota). Applies to later writes of this process.
+    pub fn set_quota(&self, quota: Option<u64>) {
+        *self.quota.write().unwrap_or_else(|p| p.into_inner()) = quota;
+    }
+
+    /// The quota in bytes, `None` when unlimited.
+    pub fn quota(&self) -> Option<u64> {
+        *self.quota.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The database file.
@@ -78,19 +90,18 @@ impl Db {
 }
 
 impl Db {
-    /// [`Db::write`] under a quota: `f` makes the changes and returns the bytes it wrote;
+    /// [`Db::write`] under [`Db::quota`]: `f` makes the changes and returns the bytes it wrote;
     /// `used_sql` is a query giving the bytes all entries count. If the store grew and is now
-    /// over `quota`, [`crate::check_quota`] fails the write (rolled back) with `cause` explaining
+    /// over the quota, [`crate::check_quota`] fails the write (rolled back) with `cause` explaining
     /// how bytes are counted.
     pub fn write_within_quota(
         &self,
         url: &str,
-        quota: Option<u64>,
         used_sql: &str,
         cause: &str,
         f: impl FnOnce(&Transaction<'_>) -> Result<u64>,
     ) -> Result<()> {
-        let store = self.store;
+        let (store, quota) = (self.store, self.quota());
         self.write(url, |tx| {
             let used = || tx.query_row(used_sql, [], |r| r.get::<_, i64>(0)).at(store, url).map(|n| n.max(0) as u64);
             let before = used()?;
