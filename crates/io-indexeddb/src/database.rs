@@ -46,11 +46,28 @@ impl Value {
         })
     }
 
+    /// The value in the JSON dump format of the TF.js fixtures (the inverse of [`Value::from_dump`]).
+    pub fn to_dump(&self) -> serde_json::Value {
+        match self {
+            Value::Json(v) => v.clone(),
+            Value::Date(iso) => serde_json::json!({ "__type": "Date", "iso": iso }),
+            Value::Bytes(b) => {
+                let mut w = base64::write::EncoderStringWriter::new(&STANDARD);
+                for c in b.chunks() {
+                    std::io::Write::write_all(&mut w, c).expect("writing to a String cannot fail");
+                }
+                serde_json::json!({ "__type": "ArrayBuffer", "byteLength": b.len(), "base64": w.into_inner() })
+            }
+            Value::Object(f) => serde_json::Value::Object(f.iter().map(|(k, v)| (k.clone(), v.to_dump())).collect()),
+        }
+    }
+
     /// Reads the JSON dump format of the TF.js fixtures (`fixtures/tfjs/chromium_indexeddb`):
-    /// `{"__type":"ArrayBuffer","base64":…}` is a buffer, `{"__type":"Date","iso":…}` a date.
+    /// `{"__type":"ArrayBuffer","base64":…}` is a buffer, `{"__type":"Date","iso":…}` a date, and
+    /// numbers are JS numbers (the dump's `1e-07` reads as JavaScript's `1e-7`).
     pub fn from_dump(v: &serde_json::Value) -> Result<Value> {
         let bad = |what: &str| Error::invalid_model("IndexedDB dump", what.to_string());
-        let serde_json::Value::Object(obj) = v else { return Ok(Value::Json(v.clone())) };
+        let serde_json::Value::Object(obj) = v else { return Ok(Value::Json(js_numbers(v))) };
         match obj.get("__type").and_then(|t| t.as_str()) {
             Some("ArrayBuffer") => {
                 let b64 = obj.get("base64").and_then(|b| b.as_str()).ok_or_else(|| bad("ArrayBuffer without base64"))?;
@@ -60,6 +77,19 @@ impl Value {
             Some("Date") => Ok(Value::Date(obj.get("iso").and_then(|i| i.as_str()).ok_or_else(|| bad("Date without iso"))?.to_string())),
             _ => Ok(Value::Object(obj.iter().map(|(k, v)| Ok((k.clone(), Value::from_dump(v)?))).collect::<Result<_>>()?)),
         }
+    }
+}
+
+/// `v` with every number as a JS number (a double), written as `JSON.stringify` writes it.
+fn js_numbers(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(f) => serde_json::Value::Number(io_core::Quantization::js_number(f)),
+            None => v.clone(),
+        },
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(js_numbers).collect()),
+        serde_json::Value::Object(m) => serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), js_numbers(v))).collect()),
+        other => other.clone(),
     }
 }
 
