@@ -17,6 +17,8 @@
 //! [`io_core::Error::Unsupported`].
 #![warn(missing_docs)]
 
+#[cfg(target_arch = "wasm32")]
+mod browser;
 mod database;
 pub mod layout;
 mod models;
@@ -26,6 +28,8 @@ mod sqlite;
 use io_core::{Registry, Result, SchemeRegistration};
 use io_store_support::PathScheme;
 
+#[cfg(target_arch = "wasm32")]
+pub use browser::BrowserIndexedDb;
 pub use database::{IdbDatabase, Value, WriteOp, KEY_PATH};
 pub use models::{IndexedDbModels, SCHEME};
 #[cfg(not(target_arch = "wasm32"))]
@@ -52,17 +56,14 @@ pub fn models() -> Result<IndexedDbModels> {
     }
     #[cfg(target_arch = "wasm32")]
     {
-        Err(io_core::Error::Unsupported {
-            operation: "open",
-            url: format!("{SCHEME}://"),
-            reason: "the browser IndexedDB backend is not implemented yet".into(),
-        })
+        Ok(IndexedDbModels::new(std::sync::Arc::new(BrowserIndexedDb)))
     }
 }
 
 static PLUGIN: PathScheme<IndexedDbModels> = PathScheme { open: models };
 
-static REGISTRATION: SchemeRegistration = SchemeRegistration { scheme: SCHEME, plugin: "io-indexeddb", handler: &PLUGIN };
+static REGISTRATION: SchemeRegistration =
+    SchemeRegistration { scheme: SCHEME, plugin: "io-indexeddb", handler: &PLUGIN };
 
 io_core::inventory::submit! {
     SchemeRegistration { scheme: SCHEME, plugin: "io-indexeddb", handler: &PLUGIN }

@@ -20,6 +20,8 @@
 //! [`io_core::Error::Unsupported`].
 #![warn(missing_docs)]
 
+#[cfg(target_arch = "wasm32")]
+mod browser;
 pub mod layout;
 mod models;
 #[cfg(not(target_arch = "wasm32"))]
@@ -29,6 +31,8 @@ mod storage;
 use io_core::{Registry, Result, SchemeRegistration};
 use io_store_support::PathScheme;
 
+#[cfg(target_arch = "wasm32")]
+pub use browser::BrowserLocalStorage;
 pub use models::{LocalStorageModels, SCHEME};
 #[cfg(not(target_arch = "wasm32"))]
 pub use sqlite::{SqliteStorage, DB_FILE};
@@ -55,11 +59,7 @@ pub fn models() -> Result<LocalStorageModels> {
     }
     #[cfg(target_arch = "wasm32")]
     {
-        Err(io_core::Error::Unsupported {
-            operation: "open",
-            url: format!("{SCHEME}://"),
-            reason: "the browser localStorage backend is not implemented yet".into(),
-        })
+        Ok(LocalStorageModels::new(std::sync::Arc::new(BrowserLocalStorage::open()?)))
     }
 }
 
@@ -76,4 +76,3 @@ io_core::inventory::submit! {
 pub fn register(registry: &Registry) {
     registry.register(&REGISTRATION);
 }
-

@@ -124,19 +124,17 @@ pub fn expected(m: &str) -> Expected {
         _ => panic!("no fixture model {m}"),
     };
     let v: serde_json::Value = serde_json::from_str(text).expect("expected.json");
-    let f32s = |v: &serde_json::Value| {
+    let f32s = |v: &serde_json::Value| -> Vec<f32> {
         v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number") as f32).collect()
     };
-    Expected {
-        input_shape: v["input"]["shape"]
-            .as_array()
-            .expect("shape")
-            .iter()
-            .map(|x| x.as_u64().expect("dim") as u32)
-            .collect(),
-        input: f32s(&v["input"]["values"]),
-        output: f32s(&v["output"]["values"]),
-    }
+    let input_shape: Vec<u32> =
+        v["input"]["shape"].as_array().expect("shape").iter().map(|x| x.as_u64().expect("dim") as u32).collect();
+    // Large inputs are given by the formula `((j % 13) - 6) / 8` (see `weightFormulas.input`).
+    let input = match &v["input"]["values"] {
+        serde_json::Value::Array(_) => f32s(&v["input"]["values"]),
+        _ => (0..input_shape.iter().product::<u32>()).map(|j| ((j % 13) as f32 - 6.0) / 8.0).collect(),
+    };
+    Expected { input_shape, input, output: f32s(&v["output"]["values"]) }
 }
 
 /// `Vec<f32>` from a JS array of numbers.
