@@ -12,9 +12,8 @@
 //! modelio profile folder (see [`io_store_support::home`]). It has no quota unless one is set
 //! (`io_indexeddb::native_database()?.db().set_quota(Some(bytes))`).
 //!
-//! In the browser the backend is the real IndexedDB; it is not part of this crate yet (see
-//! [`IdbDatabase`] for the trait to implement), so on `wasm32` the scheme fails with
-//! [`io_core::Error::Unsupported`].
+//! In the browser (wasm32) the backend is the page's real IndexedDB (`BrowserIndexedDb`, raw
+//! `web-sys`): the same database, stores and records as TF.js, so both read each other's models.
 #![warn(missing_docs)]
 
 #[cfg(target_arch = "wasm32")]
@@ -62,8 +61,7 @@ pub fn models() -> Result<IndexedDbModels> {
 
 static PLUGIN: PathScheme<IndexedDbModels> = PathScheme { open: models };
 
-static REGISTRATION: SchemeRegistration =
-    SchemeRegistration { scheme: SCHEME, plugin: "io-indexeddb", handler: &PLUGIN };
+static REGISTRATION: SchemeRegistration = SchemeRegistration { scheme: SCHEME, plugin: "io-indexeddb", handler: &PLUGIN };
 
 io_core::inventory::submit! {
     SchemeRegistration { scheme: SCHEME, plugin: "io-indexeddb", handler: &PLUGIN }

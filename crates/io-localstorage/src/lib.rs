@@ -15,9 +15,8 @@
 //! of keys and values ([`CHROMIUM_QUOTA_BYTES`], [`QUOTA_RULE`]); change it with
 //! `io_localstorage::native_store()?.db().set_quota(..)`.
 //!
-//! In the browser the backend is `window.localStorage`; it is not part of this crate yet (see
-//! [`WebStorage`] for the trait to implement), so on `wasm32` the scheme fails with
-//! [`io_core::Error::Unsupported`].
+//! In the browser (wasm32) the backend is `window.localStorage` (`BrowserLocalStorage`), with
+//! the same keys and values as TF.js, so both read each other's models.
 #![warn(missing_docs)]
 
 #[cfg(target_arch = "wasm32")]
@@ -76,3 +75,4 @@ io_core::inventory::submit! {
 pub fn register(registry: &Registry) {
     registry.register(&REGISTRATION);
 }
+
