@@ -52,8 +52,12 @@ export async function tfjs_list_models() {
   return JSON.stringify(await tf.io.listModels());
 }
 export async function tfjs_save_from_memory(artifactsJson, weightBytes, url) {
-  const a = JSON.parse(artifactsJson);
-  a.weightData = weightBytes.slice().buffer;
+  // Key order as a layers model's save gives it: weightData right before weightSpecs.
+  const a = {};
+  for (const [k, v] of Object.entries(JSON.parse(artifactsJson))) {
+    if (k === 'weightSpecs') a.weightData = weightBytes.slice().buffer;
+    a[k] = v;
+  }
   const r = await tf.io.getSaveHandlers(url)[0].save(a);
   return JSON.stringify(r.modelArtifactsInfo);
 }
@@ -63,6 +67,15 @@ export async function tfjs_load_raw(url) {
   const bytes = w == null ? new Uint8Array(0) : new Uint8Array(Array.isArray(w) ? await new Blob(w).arrayBuffer() : w);
   delete a.weightData;
   return [JSON.stringify(a), bytes];
+}
+export async function idb_record_shape(path) {
+  const db = await new Promise((res, rej) => { const r = indexedDB.open('tensorflowjs', 1); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+  const get = (store) => new Promise((res, rej) => { const r = db.transaction(store).objectStore(store).get(path); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+  const m = await get('models_store'), i = await get('model_info_store');
+  db.close();
+  const kind = (v) => v instanceof Date ? 'Date' : v instanceof ArrayBuffer ? 'ArrayBuffer(' + v.byteLength + ')' : Array.isArray(v) ? 'Array' : typeof v;
+  const shape = (o) => Object.keys(o).map(k => k + ':' + kind(o[k])).join(',');
+  return [shape(m), shape(m.modelArtifacts), shape(m.modelArtifactsInfo), shape(i), shape(i.modelArtifactsInfo)].join(' | ');
 }
 "#)]
 extern "C" {
@@ -88,6 +101,9 @@ extern "C" {
     /// Loads with TF.js's own load handler for `url`: `[artifacts JSON without weightData, weight bytes]`.
     #[wasm_bindgen(catch)]
     pub async fn tfjs_load_raw(url: &str) -> Result<JsValue, JsValue>;
+    /// The shape of both IndexedDB records at `path` (field names and JS types, in order), read with plain JS.
+    #[wasm_bindgen(catch)]
+    pub async fn idb_record_shape(path: &str) -> Result<JsValue, JsValue>;
 }
 
 /// Puts real TF.js 4.22 on the page (once) as the global `tf`, on the cpu backend (bit-exact outputs).

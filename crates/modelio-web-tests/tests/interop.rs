@@ -112,3 +112,43 @@ async fn list_models_agree_and_moves_are_seen_by_tfjs() {
         .expect("TF.js load");
     assert_eq!(f32_vec(&out), e.output);
 }
+
+/// modelio writes the very records and keys TF.js writes: IndexedDB records with the same fields,
+/// field order and JS types (`dateSaved` a `Date`, `weightData` an `ArrayBuffer`); localStorage
+/// values identical to TF.js's except the save date.
+#[wasm_bindgen_test]
+async fn records_and_keys_are_tfjs_shaped() {
+    assert_eq!(tfjs().await, "4.22.0 cpu");
+    for m in ["a", "d"] {
+        for s in ["localstorage", "indexeddb"] {
+            let theirs = format!("shape/tfjs/{m}");
+            let ours = format!("shape/modelio/{m}");
+            tfjs_save_from_memory(&fixture_artifacts_json(m), &fixtures::weight_bytes(m), &format!("{s}://{theirs}"))
+                .await
+                .expect("TF.js save");
+            modelio::save(&format!("{s}://{ours}"), &fixtures::model(m)).await.expect("modelio save");
+            if s == "indexeddb" {
+                let t = idb_record_shape(&theirs).await.expect("read TF.js record").as_string().unwrap();
+                let o = idb_record_shape(&ours).await.expect("read modelio record").as_string().unwrap();
+                assert!(t.contains("dateSaved:Date") && t.contains("weightData:ArrayBuffer"), "{t}");
+                assert_eq!(o, t, "IndexedDB record shape of model {m}");
+            } else {
+                let st = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+                for suffix in ["info", "model_topology", "weight_specs", "weight_data", "model_metadata"] {
+                    let t = st.get_item(&format!("tensorflowjs_models/{theirs}/{suffix}")).unwrap();
+                    let o = st.get_item(&format!("tensorflowjs_models/{ours}/{suffix}")).unwrap();
+                    assert!(t.is_some(), "TF.js wrote no {suffix}");
+                    if suffix == "info" {
+                        let mut t: serde_json::Value = serde_json::from_str(&t.unwrap()).unwrap();
+                        let mut o: serde_json::Value = serde_json::from_str(&o.expect("info")).unwrap();
+                        t["dateSaved"] = serde_json::Value::Null;
+                        o["dateSaved"] = serde_json::Value::Null;
+                        assert_eq!(o.to_string(), t.to_string(), "localStorage info of model {m}");
+                    } else {
+                        assert!(o == t, "localStorage '{suffix}' of model {m} differs from TF.js's");
+                    }
+                }
+            }
+        }
+    }
+}
