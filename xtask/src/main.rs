@@ -89,9 +89,22 @@ fn test_all() -> Res {
             }
             run(&mut c)?;
         }
+        web_demo(&peer)?;
     }
     eprintln!("xtask: test-all passed in {:.0} s", t0.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Builds the example web page (examples/web-demo) and clicks through it in headless Chromium;
+/// the screenshot is kept at target/web-demo/screenshot.png.
+fn web_demo(peer: &Path) -> Res {
+    run(cargo().args(["build", "--target", "wasm32-unknown-unknown", "-p", "modelio-web-demo"]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let wasm = target.join("wasm32-unknown-unknown/debug/modelio_web_demo.wasm");
+    run(Command::new("wasm-bindgen").args(["--target", "web", "--out-dir", "examples/web-demo/pkg"]).arg(&wasm))?;
+    let shot = target.join("web-demo/screenshot.png");
+    std::fs::create_dir_all(target.join("web-demo")).map_err(|e| e.to_string())?;
+    run(Command::new("node").arg("examples/web-demo/test/demo.mjs").arg(&shot).env("MODELIO_PEER_DIR", peer))
 }
 
 fn lint() -> Res {
