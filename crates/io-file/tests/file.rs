@@ -92,13 +92,11 @@ fn loads_the_converters_sharded_and_quantized_layouts() {
         let dq = io_core::decode_weights(&m.weight_specs, &m.weight_data).unwrap();
         let expect: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture(&format!("converter_write_weights/{case}/tfjs_load_result.json"))).unwrap()).unwrap();
         assert!(!dq.is_empty(), "{case}");
-        if let Some(weights) = expect.get("dequantizedWeights").or_else(|| expect.get("weights")).and_then(|w| w.as_object()) {
-            for t in &dq {
-                if let Some(w) = weights.get(&t.name) {
-                    let vals: Vec<f64> = w.as_array().or_else(|| w["values"].as_array()).unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-                    assert_eq!(t.tensor.to_f64_vec().unwrap(), vals, "{case}: {}", t.name);
-                }
-            }
+        let weights = expect["loadedWeights"].as_object().expect("TF.js's dequantized weights");
+        assert_eq!(weights.len(), dq.len(), "{case}");
+        for t in &dq {
+            let vals: Vec<f64> = weights[&t.name].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            assert_eq!(t.tensor.to_f64_vec().unwrap(), vals, "{case}: {} differs from TF.js's dequantization", t.name);
         }
     }
 }
