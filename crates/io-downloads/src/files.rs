@@ -39,12 +39,20 @@ pub fn match_weight_files(manifest: &[ManifestGroup], file_names: &[&str], locat
         for path in &group.paths {
             let b = basename(path);
             if seen.contains(&b) {
-                return Err(Error::invalid_model(location, format!("Duplicate file basename found in weights manifest: '{b}'")));
+                return Err(Error::invalid_model(
+                    location,
+                    format!("Duplicate file basename found in weights manifest: '{b}'"),
+                ));
             }
             seen.push(b);
             match names.iter().position(|n| *n == b) {
                 Some(i) => idx.push(i),
-                None => return Err(Error::invalid_model(location, format!("Weight file with basename '{b}' is not provided."))),
+                None => {
+                    return Err(Error::invalid_model(
+                        location,
+                        format!("Weight file with basename '{b}' is not provided."),
+                    ))
+                }
             }
         }
         out.push(idx);
@@ -79,7 +87,8 @@ pub fn artifacts_from_files(model_json: &NamedFile, weights: &[NamedFile]) -> Re
     for (group, idx) in parsed.weights_manifest.iter().zip(matched) {
         let files: Vec<&NamedFile> = idx.iter().map(|&i| &weights[i]).collect();
         let data = WeightData::from_chunks(files.iter().map(|f| f.bytes.clone()).collect());
-        let spans: Vec<FileSpan> = files.iter().map(|f| FileSpan { name: f.name.clone(), len: f.bytes.len() }).collect();
+        let spans: Vec<FileSpan> =
+            files.iter().map(|f| FileSpan { name: f.name.clone(), len: f.bytes.len() }).collect();
         check_group(group, &data, &spans)?;
         artifacts.weight_data.append(data);
     }
@@ -91,7 +100,10 @@ mod tests {
     use super::*;
 
     fn manifest(paths: &[&[&str]]) -> Vec<ManifestGroup> {
-        paths.iter().map(|p| ManifestGroup { paths: p.iter().map(|s| s.to_string()).collect(), weights: vec![] }).collect()
+        paths
+            .iter()
+            .map(|p| ManifestGroup { paths: p.iter().map(|s| s.to_string()).collect(), weights: vec![] })
+            .collect()
     }
 
     #[test]
@@ -104,14 +116,21 @@ mod tests {
     #[test]
     fn matches_by_basename_across_groups_in_any_order() {
         let m = manifest(&[&["./g1-s1.bin", "sub/g1-s2.bin"], &["g2.bin"]]);
-        assert_eq!(match_weight_files(&m, &["g2.bin", "g1-s2.bin", "x/g1-s1.bin"], "m.json").unwrap(), [vec![2, 1], vec![0]]);
+        assert_eq!(
+            match_weight_files(&m, &["g2.bin", "g1-s2.bin", "x/g1-s1.bin"], "m.json").unwrap(),
+            [vec![2, 1], vec![0]]
+        );
     }
 
     #[test]
     fn tfjs_errors() {
         let msg = |m: &[&[&str]], f: &[&str]| match_weight_files(&manifest(m), f, "m.json").unwrap_err().to_string();
-        assert!(msg(&[&["a/w.bin"], &["b/w.bin"]], &["w.bin"]).contains("Duplicate file basename found in weights manifest: 'w.bin'"));
-        assert!(msg(&[&["./fixture-a.weights.bin"]], &["other.bin"]).contains("Weight file with basename 'fixture-a.weights.bin' is not provided."));
-        assert!(msg(&[&["w1.bin"]], &["w1.bin", "w2.bin"]).contains("Mismatch in the number of files in weights manifest (1) and the number of weight files provided (2)."));
+        assert!(msg(&[&["a/w.bin"], &["b/w.bin"]], &["w.bin"])
+            .contains("Duplicate file basename found in weights manifest: 'w.bin'"));
+        assert!(msg(&[&["./fixture-a.weights.bin"]], &["other.bin"])
+            .contains("Weight file with basename 'fixture-a.weights.bin' is not provided."));
+        assert!(msg(&[&["w1.bin"]], &["w1.bin", "w2.bin"]).contains(
+            "Mismatch in the number of files in weights manifest (1) and the number of weight files provided (2)."
+        ));
     }
 }

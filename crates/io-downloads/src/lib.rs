@@ -26,7 +26,9 @@ mod native;
 pub use files::{artifacts_from_files, basename, match_weight_files, NamedFile};
 pub use names::{file_names, sanitize_prefix, DEFAULT_PREFIX};
 #[cfg(not(target_arch = "wasm32"))]
-pub use native::{browser_files, default_dir, BrowserFiles, DownloadedFiles, DownloadsHandler, DownloadsScheme, DIR_ENV};
+pub use native::{
+    browser_files, default_dir, BrowserFiles, DownloadedFiles, DownloadsHandler, DownloadsScheme, DIR_ENV,
+};
 
 /// The URL scheme of this plugin.
 pub const SCHEME: &str = "downloads";

@@ -9,8 +9,7 @@ pub fn sanitize_prefix(prefix: &str) -> String {
     if prefix.is_empty() {
         return DEFAULT_PREFIX.to_string();
     }
-    let s: String =
-        prefix.chars().map(|c| if c.is_control() || "/\\<>:\"|?*".contains(c) { '_' } else { c }).collect();
+    let s: String = prefix.chars().map(|c| if c.is_control() || "/\\<>:\"|?*".contains(c) { '_' } else { c }).collect();
     match s.as_str() {
         "." | ".." => s.replace('.', "_"),
         _ => s,

@@ -10,7 +10,6 @@ use io_core::{Error, LoadHandler, ModelArtifacts, ModelJson, ModelUrl, Result, S
 use crate::files::{artifacts_from_files, NamedFile};
 use crate::names::{file_names, sanitize_prefix};
 
-
 /// Environment variable naming the folder `downloads://` saves into.
 pub const DIR_ENV: &str = "MODELIO_DOWNLOADS_DIR";
 
@@ -158,7 +157,9 @@ impl TempFile {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
             // No hard links on this file system (e.g. FAT): copy-free rename after a check.
-            Err(_) if !to.exists() => std::fs::rename(&self.0, to).map(|_| true).map_err(|e| Error::io("renaming to", to, e)),
+            Err(_) if !to.exists() => {
+                std::fs::rename(&self.0, to).map(|_| true).map_err(|e| Error::io("renaming to", to, e))
+            }
             Err(_) => Ok(false),
         }
     }
@@ -207,4 +208,3 @@ impl LoadHandler for BrowserFiles {
         artifacts_from_files(&json, &weights)
     }
 }
-

@@ -34,22 +34,39 @@ fn output_equals_tfjs_downloads_for_every_fixture_and_via_the_router() {
     let registry = Registry::new();
     io_downloads::register(&registry);
     assert_eq!(registry.schemes(), io_downloads::SCHEMES);
-    for (case, prefix, model) in [("fixture-a", "fixture-a", "a"), ("fixture-d", "fixture-d", "d"), ("default", "", "a")] {
+    for (case, prefix, model) in
+        [("fixture-a", "fixture-a", "a"), ("fixture-d", "fixture-d", "d"), ("default", "", "a")]
+    {
         let info = block_on(registry.save(&format!("downloads://{prefix}"), &fixtures::model(model))).unwrap();
         assert_eq!(info.model_artifacts_info.weight_data_bytes, fixtures::info(model).weight_data_bytes);
         let stem = if prefix.is_empty() { "model" } else { prefix };
         let (j, w) = (format!("{stem}.json"), format!("{stem}.weights.bin"));
         assert!(
-            std::fs::read(out.path().join(&w)).unwrap() == std::fs::read(fixture(&format!("chromium_downloads/{case}/{w}"))).unwrap(),
+            std::fs::read(out.path().join(&w)).unwrap()
+                == std::fs::read(fixture(&format!("chromium_downloads/{case}/{w}"))).unwrap(),
             "{case}: weights differ from TF.js's download"
         );
         assert_same_json(&out.path().join(&j), &fixture(&format!("chromium_downloads/{case}/{j}")));
     }
     let err = block_on(registry.load("downloads://fixture-a")).unwrap_err();
-    assert!(matches!(err, Error::Unsupported { operation: "load", .. }) && err.to_string().contains("save-only"), "{err}");
-    let mut names: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(
+        matches!(err, Error::Unsupported { operation: "load", .. }) && err.to_string().contains("save-only"),
+        "{err}"
+    );
+    let mut names: Vec<_> =
+        std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
-    assert_eq!(names, ["fixture-a.json", "fixture-a.weights.bin", "fixture-d.json", "fixture-d.weights.bin", "model.json", "model.weights.bin"]);
+    assert_eq!(
+        names,
+        [
+            "fixture-a.json",
+            "fixture-a.weights.bin",
+            "fixture-d.json",
+            "fixture-d.weights.bin",
+            "model.json",
+            "model.weights.bin"
+        ]
+    );
 }
 
 #[test]
@@ -62,7 +79,8 @@ fn never_overwrites_and_the_manifest_names_the_weights_written() {
     for m in &models {
         written.push(DownloadsHandler::new("m").dir(out.path()).save_files(m).unwrap());
     }
-    let names: Vec<_> = written.iter().map(|f| f.model_json.file_name().unwrap().to_str().unwrap().to_string()).collect();
+    let names: Vec<_> =
+        written.iter().map(|f| f.model_json.file_name().unwrap().to_str().unwrap().to_string()).collect();
     assert_eq!(names, ["m.json", "m (1).json", "m (3).json"]);
     assert_eq!(std::fs::read(out.path().join("m (2).weights.bin")).unwrap(), b"not ours");
     assert!(!out.path().join("m (2).json").exists());
@@ -73,7 +91,10 @@ fn never_overwrites_and_the_manifest_names_the_weights_written() {
         let back = block_on(browser_files(&f.model_json, vec![f.weights.clone()]).load()).unwrap();
         assert_same_model(wname, &back, m);
     }
-    let hidden = std::fs::read_dir(out.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.')).count();
+    let hidden = std::fs::read_dir(out.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.'))
+        .count();
     assert_eq!(hidden, 0, "temporary files are removed");
 }
 
@@ -90,24 +111,31 @@ fn concurrent_saves_to_one_name_each_get_their_own_files() {
     for k in 0..8 {
         let stem = if k == 0 { "same".to_string() } else { format!("same ({k})") };
         let files = vec![out.path().join(format!("{stem}.weights.bin"))];
-        assert_same_model(&stem, &block_on(browser_files(out.path().join(format!("{stem}.json")), files).load()).unwrap(), &a);
+        assert_same_model(
+            &stem,
+            &block_on(browser_files(out.path().join(format!("{stem}.json")), files).load()).unwrap(),
+            &a,
+        );
     }
 }
 
 #[test]
 fn browser_files_loads_tfjs_downloads_and_converter_shards_with_tfjs_errors() {
     let dl = fixture("chromium_downloads/fixture-a");
-    let back = block_on(browser_files(dl.join("fixture-a.json"), vec![dl.join("fixture-a.weights.bin")]).load()).unwrap();
+    let back =
+        block_on(browser_files(dl.join("fixture-a.json"), vec![dl.join("fixture-a.weights.bin")]).load()).unwrap();
     assert_same_model("browserFiles fixture-a", &back, &fixtures::model("a"));
 
     // Four shards in two groups, given in any order.
     let b2 = fixture("converter_write_weights/b_2groups_256B_shards");
-    let shards = ["group2-shard2of2.bin", "group1-shard1of2.bin", "group2-shard1of2.bin", "group1-shard2of2.bin"].map(|n| b2.join(n));
+    let shards = ["group2-shard2of2.bin", "group1-shard1of2.bin", "group2-shard1of2.bin", "group1-shard2of2.bin"]
+        .map(|n| b2.join(n));
     let m = block_on(browser_files(b2.join("model.json"), shards.to_vec()).load()).unwrap();
     assert_eq!(m.weight_data.len(), 724);
 
     // The error TF.js gave in Chromium (fixtures/tfjs/chromium_model_management/steps.json).
-    let steps: Value = serde_json::from_slice(&std::fs::read(fixture("chromium_model_management/steps.json")).unwrap()).unwrap();
+    let steps: Value =
+        serde_json::from_slice(&std::fs::read(fixture("chromium_model_management/steps.json")).unwrap()).unwrap();
     let tfjs_error = steps["steps"]
         .as_array()
         .expect("steps")
@@ -123,14 +151,25 @@ fn browser_files_loads_tfjs_downloads_and_converter_shards_with_tfjs_errors() {
     let err = block_on(browser_files(dl.join("fixture-a.json"), vec![renamed.clone()]).load()).unwrap_err();
     assert!(err.to_string().contains(&tfjs_error), "{err} lacks TF.js's '{tfjs_error}'");
 
-    let err = block_on(browser_files(dl.join("fixture-a.json"), vec![dl.join("fixture-a.weights.bin"), renamed]).load()).unwrap_err();
-    assert!(err.to_string().contains("Mismatch in the number of files in weights manifest (1) and the number of weight files provided (2)."), "{err}");
+    let err =
+        block_on(browser_files(dl.join("fixture-a.json"), vec![dl.join("fixture-a.weights.bin"), renamed]).load())
+            .unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "Mismatch in the number of files in weights manifest (1) and the number of weight files provided (2)."
+        ),
+        "{err}"
+    );
 
     // A short weight file names the file and the byte counts.
     let short = other.path().join("fixture-a.weights.bin");
     std::fs::write(&short, &std::fs::read(dl.join("fixture-a.weights.bin")).unwrap()[..88]).unwrap();
     let err = block_on(browser_files(dl.join("fixture-a.json"), vec![short]).load()).unwrap_err();
-    assert!(matches!(err, Error::WeightsMismatch { expected: 92, actual: 88, .. }) && err.to_string().contains("fixture-a.weights.bin"), "{err}");
+    assert!(
+        matches!(err, Error::WeightsMismatch { expected: 92, actual: 88, .. })
+            && err.to_string().contains("fixture-a.weights.bin"),
+        "{err}"
+    );
 
     // No weight files: the model without weights, as TF.js.
     let topo = block_on(browser_files(dl.join("fixture-a.json"), vec![]).load()).unwrap();

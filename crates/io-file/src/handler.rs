@@ -2,9 +2,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use io_core::{
-    Error, LoadHandler, ModelArtifacts, ModelUrl, Result, SaveHandler, SaveResult, Scheme, Topology,
-};
+use io_core::{Error, LoadHandler, ModelArtifacts, ModelUrl, Result, SaveHandler, SaveResult, Scheme, Topology};
 
 use crate::{load, save, swap};
 
@@ -57,7 +55,10 @@ impl FileHandler {
     /// A handler for a `file://` URL: `file:///abs/dir`, `file://relative/dir`, `file:///dir/model.json`.
     pub fn from_url(url: &ModelUrl) -> Result<Self> {
         if url.path.is_empty() {
-            return Err(Error::InvalidUrl { url: url.raw.clone(), reason: "the path is empty (e.g. file://./my-model)".into() });
+            return Err(Error::InvalidUrl {
+                url: url.raw.clone(),
+                reason: "the path is empty (e.g. file://./my-model)".into(),
+            });
         }
         Ok(FileHandler { url: url.raw.clone(), ..Self::new(&url.path) })
     }
@@ -92,7 +93,8 @@ impl FileHandler {
             return Err(Error::Unsupported {
                 operation: "save",
                 url: self.url.clone(),
-                reason: "a binary GraphDef topology cannot be written to model.json (TF.js's file:// cannot either)".into(),
+                reason: "a binary GraphDef topology cannot be written to model.json (TF.js's file:// cannot either)"
+                    .into(),
             });
         }
         let target = self.target()?;
@@ -100,9 +102,11 @@ impl FileHandler {
         let parent = target.parent().expect("an absolute path with a file name has a parent");
         std::fs::create_dir_all(parent).map_err(|e| Error::io("creating folder", parent, e))?;
         swap::clean_stale(&target);
-        let temp = swap::create_temp(&target).map_err(|e| Error::io("creating a temporary folder next to", &target, e))?;
-        let result = save::write_model(&temp, artifacts, self.shard_size)
-            .and_then(|_| swap::install(&temp, &target).map_err(|e| Error::io("putting the saved model in place at", &target, e)));
+        let temp =
+            swap::create_temp(&target).map_err(|e| Error::io("creating a temporary folder next to", &target, e))?;
+        let result = save::write_model(&temp, artifacts, self.shard_size).and_then(|_| {
+            swap::install(&temp, &target).map_err(|e| Error::io("putting the saved model in place at", &target, e))
+        });
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&temp);
         }
@@ -126,7 +130,10 @@ impl FileHandler {
             t = std::fs::canonicalize(&t).map_err(|e| Error::io("resolving the symbolic link", &t, e))?;
         }
         if t.file_name().is_none() {
-            return Err(Error::InvalidUrl { url: self.url.clone(), reason: "a model cannot be saved as the root folder".into() });
+            return Err(Error::InvalidUrl {
+                url: self.url.clone(),
+                reason: "a model cannot be saved as the root folder".into(),
+            });
         }
         Ok(t)
     }

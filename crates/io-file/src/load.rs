@@ -15,7 +15,9 @@ const ATTEMPTS: usize = 16;
 /// Loads the model at `path`: a model.json file, or a folder holding `model.json`.
 pub(crate) fn load(path: &Path, allow_outside: bool) -> Result<ModelArtifacts> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NotFound { url: path.display().to_string(), detail: "no such file or folder".into() },
+        std::io::ErrorKind::NotFound => {
+            Error::NotFound { url: path.display().to_string(), detail: "no such file or folder".into() }
+        }
         _ => Error::io("reading", path, e),
     })?;
     let (folder, json_name) = if meta.is_dir() {

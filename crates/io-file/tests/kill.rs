@@ -56,7 +56,10 @@ fn which(got: &ModelArtifacts, models: &[(ModelArtifacts, Option<usize>)]) -> Op
 }
 
 fn temp_folders(root: &Path) -> usize {
-    std::fs::read_dir(root).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".m.")).count()
+    std::fs::read_dir(root)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".m."))
+        .count()
 }
 
 #[test]
@@ -90,11 +93,16 @@ fn kill_9_during_saves_never_tears_a_model() {
         if temp_folders(root.path()) > 0 {
             mid_save += 1;
         }
-        let got = FileHandler::new(&dir).load_sync().unwrap_or_else(|e| panic!("trial {trial}: the folder does not load: {e}"));
+        let got = FileHandler::new(&dir)
+            .load_sync()
+            .unwrap_or_else(|e| panic!("trial {trial}: the folder does not load: {e}"));
         let i = which(&got, &models).unwrap_or_else(|| panic!("trial {trial}: the folder holds a torn model"));
         seen[i] += 1;
     }
-    eprintln!("{TRIALS} kills: {mid_save} left a save unfinished; loaded model a {} times, c {} times", seen[0], seen[1]);
+    eprintln!(
+        "{TRIALS} kills: {mid_save} left a save unfinished; loaded model a {} times, c {} times",
+        seen[0], seen[1]
+    );
     assert!(mid_save > 0, "no kill interrupted a save: the test did not test anything");
     // The next save removes what the killed children left behind.
     handler(&dir, None).save_sync(&models[0].0).unwrap();

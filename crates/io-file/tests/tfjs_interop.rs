@@ -35,9 +35,12 @@ fn node(args: &[&Path], cmd: &str) -> serde_json::Value {
         .args(args)
         .current_dir(&dir)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run `node` (needed for the TF.js interop tests; Debian: apt-get install nodejs): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run `node` (needed for the TF.js interop tests; Debian: apt-get install nodejs): {e}")
+        });
     assert!(out.status.success(), "node file_interop.js {cmd} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad output from node ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad output from node ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn expected(m: &str) -> PathBuf {
@@ -81,7 +84,10 @@ fn modelio_loads_a_live_tfjs_file_save_and_resaves_it_byte_for_byte() {
         let ours = root.path().join(format!("modelio-{m}"));
         FileHandler::new(&ours).save_sync(&loaded).unwrap();
         for f in ["model.json", "weights.bin"] {
-            assert!(std::fs::read(ours.join(f)).unwrap() == std::fs::read(tfjs_dir.join(f)).unwrap(), "{m}: {f} differs from TF.js's");
+            assert!(
+                std::fs::read(ours.join(f)).unwrap() == std::fs::read(tfjs_dir.join(f)).unwrap(),
+                "{m}: {f} differs from TF.js's"
+            );
         }
     }
 }
