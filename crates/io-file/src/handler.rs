@@ -104,9 +104,11 @@ impl FileHandler {
         swap::clean_stale(&target);
         let temp =
             swap::create_temp(&target).map_err(|e| Error::io("creating a temporary folder next to", &target, e))?;
-        let result = save::write_model(&temp, artifacts, self.shard_size).and_then(|_| {
-            swap::install(&temp, &target).map_err(|e| Error::io("putting the saved model in place at", &target, e))
-        });
+        let result = save::write_model(&temp, artifacts, self.shard_size)
+            .and_then(|_| keep_permissions(&target, &temp))
+            .and_then(|_| {
+                swap::install(&temp, &target).map_err(|e| Error::io("putting the saved model in place at", &target, e))
+            });
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&temp);
         }
@@ -136,6 +138,16 @@ impl FileHandler {
             });
         }
         Ok(t)
+    }
+}
+
+/// The new folder gets the permissions of the folder it replaces (if any).
+fn keep_permissions(old: &Path, new: &Path) -> Result<()> {
+    match std::fs::metadata(old) {
+        Ok(m) => {
+            std::fs::set_permissions(new, m.permissions()).map_err(|e| Error::io("setting permissions of", new, e))
+        }
+        Err(_) => Ok(()),
     }
 }
 

@@ -253,3 +253,16 @@ fn concurrent_saves_and_loads_from_threads_see_whole_models() {
     assert!(models.iter().any(|m| same(&got, m)));
     assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1, "no temporary folders are left");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_save_keeps_the_folder_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("m");
+    FileHandler::new(&dir).save_sync(&fixtures::model("a")).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o750)).unwrap();
+    FileHandler::new(&dir).save_sync(&fixtures::model("d")).unwrap();
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o750);
+    assert_same_model("after re-save", &FileHandler::new(&dir).load_sync().unwrap(), &fixtures::model("d"));
+}
