@@ -83,10 +83,12 @@ fn which(got: &ModelArtifacts, models: &[(ModelArtifacts, Option<usize>)]) -> Op
     })
 }
 
-fn temp_folders(root: &Path) -> usize {
+/// Temporary folders of the saving process `pid` (named `.m.tmp-<pid>-<random>`).
+fn temp_folders_of(root: &Path, pid: u32) -> usize {
+    let prefix = format!(".m.tmp-{pid}-");
     std::fs::read_dir(root)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".m."))
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(&prefix))
         .count()
 }
 
@@ -102,16 +104,17 @@ fn kill_9_during_saves_never_tears_a_model() {
         let mut child = spawn_child(&dir, None);
         // Wait until the child is inside its save loop (a temporary folder exists), then a random moment.
         let start = Instant::now();
-        while temp_folders(root.path()) == 0 && start.elapsed() < Duration::from_secs(10) {
+        while temp_folders_of(root.path(), child.id()) == 0 && start.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_micros(200));
         }
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
         std::thread::sleep(Duration::from_micros(rng % 250_000));
+        let pid = child.id();
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        if temp_folders(root.path()) > 0 {
+        if temp_folders_of(root.path(), pid) > 0 {
             mid_save += 1;
         }
         let got = FileHandler::new(&dir)
