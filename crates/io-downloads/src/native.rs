@@ -88,6 +88,7 @@ impl DownloadsHandler {
 
     /// Saves (blocking) and says which files were written.
     pub fn save_files(&self, artifacts: &ModelArtifacts) -> Result<DownloadedFiles> {
+        io_core::codec::layout(&artifacts.weight_specs, &artifacts.weight_data, &[])?;
         let dir = self.dir.clone().unwrap_or_else(default_dir);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating the downloads folder", &dir, e))?;
         let weights_tmp = TempFile::write(&dir, &self.prefix, |f| {

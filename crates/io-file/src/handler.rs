@@ -97,6 +97,8 @@ impl FileHandler {
                     .into(),
             });
         }
+        // Weights that do not match their specs are refused before anything is touched.
+        io_core::codec::layout(&artifacts.weight_specs, &artifacts.weight_data, &[]).map_err(|e| e.at(&self.url))?;
         let target = self.target()?;
         check_replaceable(&target, &self.url)?;
         let parent = target.parent().expect("an absolute path with a file name has a parent");

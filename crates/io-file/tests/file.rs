@@ -266,3 +266,30 @@ fn a_save_keeps_the_folder_permissions() {
     assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o750);
     assert_same_model("after re-save", &FileHandler::new(&dir).load_sync().unwrap(), &fixtures::model("d"));
 }
+
+#[test]
+fn a_refused_save_leaves_the_old_model_untouched() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("m");
+    let a = fixtures::model("a");
+    FileHandler::new(&dir).save_sync(&a).unwrap();
+    let before: Vec<_> = ["model.json", "weights.bin"].iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect();
+
+    let mut short = fixtures::model("d");
+    short.weight_data = io_core::WeightData::single(short.weight_data.to_vec()[..100].to_vec());
+    let err = FileHandler::new(&dir).save_sync(&short).unwrap_err();
+    assert!(matches!(err, Error::WeightsMismatch { .. }), "{err}");
+
+    let mut graph = fixtures::model("d");
+    graph.model_topology = Some(io_core::Topology::GraphDef(bytes_of(b"\x0a\x00")));
+    let err = FileHandler::new(&dir).save_sync(&graph).unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }) && err.to_string().contains("GraphDef"), "{err}");
+
+    let after: Vec<_> = ["model.json", "weights.bin"].iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect();
+    assert!(before == after, "the old model changed");
+    assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1, "a refused save left files behind");
+}
+
+fn bytes_of(b: &'static [u8]) -> bytes::Bytes {
+    bytes::Bytes::from_static(b)
+}
