@@ -7,7 +7,9 @@
 //!   Downloads folder, else the current folder). Like a browser it never overwrites: when a name is
 //!   taken it picks `P (1)`, `P (2)`, ... for both files, and, unlike a browser, the manifest path
 //!   names the weights file actually written. Each file appears complete under its final name or not
-//!   at all. `downloads://` is save-only: loading it is an [`io_core::Error::Unsupported`] error.
+//!   at all: it is written and fsynced as a hidden `.P.<pid>-<n>.modelio-part` file, then hard-linked
+//!   under its final name (which fails rather than overwrite). Part files a crash left behind are
+//!   removed by saves an hour later. `downloads://` is save-only: loading it is an [`io_core::Error::Unsupported`] error.
 //! - **[`browser_files`]** loads a model from a model.json file and its weight files chosen by the
 //!   user (TF.js's `browserFiles`): weight files are matched to manifest paths by basename, with
 //!   TF.js's errors. The matching ([`files`]) works on `(name, bytes)` pairs and is shared by every

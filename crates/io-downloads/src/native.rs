@@ -13,6 +13,12 @@ use crate::names::{file_names, sanitize_prefix};
 /// Environment variable naming the folder `downloads://` saves into.
 pub const DIR_ENV: &str = "MODELIO_DOWNLOADS_DIR";
 
+/// Suffix of the hidden files a save writes before publishing them under their final names.
+const PART_SUFFIX: &str = ".modelio-part";
+
+/// Hidden part files older than this are leftovers of a crashed save and are removed by later saves.
+const STALE_PART_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// How many names `P`, `P (1)`, ... a save tries before giving up.
 const MAX_CANDIDATES: usize = 10_000;
 
@@ -91,6 +97,7 @@ impl DownloadsHandler {
         io_core::codec::layout(&artifacts.weight_specs, &artifacts.weight_data, &[])?;
         let dir = self.dir.clone().unwrap_or_else(default_dir);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating the downloads folder", &dir, e))?;
+        remove_stale_parts(&dir);
         let weights_tmp = TempFile::write(&dir, &self.prefix, |f| {
             artifacts.weight_data.chunks().iter().try_for_each(|c| f.write_all(c))
         })?;
@@ -139,7 +146,7 @@ impl TempFile {
     fn write(dir: &Path, prefix: &str, fill: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<TempFile> {
         let mut n = 0u32;
         let (file, path) = loop {
-            let path = dir.join(format!(".{}.{}-{n}.part", sanitize_prefix(prefix), std::process::id()));
+            let path = dir.join(format!(".{}.{}-{n}{PART_SUFFIX}", sanitize_prefix(prefix), std::process::id()));
             match File::options().write(true).create_new(true).open(&path) {
                 Ok(f) => break (f, path),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
@@ -169,6 +176,24 @@ impl TempFile {
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Removes hidden part files of crashed saves (older than [`STALE_PART_AGE`]).
+fn remove_stale_parts(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|a| a > STALE_PART_AGE);
+        if name.starts_with('.') && name.ends_with(PART_SUFFIX) && old {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 

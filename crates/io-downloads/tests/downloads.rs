@@ -75,6 +75,13 @@ fn never_overwrites_and_the_manifest_names_the_weights_written() {
     let models = [fixtures::model("a"), fixtures::model("d"), fixtures::model("b")];
     // Someone else's file holds the first weights name of the third save.
     std::fs::write(out.path().join("m (2).weights.bin"), b"not ours").unwrap();
+    // A part file left by a crashed save long ago is removed; a fresh one (a save in progress) is not.
+    let (stale, fresh) = (out.path().join(".m.1-0.modelio-part"), out.path().join(".m.2-0.modelio-part"));
+    for p in [&stale, &fresh] {
+        std::fs::write(p, b"partial").unwrap();
+    }
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options().write(true).open(&stale).unwrap().set_modified(two_hours_ago).unwrap();
     let mut written = Vec::new();
     for m in &models {
         written.push(DownloadsHandler::new("m").dir(out.path()).save_files(m).unwrap());
@@ -91,6 +98,8 @@ fn never_overwrites_and_the_manifest_names_the_weights_written() {
         let back = block_on(browser_files(&f.model_json, vec![f.weights.clone()]).load()).unwrap();
         assert_same_model(wname, &back, m);
     }
+    assert!(!stale.exists(), "a stale part file is removed");
+    std::fs::remove_file(&fresh).expect("a fresh part file is kept");
     let hidden = std::fs::read_dir(out.path())
         .unwrap()
         .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.'))
