@@ -2,7 +2,8 @@
 //!
 //! `downloads://NAME` saves two files through the browser's download mechanism: `NAME.json` (the
 //! model.json, keys in [`io_core::artifacts::BROWSER_ORDER`], manifest path `./NAME.weights.bin`)
-//! and `NAME.weights.bin` (the weight bytes). `downloads://` alone uses the name `model`.
+//! and `NAME.weights.bin` (the weight bytes), named by [`crate::file_names`]; `downloads://` alone
+//! uses the name `model`.
 //!
 //! Each file becomes a `Blob` behind an object URL, put on an `<a download=...>` anchor that is
 //! clicked with a synthetic `click` event. As in TF.js, each click is deferred to its own task
@@ -25,25 +26,19 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, MouseEvent, Url};
 
-/// The schemes this plugin registers.
-pub const SCHEMES: &[&str] = &["downloads"];
-
-/// The name TF.js uses when the URL has no name (`downloads://`).
-pub const DEFAULT_NAME: &str = "model";
-
 /// The browser `downloads://` plugin.
 pub struct BrowserDownloads;
 
 static REGISTRATION: SchemeRegistration =
-    SchemeRegistration { scheme: "downloads", plugin: "io-downloads", handler: &BrowserDownloads };
+    SchemeRegistration { scheme: crate::SCHEME, plugin: "io-downloads", handler: &BrowserDownloads };
 
-/// Registers `downloads://` in `registry` (idempotent).
+/// Registers the browser `downloads://` in `registry` (idempotent).
 pub fn register(registry: &io_core::Registry) {
     registry.register(&REGISTRATION);
 }
 
 io_core::inventory::submit! {
-    SchemeRegistration { scheme: "downloads", plugin: "io-downloads", handler: &BrowserDownloads }
+    SchemeRegistration { scheme: crate::SCHEME, plugin: "io-downloads", handler: &BrowserDownloads }
 }
 
 /// Keeps this module's `inventory` registration linked on wasm32 (wasm-ld drops unreferenced code
@@ -51,14 +46,7 @@ io_core::inventory::submit! {
 #[no_mangle]
 pub extern "C" fn modelio_io_downloads_browser_anchor() {}
 
-/// The two file names TF.js gives a `downloads://NAME` save: `(NAME.json, NAME.weights.bin)`.
-pub fn file_names(name: &str) -> (String, String) {
-    let name = if name.is_empty() { DEFAULT_NAME } else { name };
-    (format!("{name}.json"), format!("{name}.weights.bin"))
-}
-
-/// A function told about each download anchor (see [`set_download_observer`]).
-pub type Observer = Rc<dyn Fn(&HtmlAnchorElement)>;
+type Observer = Rc<dyn Fn(&HtmlAnchorElement)>;
 
 thread_local! {
     static OBSERVER: RefCell<Option<Observer>> = const { RefCell::new(None) };
@@ -147,7 +135,7 @@ impl SaveHandler for DownloadsSave {
             });
         }
         let document = web_sys::window().and_then(|w| w.document()).ok_or_else(|| no_window(url))?;
-        let (json_name, weights_name) = file_names(&self.name);
+        let (json_name, weights_name) = crate::file_names(&self.name, 0);
 
         let weight_parts = js_sys::Array::new();
         for chunk in artifacts.weight_data.chunks() {
@@ -186,50 +174,18 @@ impl SaveHandler for DownloadsSave {
 }
 
 /// Loads a model from files the user picked (TF.js's `browserFiles`): `json` is the model.json,
-/// `weights` the weight files its manifest names, matched by file name (the last `/` part of each
-/// manifest path), in any order. Every weight file must be named by the manifest and vice versa.
+/// `weights` the weight files its manifest names, matched by file name as [`crate::files`] does
+/// (with TF.js's errors).
 pub async fn load_files(json: &web_sys::File, weights: &[web_sys::File]) -> Result<ModelArtifacts> {
-    let json_name = json.name();
-    let bytes = read_file(json).await?;
-    let mj = ModelJson::parse(&bytes, &json_name)?;
-    let wanted: usize = mj.weights_manifest.iter().map(|g| g.paths.len()).sum();
-    if wanted != weights.len() {
-        return Err(Error::invalid_model(
-            &json_name,
-            format!(
-                "mismatch in the number of files in the weights manifest ({wanted}) and the number of weight files provided ({})",
-                weights.len()
-            ),
-        ));
+    let json = read_file(json).await?;
+    let mut named = Vec::with_capacity(weights.len());
+    for w in weights {
+        named.push(read_file(w).await?);
     }
-    let mut artifacts = mj.artifacts;
-    for group in &mj.weights_manifest {
-        let mut data = io_core::WeightData::default();
-        let mut spans = Vec::new();
-        for path in &group.paths {
-            let base = path.rsplit('/').next().unwrap_or(path);
-            let mut matching = weights.iter().filter(|f| f.name() == base);
-            let file = matching.next().ok_or_else(|| Error::NotFound {
-                url: base.to_string(),
-                detail: format!("weight file '{base}' named in {json_name} was not among the picked files"),
-            })?;
-            if matching.next().is_some() {
-                return Err(Error::invalid_model(
-                    &json_name,
-                    format!("weight file '{base}' was picked more than once"),
-                ));
-            }
-            let b = read_file(file).await?;
-            spans.push(io_core::codec::FileSpan { name: base.to_string(), len: b.len() });
-            data.push(b.into());
-        }
-        io_core::codec::check_group(group, &data, &spans).map_err(|e| e.at(&json_name))?;
-        artifacts.weight_data.append(data);
-    }
-    Ok(artifacts)
+    crate::files::artifacts_from_files(&json, &named)
 }
 
-async fn read_file(file: &web_sys::File) -> Result<Vec<u8>> {
+async fn read_file(file: &web_sys::File) -> Result<crate::NamedFile> {
     let buf = JsFuture::from(file.array_buffer()).await.map_err(|e| js_err(&file.name(), "reading the file", e))?;
-    Ok(js_sys::Uint8Array::new(&buf).to_vec())
+    Ok(crate::NamedFile::new(file.name(), js_sys::Uint8Array::new(&buf).to_vec()))
 }
