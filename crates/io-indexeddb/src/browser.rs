@@ -86,7 +86,7 @@ async fn open() -> Result<web_sys::IdbDatabase> {
     let req = factory.open_with_u32(DATABASE, VERSION).map_err(|e| err(DATABASE, "opening the database", &e))?;
     let r = req.clone();
     let upgrade = Closure::once_into_js(move |_: web_sys::Event| {
-        let Ok(db) = r.result().and_then(|d| d.dyn_into::<web_sys::IdbDatabase>().map_err(JsValue::from)) else {
+        let Ok(db) = r.result().and_then(|d| d.dyn_into::<web_sys::IdbDatabase>()) else {
             return;
         };
         for store in [MODELS_STORE, INFO_STORE] {
