@@ -111,7 +111,11 @@ async fn body_start(resp: Response) -> String {
 
 /// A reqwest error as [`Error::Network`]; connection problems, time-outs and broken bodies are temporary.
 pub(crate) fn network(url: &str, e: &reqwest::Error) -> Error {
+    #[cfg(not(target_arch = "wasm32"))]
     let temporary = e.is_connect() || e.is_timeout() || e.is_request() || e.is_body();
+    // The browser's fetch only says that it failed (offline, refused, CORS, aborted by the time limit).
+    #[cfg(target_arch = "wasm32")]
+    let temporary = e.is_timeout() || e.is_request() || e.is_body();
     Error::Network { url: url.to_string(), detail: error_text(e), temporary }
 }
 
