@@ -20,7 +20,9 @@ fn handler_for(label: &str, srv: &Server, url: &str) -> HttpHandler {
     match label {
         "http_a_weightPathPrefix" | "http_a_weightPathPrefix_withQuery" => h.weight_path_prefix(format!("{parts}/")),
         "http_a_weightPathPrefix_noTrailingSlash" => h.weight_path_prefix(parts),
-        "http_a_weightUrlConverter" => h.weight_url_converter(move |p| format!("{parts}/{}", p.trim_start_matches("./"))),
+        "http_a_weightUrlConverter" => {
+            h.weight_url_converter(move |p| format!("{parts}/{}", p.trim_start_matches("./")))
+        }
         _ => h,
     }
 }
@@ -38,7 +40,9 @@ async fn every_tfjs_load_case_requests_the_same_urls_and_loads_bit_exact() {
     let results = node_load();
     let mut checked = 0;
     for (label, case) in results["results"].as_object().unwrap() {
-        let (Some(fetch_args), Some(saw)) = (case["fetchArgs"].as_array(), case["serverSaw"].as_array()) else { continue };
+        let (Some(fetch_args), Some(saw)) = (case["fetchArgs"].as_array(), case["serverSaw"].as_array()) else {
+            continue;
+        };
         let fix = |v: &serde_json::Value| v.as_str().unwrap().replace("PORT", &port);
         let urls: Vec<String> = fetch_args.iter().map(fix).collect();
         if !urls[0].starts_with("http") || !urls[0].split('?').next().unwrap().ends_with("model.json") {
@@ -63,7 +67,8 @@ async fn every_tfjs_load_case_requests_the_same_urls_and_loads_bit_exact() {
             continue;
         }
         let a = got.unwrap_or_else(|e| panic!("{label}: {e}"));
-        let want: Vec<u8> = saw[1..].iter().flat_map(|l| std::fs::read(dir().join(support_path(&fix(l)))).unwrap()).collect();
+        let want: Vec<u8> =
+            saw[1..].iter().flat_map(|l| std::fs::read(dir().join(support_path(&fix(l)))).unwrap()).collect();
         assert!(a.weight_data.to_vec() == want, "{label}: weight bytes differ");
         assert_eq!(a.weight_data.chunks().len(), urls.len() - 1, "{label}: one buffer per shard, no join");
         assert_eq!(a.weight_specs, mj.artifacts.weight_specs, "{label}");
@@ -77,7 +82,8 @@ async fn every_tfjs_load_case_requests_the_same_urls_and_loads_bit_exact() {
 fn support_path(url_or_line: &str) -> String {
     let path = url_or_line.split("/serve/").nth(1).unwrap().split('?').next().unwrap();
     let path = path.replace("/./", "/");
-    for (from, to) in [("py_write_weights/", "converter_write_weights/"), ("split_json/", "node_http_upload/a/parts/")] {
+    for (from, to) in [("py_write_weights/", "converter_write_weights/"), ("split_json/", "node_http_upload/a/parts/")]
+    {
         if let Some(rest) = path.strip_prefix(from) {
             return format!("{to}{rest}");
         }
@@ -113,7 +119,10 @@ async fn missing_shard_is_an_error_naming_it() {
     srv.fault(&format!("{C}/group1-shard2of2.bin"), Fault::Status(404, "Not Found"));
     let e = load_err(HttpHandler::new(srv.url(&format!("{C}/model.json")))).await;
     let shard = srv.url(&format!("{C}/group1-shard2of2.bin"));
-    assert!(matches!(&e, Error::HttpStatus { status: 404, url, body_start, .. } if *url == shard && body_start == "Not Found"), "{e}");
+    assert!(
+        matches!(&e, Error::HttpStatus { status: 404, url, body_start, .. } if *url == shard && body_start == "Not Found"),
+        "{e}"
+    );
     assert_eq!(srv.take_log().iter().filter(|l| l.contains("shard2of2")).count(), 1, "a 404 is not retried");
 }
 
@@ -151,7 +160,8 @@ async fn server_errors_are_retried_then_succeed() {
 async fn retries_run_out() {
     let srv = Server::start().await;
     srv.fault(&format!("{C}/group1-shard1of2.bin"), Fault::Status(502, "bad gateway"));
-    let h = HttpHandler::new(srv.url(&format!("{C}/model.json"))).retries(2).backoff(std::time::Duration::from_millis(1));
+    let h =
+        HttpHandler::new(srv.url(&format!("{C}/model.json"))).retries(2).backoff(std::time::Duration::from_millis(1));
     let e = load_err(h).await;
     assert!(matches!(e, Error::HttpStatus { status: 502, .. }), "{e}");
     assert_eq!(srv.take_log().iter().filter(|l| l.contains("shard1of2")).count(), 3);
@@ -163,7 +173,10 @@ async fn html_instead_of_model_json() {
     srv.fault("/serve/login/model.json", Fault::Html);
     let url = srv.url("/serve/login/model.json");
     let e = load_err(HttpHandler::new(&url)).await;
-    assert!(matches!(&e, Error::InvalidModel { location, detail } if *location == url && detail.contains("HTML")), "{e}");
+    assert!(
+        matches!(&e, Error::InvalidModel { location, detail } if *location == url && detail.contains("HTML")),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -216,7 +229,11 @@ async fn request_hook_and_replacement_fetch() {
     let e = load_err(HttpHandler::new(&url)).await;
     assert!(matches!(e, Error::HttpStatus { status: 401, .. }), "{e}");
     let h = HttpHandler::new(&url).on_request(|rb| rb.bearer_auth("s3cret"));
-    assert_eq!(h.load().await.unwrap().weight_data.len(), std::fs::metadata(dir().join("converter_write_weights/a_quant_mixed/group1-shard1of1.bin")).unwrap().len() as usize);
+    assert_eq!(
+        h.load().await.unwrap().weight_data.len(),
+        std::fs::metadata(dir().join("converter_write_weights/a_quant_mixed/group1-shard1of1.bin")).unwrap().len()
+            as usize
+    );
     let calls: Arc<Mutex<Vec<String>>> = Arc::default();
     let c = calls.clone();
     let client = io_http::reqwest::Client::new();

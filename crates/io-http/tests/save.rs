@@ -23,9 +23,15 @@ fn body_is_byte_identical_to_tfjs_in_node() {
     for m in ["a", "b", "d"] {
         let body = MultipartBody::for_artifacts(&fixtures::model(m), &fixture_boundary("node_http_upload", m));
         let want = read(&format!("node_http_upload/{m}/request_body.bin"));
-        assert!(body.to_bytes() == want, "model {m}: multipart body differs from node_http_upload/{m}/request_body.bin");
+        assert!(
+            body.to_bytes() == want,
+            "model {m}: multipart body differs from node_http_upload/{m}/request_body.bin"
+        );
         assert_eq!(body.len(), want.len() as u64);
-        assert_eq!(body.content_type(), format!("multipart/form-data; boundary={}", fixture_boundary("node_http_upload", m)));
+        assert_eq!(
+            body.content_type(),
+            format!("multipart/form-data; boundary={}", fixture_boundary("node_http_upload", m))
+        );
     }
 }
 
@@ -56,7 +62,8 @@ async fn upload_is_accepted_by_multer() {
         let up = srv.uploads().pop().unwrap();
         assert_eq!((up.method.as_str(), up.path.as_str()), ("PUT", format!("/upload/{m}").as_str()));
         assert_eq!(up.headers["x-fixture"], m);
-        let names: Vec<_> = up.parts.iter().map(|p| (p.name.as_str(), p.file_name.as_deref(), p.content_type.as_deref())).collect();
+        let names: Vec<_> =
+            up.parts.iter().map(|p| (p.name.as_str(), p.file_name.as_deref(), p.content_type.as_deref())).collect();
         assert_eq!(
             names,
             [
@@ -64,7 +71,11 @@ async fn upload_is_accepted_by_multer() {
                 ("model.weights.bin", Some("model.weights.bin"), Some("application/octet-stream"))
             ]
         );
-        assert_eq!(up.parts[0].data, read(&format!("node_http_upload/{m}/parts/model.json")), "model {m}: model.json part");
+        assert_eq!(
+            up.parts[0].data,
+            read(&format!("node_http_upload/{m}/parts/model.json")),
+            "model {m}: model.json part"
+        );
         assert!(up.parts[1].data == fixtures::weight_bytes(m), "model {m}: weights part");
         let boundary = multer::parse_boundary(up.headers["content-type"].to_str().unwrap()).unwrap();
         let want_len = MultipartBody::for_artifacts(&fixtures::model(m), &boundary).len();

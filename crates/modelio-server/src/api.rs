@@ -74,7 +74,12 @@ async fn get_path(State(cfg): Shared, Path(path): Path<String>, headers: HeaderM
     }
 }
 
-async fn save(State(cfg): Shared, Path(path): Path<String>, headers: HeaderMap, body: Multipart) -> Result<Response, ApiError> {
+async fn save(
+    State(cfg): Shared,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: Multipart,
+) -> Result<Response, ApiError> {
     let name = checked(&path)?;
     if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()) {
         if len > cfg.max_upload_bytes {
@@ -138,7 +143,10 @@ fn file(headers: &HeaderMap, tag: String, content_type: &'static str, data: Weig
     let body = Body::from_stream(futures::stream::iter(chunks));
     (
         common,
-        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type)), (header::CONTENT_LENGTH, HeaderValue::from(len))],
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CONTENT_LENGTH, HeaderValue::from(len)),
+        ],
         body,
     )
         .into_response()

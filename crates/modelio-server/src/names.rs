@@ -45,7 +45,9 @@ mod tests {
         for ok in ["m", "team/model-a", "ünï/模型 ✓", "a.b/c..d"] {
             assert_eq!(check(ok), Ok(ok));
         }
-        for bad in ["", "..", "../x", "a/../b", "a/./b", "/etc/passwd", "a//b", "a/", "a\\b", "C:x", "a\u{0}b", "m/model.json"] {
+        for bad in
+            ["", "..", "../x", "a/../b", "a/./b", "/etc/passwd", "a//b", "a/", "a\\b", "C:x", "a\u{0}b", "m/model.json"]
+        {
             assert!(check(bad).is_err(), "{bad:?} accepted");
         }
     }

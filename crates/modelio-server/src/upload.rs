@@ -43,7 +43,9 @@ pub fn assemble(json: &[u8], files: &[(String, Bytes)]) -> Result<ModelArtifacts
             let base = path.rsplit('/').next().unwrap_or(path);
             let (_, data) = files.iter().find(|(n, _)| n == base).ok_or_else(|| {
                 let have: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-                ApiError::bad_request(format!("the manifest names weight file '{path}' but the upload has no part '{base}' (parts: {have:?})"))
+                ApiError::bad_request(format!(
+                    "the manifest names weight file '{path}' but the upload has no part '{base}' (parts: {have:?})"
+                ))
             })?;
             chunks.push(data.clone());
             spans.push(FileSpan { name: path.clone(), len: data.len() });

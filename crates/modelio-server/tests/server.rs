@@ -44,7 +44,11 @@ async fn list_info_and_delete() {
     let del = client().delete(s.model("one")).send().await.unwrap();
     assert_eq!(del.status(), StatusCode::OK);
     assert_eq!(del.json::<serde_json::Value>().await.unwrap()["weightDataBytes"], 92);
-    for r in [client().get(format!("{}/model.json", s.model("one"))), client().delete(s.model("one")), client().get(s.model("one"))] {
+    for r in [
+        client().get(format!("{}/model.json", s.model("one"))),
+        client().delete(s.model("one")),
+        client().get(s.model("one")),
+    ] {
         let r = r.send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         assert!(r.text().await.unwrap().contains("not found"));
@@ -55,7 +59,9 @@ async fn list_info_and_delete() {
 async fn files_have_types_lengths_etags_and_head() {
     let s = support::start("etag", |_| {}).await;
     save(&s.model("m"), "d").await;
-    for (file, ty, len) in [("model.json", "application/json", None), ("model.weights.bin", "application/octet-stream", Some(280))] {
+    for (file, ty, len) in
+        [("model.json", "application/json", None), ("model.weights.bin", "application/octet-stream", Some(280))]
+    {
         let url = format!("{}/{file}", s.model("m"));
         let r = client().get(&url).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
@@ -68,7 +74,14 @@ async fn files_have_types_lengths_etags_and_head() {
             assert_eq!(body.len(), len);
             assert!(body == fixtures::weight_bytes("d"));
         } else {
-            assert_eq!(body, std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/tfjs/node_http_upload/d/parts/model.json")).unwrap());
+            assert_eq!(
+                body,
+                std::fs::read(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../../fixtures/tfjs/node_http_upload/d/parts/model.json"
+                ))
+                .unwrap()
+            );
         }
         let head = client().head(&url).send().await.unwrap();
         assert_eq!(head.status(), StatusCode::OK);
@@ -80,9 +93,13 @@ async fn files_have_types_lengths_etags_and_head() {
         let other = client().get(&url).header(header::IF_NONE_MATCH, "\"nope\"").send().await.unwrap();
         assert_eq!(other.status(), StatusCode::OK);
     }
-    let before = client().get(format!("{}/model.weights.bin", s.model("m"))).send().await.unwrap().headers()[header::ETAG].clone();
+    let before = client().get(format!("{}/model.weights.bin", s.model("m"))).send().await.unwrap().headers()
+        [header::ETAG]
+        .clone();
     save(&s.model("m"), "a").await;
-    let after = client().get(format!("{}/model.weights.bin", s.model("m"))).send().await.unwrap().headers()[header::ETAG].clone();
+    let after = client().get(format!("{}/model.weights.bin", s.model("m"))).send().await.unwrap().headers()
+        [header::ETAG]
+        .clone();
     assert_ne!(before, after, "the ETag must change with the content");
 }
 
@@ -101,7 +118,10 @@ async fn cors_any_and_listed_origins() {
     assert!(pre.headers()[header::ACCESS_CONTROL_ALLOW_METHODS].to_str().unwrap().contains("POST"));
     let s = support::start("cors2", |c| c.cors_origins = vec!["http://ok.example".into()]).await;
     let get = |origin: &'static str| client().get(format!("{}/models", s.base)).header(header::ORIGIN, origin).send();
-    assert_eq!(get("http://ok.example").await.unwrap().headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "http://ok.example");
+    assert_eq!(
+        get("http://ok.example").await.unwrap().headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://ok.example"
+    );
     assert!(get("http://evil.example").await.unwrap().headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
     let s = support::start("cors3", |c| c.cors_origins = vec![]).await;
     let r = client().get(format!("{}/models", s.base)).header(header::ORIGIN, "http://x").send().await.unwrap();
@@ -130,9 +150,24 @@ async fn raw_post(base: &str, path: &str, content_type: &str, body: &[u8]) -> (u
 async fn bad_names_are_refused() {
     let s = support::start("names", |_| {}).await;
     let body = MultipartBody::for_artifacts(&fixtures::model("a"), "b0undary");
-    let bad = ["a/../b", "..", "a/%2E%2E/b", "%2e%2E", "a/./b", "a%5Cb", "a\\b", "a//b", "/%2Fetc", "//etc", "m/model.json", "x/", "a%00b"];
+    let bad = [
+        "a/../b",
+        "..",
+        "a/%2E%2E/b",
+        "%2e%2E",
+        "a/./b",
+        "a%5Cb",
+        "a\\b",
+        "a//b",
+        "/%2Fetc",
+        "//etc",
+        "m/model.json",
+        "x/",
+        "a%00b",
+    ];
     for name in bad {
-        let (status, text) = raw_post(&s.base, &format!("/models/{name}"), &body.content_type(), &body.to_bytes()).await;
+        let (status, text) =
+            raw_post(&s.base, &format!("/models/{name}"), &body.content_type(), &body.to_bytes()).await;
         assert_eq!(status, 400, "name {name:?}: {text}");
         assert!(text.contains("model name"), "name {name:?}: {text}");
     }
@@ -160,7 +195,13 @@ async fn bad_uploads_store_nothing() {
     no_json.pieces[0] = w0.slice(2..);
     let big = MultipartBody::for_artifacts(&fixtures::model("c"), "XyZ");
     let cases: Vec<(&str, String, bytes::Bytes, StatusCode, &str)> = vec![
-        ("short weights", good.content_type(), short.to_bytes(), StatusCode::BAD_REQUEST, "expected 724 bytes, found 100"),
+        (
+            "short weights",
+            good.content_type(),
+            short.to_bytes(),
+            StatusCode::BAD_REQUEST,
+            "expected 724 bytes, found 100",
+        ),
         ("broken model.json", good.content_type(), bad_json.to_bytes(), StatusCode::BAD_REQUEST, "not valid JSON"),
         ("no model.json", good.content_type(), no_json.to_bytes(), StatusCode::BAD_REQUEST, "no 'model.json' part"),
         ("not multipart", "application/json".into(), bytes::Bytes::from_static(b"{}"), StatusCode::BAD_REQUEST, ""),

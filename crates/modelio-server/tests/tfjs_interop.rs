@@ -46,7 +46,10 @@ async fn tfjs_saves_to_and_loads_from_the_server() {
     .expect("run node");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "node failed: {}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    let line = stdout.lines().find_map(|l| l.strip_prefix("RESULT ")).unwrap_or_else(|| panic!("no RESULT line in:\n{stdout}"));
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("no RESULT line in:\n{stdout}"));
     let res: serde_json::Value = serde_json::from_str(line).unwrap();
     for m in fixtures::MODELS {
         let r = &res[m];

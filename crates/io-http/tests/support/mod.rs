@@ -126,13 +126,17 @@ async fn serve(st: &Inner, path: &str, headers: &HeaderMap) -> Response {
             other => other.cloned(),
         }
     };
-    let file = path.strip_prefix("/serve/").filter(|p| !p.split('/').any(|s| s == "..")).map(|p| fixtures().join(alias(p)));
+    let file =
+        path.strip_prefix("/serve/").filter(|p| !p.split('/').any(|s| s == "..")).map(|p| fixtures().join(alias(p)));
     let data = match (&fault, file.and_then(|f| std::fs::read(f).ok())) {
         (Some(Fault::Status(s, body)), _) => return (StatusCode::from_u16(*s).unwrap(), *body).into_response(),
         (Some(Fault::Html), _) => {
-            return ([(header::CONTENT_TYPE, "text/html")], "<!DOCTYPE html><html><body>Sign in</body></html>").into_response()
+            return ([(header::CONTENT_TYPE, "text/html")], "<!DOCTYPE html><html><body>Sign in</body></html>")
+                .into_response()
         }
-        (Some(Fault::Auth(want)), _) if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(want) => {
+        (Some(Fault::Auth(want)), _)
+            if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(want) =>
+        {
             return (StatusCode::UNAUTHORIZED, "no token").into_response()
         }
         (_, None) => return (StatusCode::NOT_FOUND, "Cannot GET this path").into_response(),
@@ -184,7 +188,8 @@ async fn upload(st: &Inner, req: Request) -> Response {
 
 /// The folder names TF.js's load run used (`node_load_results.json`), mapped to this repository's.
 fn alias(p: &str) -> String {
-    for (from, to) in [("py_write_weights/", "converter_write_weights/"), ("split_json/", "node_http_upload/a/parts/")] {
+    for (from, to) in [("py_write_weights/", "converter_write_weights/"), ("split_json/", "node_http_upload/a/parts/")]
+    {
         if let Some(rest) = p.strip_prefix(from) {
             return format!("{to}{rest}");
         }
