@@ -81,14 +81,7 @@ async fn every_tfjs_load_case_requests_the_same_urls_and_loads_bit_exact() {
 /// The fixture file behind a served URL or a logged request line.
 fn support_path(url_or_line: &str) -> String {
     let path = url_or_line.split("/serve/").nth(1).unwrap().split('?').next().unwrap();
-    let path = path.replace("/./", "/");
-    for (from, to) in [("py_write_weights/", "converter_write_weights/"), ("split_json/", "node_http_upload/a/parts/")]
-    {
-        if let Some(rest) = path.strip_prefix(from) {
-            return format!("{to}{rest}");
-        }
-    }
-    path
+    support::alias(&path.replace("/./", "/"))
 }
 
 /// Through the registry (`http` and `https` registered), with a query carried to every shard.

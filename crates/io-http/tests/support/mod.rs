@@ -187,7 +187,7 @@ async fn upload(st: &Inner, req: Request) -> Response {
 }
 
 /// The folder names TF.js's load run used (`node_load_results.json`), mapped to this repository's.
-fn alias(p: &str) -> String {
+pub fn alias(p: &str) -> String {
     for (from, to) in [("py_write_weights/", "converter_write_weights/"), ("split_json/", "node_http_upload/a/parts/")]
     {
         if let Some(rest) = p.strip_prefix(from) {
