@@ -82,9 +82,11 @@ fn test_all() -> Res {
         eprintln!("xtask: no wasm32 test packages yet");
     } else {
         let env = install::wasm_browser()?;
+        let server = LoopbackServer::start("crates/modelio-web-tests/http-server.mjs")?;
         for p in WASM_TEST_PACKAGES {
             let mut c = cargo();
             c.args(["test", "--target", "wasm32-unknown-unknown", "-p", p]);
+            c.env("MODELIO_TEST_HTTP_ORIGIN", &server.origin);
             for (k, v) in &env {
                 c.env(k, v);
             }
@@ -94,6 +96,41 @@ fn test_all() -> Res {
     }
     eprintln!("xtask: test-all passed in {:.0} s", t0.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// A Node test server on 127.0.0.1 (port 0), stopped when dropped. The script prints `PORT <n>`
+/// first and exits when its stdin closes.
+struct LoopbackServer {
+    child: std::process::Child,
+    origin: String,
+}
+
+impl LoopbackServer {
+    fn start(script: &str) -> Result<Self, String> {
+        use std::io::BufRead;
+        let mut child = Command::new("node")
+            .arg(script)
+            .current_dir(root())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start node {script}: {e}"))?;
+        let mut line = String::new();
+        let out = child.stdout.take().ok_or("no stdout")?;
+        std::io::BufReader::new(out).read_line(&mut line).map_err(|e| e.to_string())?;
+        let port =
+            line.trim().strip_prefix("PORT ").ok_or_else(|| format!("{script} printed {line:?}, not PORT <n>"))?;
+        eprintln!("xtask: {script} listens on 127.0.0.1:{port}");
+        Ok(LoopbackServer { child, origin: format!("http://127.0.0.1:{port}") })
+    }
+}
+
+impl Drop for LoopbackServer {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Builds the example web page (examples/web-demo) and clicks through it in headless Chromium;

@@ -1,0 +1,64 @@
+//! `http://` in Chromium through `fetch`, against the loopback server `cargo xtask test-all` starts
+//! (`crates/modelio-web-tests/http-server.mjs`; its origin comes in `MODELIO_TEST_HTTP_ORIGIN` at
+//! compile time): a sharded converter model loads bit-exact, a save uploads TF.js's multipart
+//! parts that load back identical and that TF.js `loadLayersModel` predicts exactly from, and
+//! HTTP errors name the status and URL.
+#![cfg(target_arch = "wasm32")]
+
+use io_core::testkit::fixtures;
+use modelio_web_tests::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn origin() -> &'static str {
+    option_env!("MODELIO_TEST_HTTP_ORIGIN").expect(
+        "MODELIO_TEST_HTTP_ORIGIN is not set: run the browser tests with `cargo xtask test-all`, which starts the \
+         loopback server (crates/modelio-web-tests/http-server.mjs) and passes its origin",
+    )
+}
+
+#[wasm_bindgen_test]
+async fn http_loads_sharded_converter_model_bit_exact() {
+    let url = format!("{}/fixtures/converter_write_weights/c_sharded/model.json", origin());
+    let got = modelio::load(&url).await.unwrap_or_else(|e| panic!("load {url}: {e}"));
+    let want = fixtures::model("c");
+    assert_eq!(got.weight_specs, want.weight_specs);
+    assert!(got.weight_data.to_vec() == want.weight_data.to_vec(), "weight bytes differ");
+    assert_eq!(got.weight_data.len(), 4_194_304 + 209_696);
+}
+
+#[wasm_bindgen_test]
+async fn http_save_uploads_tfjs_parts_that_load_back_and_predict() {
+    assert_eq!(tfjs().await, "4.22.0 cpu");
+    for m in ["a", "d"] {
+        let model = fixtures::model(m);
+        let save_url = format!("{}/upload/{m}", origin());
+        let res = modelio::save(&save_url, &model).await.unwrap_or_else(|e| panic!("save {save_url}: {e}"));
+        assert_eq!(res.model_artifacts_info.weight_data_bytes, Some(model.weight_data.len() as u64));
+        let bin = fetch_bytes(&format!("{}/uploaded/{m}/model.weights.bin", origin())).await.expect("uploaded weights");
+        assert!(bin == fixtures::weight_bytes(m), "uploaded weights differ");
+        let load_url = format!("{}/uploaded/{m}/model.json", origin());
+        let back = modelio::load(&load_url).await.unwrap_or_else(|e| panic!("load {load_url}: {e}"));
+        io_core::testkit::assert_same_model(&load_url, &back, &model);
+        let e = expected(m);
+        let out = tfjs_predict_from_url(&load_url, e.input_shape.clone(), e.input.clone()).await.expect("TF.js load");
+        assert_eq!(f32_vec(&out), e.output, "TF.js output on modelio's upload of {m}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn http_errors_name_status_and_url() {
+    let url = format!("{}/status/404", origin());
+    match modelio::load(&url).await {
+        Err(modelio::Error::HttpStatus { status, url: u, .. }) => {
+            assert_eq!(status, 404);
+            assert!(u.contains("/status/404"), "{u}");
+        }
+        Err(modelio::Error::NotFound { url: u, .. }) => assert!(u.contains("/status/404"), "{u}"),
+        Err(e) => panic!("expected an HTTP 404 error, got {e}"),
+        Ok(_) => panic!("loaded a model from a 404"),
+    }
+    let missing = format!("{}/fixtures/converter_write_weights/c_sharded/nothing.json", origin());
+    assert!(modelio::load(&missing).await.is_err());
+}
