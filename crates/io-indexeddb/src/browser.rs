@@ -23,22 +23,10 @@ use crate::SCHEME;
 #[derive(Clone, Default)]
 pub struct BrowserIndexedDb;
 
-fn js_text(e: &JsValue) -> String {
-    if let Some(d) = e.dyn_ref::<web_sys::DomException>() {
-        return format!("{}: {}", d.name(), d.message());
-    }
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
-}
-
-fn is_quota(e: &JsValue) -> bool {
-    e.dyn_ref::<web_sys::DomException>().is_some_and(|d| d.name() == "QuotaExceededError")
-}
+use io_store_support::web::{is_quota_exceeded as is_quota, js_error_text as js_text};
 
 fn err(location: &str, what: &str, e: &JsValue) -> Error {
-    Error::storage(SCHEME, location, format!("{what}: {}", js_text(e)))
+    io_store_support::web::js_storage_error(SCHEME, location, what, e)
 }
 
 /// Resolves with the request's result on `success`, rejects with its error on `error`.

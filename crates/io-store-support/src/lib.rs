@@ -19,8 +19,8 @@
 //!   folder changes.
 //! - [`check_quota`] is the one quota rule both stores apply inside their write transaction.
 //!
-//! On `wasm32` only [`PathStore`], [`PathScheme`] and [`check_quota`] exist: browser builds use the
-//! browser's own storage.
+//! On `wasm32` only [`PathStore`], [`PathScheme`], [`check_quota`] and the `web` helpers (JS errors,
+//! `QuotaExceededError`) exist: browser builds use the browser's own storage.
 #![warn(missing_docs)]
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -31,6 +31,9 @@ mod quota;
 mod scheme;
 #[cfg(not(target_arch = "wasm32"))]
 mod shared;
+/// Browser helpers shared by the stores' wasm32 backends.
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use db::{Db, SqlContext, BUSY_TIMEOUT};
