@@ -4,6 +4,7 @@
 //!   wasm-bindgen-cli, Debian's chromium + chromium-driver), then runs every test: the native
 //!   workspace (unit, integration, doc), the facade's feature matrix, and the wasm32 tests in
 //!   headless Chromium.
+//! - `test-browser`: only the wasm32 tests in headless Chromium and the web demo (part of `test-all`).
 //! - `lint`: `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`.
 //! - `bench [NAME]`: criterion benchmarks and the side-by-side benchmarks against TF.js.
 //! - `fuzz [TARGET] [SECONDS]`: runs cargo-fuzz (nightly) on a target, installing cargo-fuzz.
@@ -20,11 +21,12 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let r = match args.first().map(String::as_str) {
         Some("test-all") => test_all(),
+        Some("test-browser") => install::npm_peer().and_then(|peer| test_browser(&peer)),
         Some("lint") => lint(),
         Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("fuzz") => fuzz(args.get(1).map(String::as_str), args.get(2).and_then(|s| s.parse().ok()).unwrap_or(60)),
         _ => {
-            eprintln!("usage: cargo xtask <test-all | lint | bench [NAME] | fuzz [TARGET] [SECONDS]>");
+            eprintln!("usage: cargo xtask <test-all | test-browser | lint | bench [NAME] | fuzz [TARGET] [SECONDS]>");
             exit(2)
         }
     };
@@ -78,22 +80,7 @@ fn test_all() -> Res {
         run(&mut c)?;
     }
     // wasm32 in a real browser.
-    if WASM_TEST_PACKAGES.is_empty() {
-        eprintln!("xtask: no wasm32 test packages yet");
-    } else {
-        let env = install::wasm_browser()?;
-        let server = LoopbackServer::start("crates/modelio-web-tests/http-server.mjs")?;
-        for p in WASM_TEST_PACKAGES {
-            let mut c = cargo();
-            c.args(["test", "--target", "wasm32-unknown-unknown", "-p", p]);
-            c.env("MODELIO_TEST_HTTP_ORIGIN", &server.origin);
-            for (k, v) in &env {
-                c.env(k, v);
-            }
-            run(&mut c)?;
-        }
-        web_demo(&peer)?;
-    }
+    test_browser(&peer)?;
     eprintln!("xtask: test-all passed in {:.0} s", t0.elapsed().as_secs_f64());
     Ok(())
 }
@@ -143,6 +130,26 @@ fn web_demo(peer: &Path) -> Res {
     let shot = target.join("web-demo/screenshot.png");
     std::fs::create_dir_all(target.join("web-demo")).map_err(|e| e.to_string())?;
     run(Command::new("node").arg("examples/web-demo/test/demo.mjs").arg(&shot).env("MODELIO_PEER_DIR", peer))
+}
+
+/// The wasm32 tests in headless Chromium (with the loopback HTTP server they use) and the web demo.
+fn test_browser(peer: &Path) -> Res {
+    if WASM_TEST_PACKAGES.is_empty() {
+        eprintln!("xtask: no wasm32 test packages yet");
+        return Ok(());
+    }
+    let env = install::wasm_browser()?;
+    let server = LoopbackServer::start("crates/modelio-web-tests/http-server.mjs")?;
+    for p in WASM_TEST_PACKAGES {
+        let mut c = cargo();
+        c.args(["test", "--target", "wasm32-unknown-unknown", "-p", p]);
+        c.env("MODELIO_TEST_HTTP_ORIGIN", &server.origin);
+        for (k, v) in &env {
+            c.env(k, v);
+        }
+        run(&mut c)?;
+    }
+    web_demo(peer)
 }
 
 fn lint() -> Res {
