@@ -62,7 +62,8 @@ pub fn models() -> Result<IndexedDbModels> {
 
 static PLUGIN: PathScheme<IndexedDbModels> = PathScheme { open: models };
 
-static REGISTRATION: SchemeRegistration = SchemeRegistration { scheme: SCHEME, plugin: "io-indexeddb", handler: &PLUGIN };
+static REGISTRATION: SchemeRegistration =
+    SchemeRegistration { scheme: SCHEME, plugin: "io-indexeddb", handler: &PLUGIN };
 
 io_core::inventory::submit! {
     SchemeRegistration { scheme: SCHEME, plugin: "io-indexeddb", handler: &PLUGIN }

@@ -72,7 +72,9 @@ fn from_stored(s: Stored, blob: &mut dyn FnMut(usize) -> Result<WeightData>) -> 
         Stored::Json(j) => Value::Json(j),
         Stored::Date(d) => Value::Date(d),
         Stored::Blob { index, .. } => Value::Bytes(blob(index)?),
-        Stored::Object(f) => Value::Object(f.into_iter().map(|(k, v)| Ok((k, from_stored(v, blob)?))).collect::<Result<_>>()?),
+        Stored::Object(f) => {
+            Value::Object(f.into_iter().map(|(k, v)| Ok((k, from_stored(v, blob)?))).collect::<Result<_>>()?)
+        }
     })
 }
 
@@ -101,13 +103,20 @@ impl SqliteDatabase {
 }
 
 fn read_record(tx: &Transaction<'_>, store: &str, key: &str) -> Result<Option<Value>> {
-    let text: Option<String> =
-        tx.query_row("SELECT value FROM records WHERE store = ?1 AND key = ?2", [store, key], |r| r.get(0)).optional().at(STORE, key)?;
+    let text: Option<String> = tx
+        .query_row("SELECT value FROM records WHERE store = ?1 AND key = ?2", [store, key], |r| r.get(0))
+        .optional()
+        .at(STORE, key)?;
     let Some(text) = text else { return Ok(None) };
-    let stored: Stored = serde_json::from_str(&text).map_err(|e| Error::storage(STORE, key, format!("corrupt record in '{store}': {e}")))?;
+    let stored: Stored = serde_json::from_str(&text)
+        .map_err(|e| Error::storage(STORE, key, format!("corrupt record in '{store}': {e}")))?;
     let mut blob = |idx: usize| -> Result<WeightData> {
         let data: Vec<u8> = tx
-            .query_row("SELECT data FROM blobs WHERE store = ?1 AND key = ?2 AND idx = ?3", params![store, key, idx as i64], |r| r.get(0))
+            .query_row(
+                "SELECT data FROM blobs WHERE store = ?1 AND key = ?2 AND idx = ?3",
+                params![store, key, idx as i64],
+                |r| r.get(0),
+            )
             .at(STORE, key)?;
         Ok(WeightData::single(data))
     };
@@ -121,9 +130,11 @@ fn delete(tx: &Transaction<'_>, store: &str, key: &str) -> Result<()> {
 }
 
 fn key_of(value: &Value) -> Result<String> {
-    value.field(KEY_PATH).and_then(Value::to_json).and_then(|k| k.as_str().map(String::from)).ok_or_else(|| {
-        Error::storage(STORE, "", format!("a record to put has no string '{KEY_PATH}' (the key path)"))
-    })
+    value
+        .field(KEY_PATH)
+        .and_then(Value::to_json)
+        .and_then(|k| k.as_str().map(String::from))
+        .ok_or_else(|| Error::storage(STORE, "", format!("a record to put has no string '{KEY_PATH}' (the key path)")))
 }
 
 /// Writes `value` under its key, replacing any record there; returns the bytes it counts.
@@ -139,14 +150,18 @@ fn put(tx: &Transaction<'_>, store: &str, value: &Value) -> Result<u64> {
             params![store, key, idx as i64, data.len() as i64],
         )
         .at(STORE, &key)?;
-        let mut blob = tx.blob_open(DatabaseName::Main, "blobs", "data", tx.last_insert_rowid(), false).at(STORE, &key)?;
+        let mut blob =
+            tx.blob_open(DatabaseName::Main, "blobs", "data", tx.last_insert_rowid(), false).at(STORE, &key)?;
         for chunk in data.chunks() {
             blob.write_all(chunk).map_err(|e| Error::storage(STORE, key.as_str(), format!("writing a blob: {e}")))?;
         }
         size += data.len() as u64;
     }
-    tx.execute("INSERT INTO records (store, key, value, size) VALUES (?1, ?2, ?3, ?4)", params![store, key, text, size as i64])
-        .at(STORE, &key)?;
+    tx.execute(
+        "INSERT INTO records (store, key, value, size) VALUES (?1, ?2, ?3, ?4)",
+        params![store, key, text, size as i64],
+    )
+    .at(STORE, &key)?;
     Ok(size)
 }
 
@@ -156,7 +171,10 @@ fn apply(tx: &Transaction<'_>, op: &WriteOp, url: &str) -> Result<u64> {
         WriteOp::Delete { store, key } => delete(tx, store, key).map(|_| 0),
         WriteOp::Rename { store, from, to } => {
             let Some(Value::Object(mut fields)) = read_record(tx, store, from)? else {
-                return Err(Error::NotFound { url: url.to_string(), detail: format!("'{from}' vanished from '{store}' before it could be renamed") });
+                return Err(Error::NotFound {
+                    url: url.to_string(),
+                    detail: format!("'{from}' vanished from '{store}' before it could be renamed"),
+                });
             };
             for (k, v) in fields.iter_mut() {
                 if k == KEY_PATH {
@@ -179,7 +197,11 @@ impl IdbDatabase for SqliteDatabase {
     async fn get_all(&self, store: &'static str) -> Result<Vec<Value>> {
         self.db.read("", |tx| {
             let mut st = tx.prepare("SELECT key FROM records WHERE store = ?1 ORDER BY key").at(STORE, store)?;
-            let keys = st.query_map([store], |r| r.get::<_, String>(0)).at(STORE, store)?.collect::<std::result::Result<Vec<_>, _>>().at(STORE, store)?;
+            let keys = st
+                .query_map([store], |r| r.get::<_, String>(0))
+                .at(STORE, store)?
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .at(STORE, store)?;
             keys.iter().filter_map(|k| read_record(tx, store, k).transpose()).collect()
         })
     }

@@ -76,4 +76,3 @@ io_core::inventory::submit! {
 pub fn register(registry: &Registry) {
     registry.register(&REGISTRATION);
 }
-

@@ -101,7 +101,8 @@ impl WebStorage for SqliteStorage {
     }
 
     fn length(&self) -> Result<usize> {
-        self.db.read("", |tx| tx.query_row("SELECT COUNT(*) FROM items", [], |r| r.get::<_, i64>(0)).at(STORE, ""))
+        self.db
+            .read("", |tx| tx.query_row("SELECT COUNT(*) FROM items", [], |r| r.get::<_, i64>(0)).at(STORE, ""))
             .map(|n| n as usize)
     }
 

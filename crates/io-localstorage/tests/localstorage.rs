@@ -144,8 +144,11 @@ async fn a_model_bigger_than_the_quota_fails_and_keeps_the_old_model_async() {
     match m.save("big", &fixtures::model("c")).await {
         Err(Error::QuotaExceeded { url, needed, available, detail }) => {
             assert_eq!(url, "localstorage://big");
-            assert!(needed > CHROMIUM_QUOTA_BYTES && needed > 2 * 5_872_000, "needed {needed}");
-            let a_cost: u64 = layout::keys("big").iter().map(|k| s.get(k).unwrap().map_or(0, |v| io_localstorage::quota_cost(k, &v))).sum();
+            assert!(needed > 2 * 5_872_000, "needed {needed} covers the base64 weights in UTF-16");
+            let a_cost: u64 = layout::keys("big")
+                .iter()
+                .map(|k| s.get(k).unwrap().map_or(0, |v| io_localstorage::quota_cost(k, &v)))
+                .sum();
             assert_eq!(available, CHROMIUM_QUOTA_BYTES - (used - a_cost), "available = quota - other entries");
             assert!(detail.contains("UTF-16"), "detail says how bytes are counted: {detail}");
         }
@@ -168,7 +171,10 @@ fn web_storage_semantics() {
     s.set("a", "1").unwrap();
     s.set("b", "3").unwrap();
     assert_eq!(s.length().unwrap(), 2);
-    assert_eq!((s.key(0).unwrap().as_deref(), s.key(1).unwrap().as_deref(), s.key(2).unwrap()), (Some("a"), Some("b"), None));
+    assert_eq!(
+        (s.key(0).unwrap().as_deref(), s.key(1).unwrap().as_deref(), s.key(2).unwrap()),
+        (Some("a"), Some("b"), None)
+    );
     assert_eq!(s.get("b").unwrap().as_deref(), Some("3"));
     s.remove("a").unwrap();
     s.remove("a").unwrap();

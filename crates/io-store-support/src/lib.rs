@@ -37,8 +37,8 @@ pub use db::{Db, SqlContext, BUSY_TIMEOUT};
 #[cfg(not(target_arch = "wasm32"))]
 pub use folder::{home, platform_data_dir, set_home, HOME_ENV};
 pub use quota::check_quota;
-pub use scheme::{PathScheme, PathStore};
 #[cfg(not(target_arch = "wasm32"))]
 pub use rusqlite;
+pub use scheme::{PathScheme, PathStore};
 #[cfg(not(target_arch = "wasm32"))]
 pub use shared::Shared;
