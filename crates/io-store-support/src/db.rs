@@ -77,24 +77,28 @@ impl Db {
 
     /// Runs `f` in one read transaction: every query in it sees the same snapshot.
     pub fn read<T>(&self, location: &str, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(|e| self.fail(location, "starting a read", e))?;
-        let out = f(&tx)?;
-        tx.finish().map_err(|e| self.fail(location, "ending a read", e))?;
-        Ok(out)
+        self.transaction(location, TransactionBehavior::Deferred, "read", f)
     }
 
     /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`, waiting up to [`BUSY_TIMEOUT`] for
     /// other writers) and commits if it returns `Ok`; on `Err` nothing it did is kept.
     pub fn write<T>(&self, location: &str, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        self.transaction(location, TransactionBehavior::Immediate, "write", f)
+    }
+
+    fn transaction<T>(
+        &self,
+        location: &str,
+        behavior: TransactionBehavior,
+        kind: &str,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = self.lock();
         let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.fail(location, "starting a write", e))?;
-        let out = f(&tx)?;
-        tx.commit().map_err(|e| self.fail(location, "committing a write", e))?;
+            .transaction_with_behavior(behavior)
+            .map_err(|e| self.fail(location, &format!("starting a {kind}"), e))?;
+        let out = f(&tx)?; // dropping `tx` on error rolls it back
+        tx.commit().map_err(|e| self.fail(location, &format!("committing a {kind}"), e))?;
         Ok(out)
     }
 }

@@ -39,6 +39,6 @@ pub use folder::{home, platform_data_dir, set_home, HOME_ENV};
 pub use quota::check_quota;
 #[cfg(not(target_arch = "wasm32"))]
 pub use rusqlite;
-pub use scheme::{PathScheme, PathStore};
+pub use scheme::{no_backend, PathScheme, PathStore};
 #[cfg(not(target_arch = "wasm32"))]
 pub use shared::Shared;
