@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod database;
+mod dump;
 pub mod layout;
 mod models;
 #[cfg(not(target_arch = "wasm32"))]
@@ -26,6 +27,7 @@ mod sqlite;
 use io_core::Result;
 
 pub use database::{IdbDatabase, Value, WriteOp, KEY_PATH};
+pub use dump::import_dump;
 pub use models::{IndexedDbModels, SCHEME};
 #[cfg(not(target_arch = "wasm32"))]
 pub use sqlite::{db_file, SqliteDatabase};

@@ -20,6 +20,7 @@
 //! [`io_core::Error::Unsupported`].
 #![warn(missing_docs)]
 
+mod dump;
 pub mod layout;
 mod models;
 #[cfg(not(target_arch = "wasm32"))]
@@ -28,6 +29,7 @@ mod storage;
 
 use io_core::Result;
 
+pub use dump::import_dump;
 pub use models::{LocalStorageModels, SCHEME};
 #[cfg(not(target_arch = "wasm32"))]
 pub use sqlite::{SqliteStorage, DB_FILE};

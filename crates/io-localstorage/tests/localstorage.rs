@@ -35,17 +35,6 @@ fn fixture(rel: &str) -> Value {
     serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))).expect("fixture JSON")
 }
 
-/// Imports a `chromium_localstorage/*/localstorage.json` dump (every key and value TF.js wrote).
-fn import_dump(storage: &dyn WebStorage, dump: &Value) {
-    let ops: Vec<KvOp> = dump["items"]
-        .as_object()
-        .expect("items")
-        .iter()
-        .map(|(k, v)| KvOp::Set(k.clone(), v.as_str().expect("string value").to_string()))
-        .collect();
-    storage.batch(&ops, "import").expect("import dump");
-}
-
 fn without_date(info: &str) -> Value {
     let mut v: Value = serde_json::from_str(info).expect("info JSON");
     v.as_object_mut().expect("object").remove("dateSaved");
@@ -106,7 +95,7 @@ fn reads_what_tfjs_wrote_in_chromium() {
 
 async fn reads_what_tfjs_wrote_in_chromium_async() {
     let (_dir, s) = fresh();
-    import_dump(&*s, &fixture("chromium_localstorage/a_d_b/localstorage.json"));
+    io_localstorage::import_dump(&*s, &fixture("chromium_localstorage/a_d_b/localstorage.json")).expect("import");
     let m = LocalStorageModels::new(s);
     for (path, name) in [("fixture-a", "a"), ("fixture-d", "d"), ("dir/sub/model-b", "b")] {
         let got = m.load(path).await.unwrap_or_else(|e| panic!("load {path}: {e}"));
