@@ -164,3 +164,18 @@ fn model_management_across_stores() {
     assert_eq!(removed, copied);
     assert!(matches!(run(r.remove_model("indexeddb://mgmt/a-renamed")), Err(Error::NotFound { .. })));
 }
+
+/// A binary (GraphDef) topology is kept as a buffer in IndexedDB, as TF.js keeps its ArrayBuffer;
+/// localStorage refuses it, as TF.js does, and writes nothing.
+#[test]
+fn binary_topology() {
+    let r = registry();
+    let mut m = fixtures::model("a");
+    m.model_topology = Some(io_core::Topology::GraphDef(bytes::Bytes::from_static(b"\x0a\x03abc\x12\x00")));
+    let info = run(r.save("indexeddb://graphdef/m", &m)).unwrap().model_artifacts_info;
+    assert_eq!((info.model_topology_type.as_str(), info.model_topology_bytes), ("GraphDef", Some(7)));
+    testkit::assert_same_model("graphdef", &run(r.load("indexeddb://graphdef/m")).unwrap(), &m);
+    let err = run(r.save("localstorage://graphdef/m", &m));
+    assert!(matches!(err, Err(Error::Unsupported { .. })), "{err:?}");
+    assert!(matches!(run(r.load("localstorage://graphdef/m")), Err(Error::NotFound { .. })));
+}

@@ -96,12 +96,12 @@ impl PathStore for LocalStorageModels {
     /// Moves the model at `from` to `to` in one batch (replacing any model at `to`).
     async fn rename(&self, from: &str, to: &str) -> Result<ModelArtifactsInfo> {
         let info = self.info(from)?;
-        let present = self.storage.get_many(&layout::keys(from))?;
+        // Which of the five keys exist (model_metadata may not): keys only, no values read.
+        let existing: std::collections::HashSet<String> = self.storage.keys()?.into_iter().collect();
         let ops: Vec<KvOp> = layout::keys(from)
             .into_iter()
             .zip(layout::keys(to))
-            .zip(present)
-            .map(|((f, t), v)| if v.is_some() { KvOp::Rename { from: f, to: t } } else { KvOp::Remove(t) })
+            .map(|(f, t)| if existing.contains(&f) { KvOp::Rename { from: f, to: t } } else { KvOp::Remove(t) })
             .collect();
         self.storage.batch(&ops, &url(from))?;
         Ok(info)
