@@ -21,17 +21,18 @@
 
 #[cfg(target_arch = "wasm32")]
 mod browser;
+mod dump;
 pub mod layout;
 mod models;
 #[cfg(not(target_arch = "wasm32"))]
 mod sqlite;
 mod storage;
 
-use io_core::{Registry, Result, SchemeRegistration};
-use io_store_support::PathScheme;
+use io_core::Result;
 
 #[cfg(target_arch = "wasm32")]
 pub use browser::BrowserLocalStorage;
+pub use dump::import_dump;
 pub use models::{LocalStorageModels, SCHEME};
 #[cfg(not(target_arch = "wasm32"))]
 pub use sqlite::{SqliteStorage, DB_FILE};
@@ -62,17 +63,4 @@ pub fn models() -> Result<LocalStorageModels> {
     }
 }
 
-static PLUGIN: PathScheme<LocalStorageModels> = PathScheme { open: models };
-
-static REGISTRATION: SchemeRegistration =
-    SchemeRegistration { scheme: SCHEME, plugin: "io-localstorage", handler: &PLUGIN };
-
-io_core::inventory::submit! {
-    SchemeRegistration { scheme: SCHEME, plugin: "io-localstorage", handler: &PLUGIN }
-}
-
-/// Registers `localstorage://` in `registry` (idempotent).
-pub fn register(registry: &Registry) {
-    registry.register(&REGISTRATION);
-}
-
+io_store_support::register_path_scheme!(SCHEME, "io-localstorage", LocalStorageModels, models);
