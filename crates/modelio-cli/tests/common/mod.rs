@@ -1,0 +1,103 @@
+//! Runs the real `modelio` binary in a temporary profile and working folder.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary world for the binary: `MODELIO_HOME` and the working directory are both `dir`.
+pub struct Sandbox {
+    /// The temporary folder (removed on drop).
+    pub dir: tempfile::TempDir,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code.
+    pub code: i32,
+    /// Stdout as UTF-8.
+    pub stdout: String,
+    /// Stderr as UTF-8.
+    pub stderr: String,
+}
+
+impl Sandbox {
+    /// A fresh sandbox.
+    pub fn new() -> Self {
+        Sandbox { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    /// The sandbox folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A command for the binary with `MODELIO_HOME` and the working directory set to the sandbox.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_modelio"));
+        c.args(args).current_dir(self.path()).env("MODELIO_HOME", self.path().join("home"));
+        c
+    }
+
+    /// Runs the binary to completion.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("run modelio"))
+    }
+
+    /// Runs the binary and asserts it succeeded.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert_eq!(r.code, 0, "modelio {args:?} failed: {r:?}");
+        r
+    }
+
+    /// Runs the binary, asserts exit status 1 and exactly one stderr line `modelio: error: ...`,
+    /// and returns that line.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let r = self.run(args);
+        assert_eq!(r.code, 1, "modelio {args:?} should fail with status 1: {r:?}");
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one stderr line expected: {r:?}");
+        assert!(lines[0].starts_with("modelio: error: "), "{r:?}");
+        assert!(r.stdout.is_empty(), "nothing on stdout on failure: {r:?}");
+        lines[0].to_string()
+    }
+
+    /// A `file://` URL for `rel` inside the sandbox (absolute, so it does not depend on the cwd).
+    pub fn file_url(&self, rel: &str) -> String {
+        format!("file://{}", self.path().join(rel).display())
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(o.stdout).expect("utf-8 stdout"),
+            stderr: String::from_utf8(o.stderr).expect("utf-8 stderr"),
+        }
+    }
+}
+
+impl Run {
+    /// Stdout parsed as one JSON document.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// `fixtures/tfjs/<rel>` of the repository.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tfjs").join(rel)
+}
+
+/// A `file://` URL of a fixture's `model.json`.
+pub fn fixture_url(rel: &str) -> String {
+    format!("file://{}", fixture(rel).join("model.json").canonicalize().expect("fixture exists").display())
+}
+
+/// A fixture JSON file, parsed.
+pub fn fixture_json(rel: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(fixture(rel)).expect("fixture file");
+    serde_json::from_str(&text).expect("fixture JSON")
+}
