@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 /// `localstorage://my-model`, `downloads://my-model`, `http(s)://host/path/model.json`.
 /// Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.
 #[derive(Debug, Parser)]
-#[command(name = "modelio", version, about, long_about)]
+#[command(name = "modelio", version)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]
