@@ -243,7 +243,10 @@ mod tests {
         let r = ModelReport::new("memory://m", &model(), true).unwrap();
         assert_eq!(r.topology.class_name.as_deref(), Some("Sequential"));
         assert_eq!((r.weight_count, r.weight_bytes), (3, 14));
-        assert_eq!(r.bytes_per_dtype, BTreeMap::from([("float32".into(), 8), ("int32".into(), 4), ("uint8".into(), 2)]));
+        assert_eq!(
+            r.bytes_per_dtype,
+            BTreeMap::from([("float32".into(), 8), ("int32".into(), 4), ("uint8".into(), 2)])
+        );
         let q = r.weights[1].stats.clone().unwrap();
         assert_eq!((q.min, q.max, q.sum), (Some(-1.0), Some(1.0), Some(0.0)));
         let json = serde_json::to_value(&r).unwrap();

@@ -24,7 +24,9 @@ impl Output {
     pub fn text(&self, text: &str) -> CmdResult {
         let mut stdout = std::io::stdout().lock();
         match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::new(format!("writing to stdout: {e}"))),
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(Failure::new(format!("writing to stdout: {e}")))
+            }
             _ => Ok(()),
         }
     }
