@@ -1,0 +1,182 @@
+//! The `file://` scheme plugin and [`FileHandler`], its save and load handler with options.
+
+use std::path::{Component, Path, PathBuf};
+
+use io_core::{
+    Error, LoadHandler, ModelArtifacts, ModelUrl, Result, SaveHandler, SaveResult, Scheme, Topology,
+};
+
+use crate::{load, save, swap};
+
+/// Name of the model file in a model folder (tfjs-node's).
+pub const MODEL_JSON: &str = "model.json";
+/// Name of the one weight file of an unsharded save (tfjs-node's).
+pub const WEIGHTS_BIN: &str = "weights.bin";
+
+/// The `file://` plugin, as registered in the router (handlers with default options).
+pub struct FileScheme;
+
+impl Scheme for FileScheme {
+    fn save_handler(&self, url: &ModelUrl) -> Result<Option<Box<dyn SaveHandler>>> {
+        Ok(Some(Box::new(FileHandler::from_url(url)?)))
+    }
+    fn load_handler(&self, url: &ModelUrl) -> Result<Option<Box<dyn LoadHandler>>> {
+        Ok(Some(Box::new(FileHandler::from_url(url)?)))
+    }
+}
+
+/// Saves a model into a folder, or loads one from a folder or a model.json file.
+///
+/// ```no_run
+/// # async fn demo(model: &io_core::ModelArtifacts) -> io_core::Result<()> {
+/// use io_core::{LoadHandler, SaveHandler};
+/// let h = io_file::FileHandler::new("./my-model").shard_size(4 << 20);
+/// h.save(model).await?; // my-model/model.json + group1-shard{I}of{N}.bin
+/// let back = io_file::FileHandler::new("./my-model/model.json").load().await?;
+/// # Ok(()) }
+/// ```
+///
+/// The file system calls are blocking; the async methods run them in place (no runtime needed).
+/// Under tokio, call them from `spawn_blocking` for big models, or use [`FileHandler::save_sync`] /
+/// [`FileHandler::load_sync`] there.
+#[derive(Clone, Debug)]
+pub struct FileHandler {
+    path: PathBuf,
+    url: String,
+    shard_size: Option<usize>,
+    allow_outside: bool,
+}
+
+impl FileHandler {
+    /// A handler for a model folder (save, load) or a model.json file (load).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        FileHandler { url: format!("file://{}", path.display()), path, shard_size: None, allow_outside: false }
+    }
+
+    /// A handler for a `file://` URL: `file:///abs/dir`, `file://relative/dir`, `file:///dir/model.json`.
+    pub fn from_url(url: &ModelUrl) -> Result<Self> {
+        if url.path.is_empty() {
+            return Err(Error::InvalidUrl { url: url.raw.clone(), reason: "the path is empty (e.g. file://./my-model)".into() });
+        }
+        Ok(FileHandler { url: url.raw.clone(), ..Self::new(&url.path) })
+    }
+
+    /// Saves the weights as `group1-shard{I}of{N}.bin` files of at most `bytes` each (the TF.js
+    /// converter's naming; its default is 4 MiB) instead of one `weights.bin` (the default, as TF.js).
+    pub fn shard_size(mut self, bytes: usize) -> Self {
+        self.shard_size = Some(bytes.max(1));
+        self
+    }
+
+    /// Lets loads read weight files that the manifest names by an absolute path or a path leaving the
+    /// model's folder (`..`). Off by default: a model.json from elsewhere could otherwise read any file.
+    pub fn allow_paths_outside_folder(mut self, allow: bool) -> Self {
+        self.allow_outside = allow;
+        self
+    }
+
+    /// The path this handler saves to or loads from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Loads the model (blocking): see the crate docs.
+    pub fn load_sync(&self) -> Result<ModelArtifacts> {
+        load::load(&self.path, self.allow_outside)
+    }
+
+    /// Saves the model (blocking), crash-safely: see the crate docs.
+    pub fn save_sync(&self, artifacts: &ModelArtifacts) -> Result<SaveResult> {
+        if let Some(Topology::GraphDef(_)) = artifacts.model_topology {
+            return Err(Error::Unsupported {
+                operation: "save",
+                url: self.url.clone(),
+                reason: "a binary GraphDef topology cannot be written to model.json (TF.js's file:// cannot either)".into(),
+            });
+        }
+        let target = self.target()?;
+        check_replaceable(&target, &self.url)?;
+        let parent = target.parent().expect("an absolute path with a file name has a parent");
+        std::fs::create_dir_all(parent).map_err(|e| Error::io("creating folder", parent, e))?;
+        swap::clean_stale(&target);
+        let temp = swap::create_temp(&target).map_err(|e| Error::io("creating a temporary folder next to", &target, e))?;
+        let result = save::write_model(&temp, artifacts, self.shard_size)
+            .and_then(|_| swap::install(&temp, &target).map_err(|e| Error::io("putting the saved model in place at", &target, e)));
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&temp);
+        }
+        result.map(|_| SaveResult::for_artifacts(artifacts))
+    }
+
+    /// The folder to save into, absolute and without `.`/`..`, symlinks to folders followed.
+    fn target(&self) -> Result<PathBuf> {
+        let abs = std::path::absolute(&self.path).map_err(|e| Error::io("resolving", &self.path, e))?;
+        let mut t = PathBuf::new();
+        for c in abs.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    t.pop();
+                }
+                other => t.push(other),
+            }
+        }
+        if std::fs::symlink_metadata(&t).is_ok_and(|m| m.file_type().is_symlink()) {
+            t = std::fs::canonicalize(&t).map_err(|e| Error::io("resolving the symbolic link", &t, e))?;
+        }
+        if t.file_name().is_none() {
+            return Err(Error::InvalidUrl { url: self.url.clone(), reason: "a model cannot be saved as the root folder".into() });
+        }
+        Ok(t)
+    }
+}
+
+/// A save replaces the whole folder: refuse when it is a file, or holds anything but model files.
+fn check_replaceable(target: &Path, url: &str) -> Result<()> {
+    let meta = match std::fs::metadata(target) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("checking", target, e)),
+    };
+    if !meta.is_dir() {
+        return Err(Error::InvalidUrl {
+            url: url.to_string(),
+            reason: format!("'{}' exists and is not a folder; file:// saves a model into a folder", target.display()),
+        });
+    }
+    let entries = std::fs::read_dir(target).map_err(|e| Error::io("listing", target, e))?;
+    let foreign: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !save::is_model_file(n))
+        .collect();
+    if !foreign.is_empty() {
+        return Err(Error::storage(
+            "file",
+            target.display().to_string(),
+            format!(
+                "the folder holds files that are not part of a saved model ({}); a save replaces the whole folder \
+                 atomically, so it refuses to delete them: save into an empty or new folder",
+                foreign.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), io_core::async_trait)]
+#[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
+impl SaveHandler for FileHandler {
+    async fn save(&self, artifacts: &ModelArtifacts) -> Result<SaveResult> {
+        self.save_sync(artifacts)
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), io_core::async_trait)]
+#[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
+impl LoadHandler for FileHandler {
+    async fn load(&self) -> Result<ModelArtifacts> {
+        self.load_sync()
+    }
+}
