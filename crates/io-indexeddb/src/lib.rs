@@ -1,11 +1,74 @@
-//! modelio plugin for `indexeddb://`.
+//! # io-indexeddb
 //!
-//! Not implemented yet: this crate registers no scheme, so `indexeddb://` URLs fail with an
-//! "unsupported scheme" error rather than pretending to work. See the project's issue tracker.
+//! modelio plugin for `indexeddb://PATH`: TF.js's IndexedDB layout ([`layout`]: database
+//! `tensorflowjs`, object stores `models_store` and `model_info_store` keyed by `modelPath`, records
+//! shaped as TF.js's) over an IndexedDB-like database ([`IdbDatabase`]).
+//!
+//! Unlike TF.js (two transactions), a save writes both records in **one** transaction, so a crash
+//! or a failure leaves the old model or the new one. Remove and rename are one transaction too.
+//! Weight bytes are stored as blobs, never base64.
+//!
+//! Natively the database is [`SqliteDatabase`], the file `indexeddb/tensorflowjs.sqlite3` in the
+//! modelio profile folder (see [`io_store_support::home`]). It has no quota unless one is set
+//! (`io_indexeddb::native_database()?.db().set_quota(Some(bytes))`).
+//!
+//! In the browser the backend is the real IndexedDB; it is not part of this crate yet (see
+//! [`IdbDatabase`] for the trait to implement), so on `wasm32` the scheme fails with
+//! [`io_core::Error::Unsupported`].
 #![warn(missing_docs)]
 
-/// Registers this plugin's schemes in `registry` (idempotent). Registers nothing yet.
-pub fn register(_registry: &io_core::Registry) {}
+mod database;
+pub mod layout;
+mod models;
+#[cfg(not(target_arch = "wasm32"))]
+mod sqlite;
+
+use io_core::{Registry, Result, SchemeRegistration};
+use io_store_support::PathScheme;
+
+pub use database::{IdbDatabase, Value, WriteOp, KEY_PATH};
+pub use models::{IndexedDbModels, SCHEME};
+#[cfg(not(target_arch = "wasm32"))]
+pub use sqlite::{db_file, SqliteDatabase};
 
 /// The schemes this plugin registers.
-pub const SCHEMES: &[&str] = &[];
+pub const SCHEMES: &[&str] = &[SCHEME];
+
+#[cfg(not(target_arch = "wasm32"))]
+static NATIVE: io_store_support::Shared<SqliteDatabase> = io_store_support::Shared::new();
+
+/// The process-wide native database in the current profile folder (opened on first use,
+/// reopened when the profile folder changes).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn native_database() -> Result<std::sync::Arc<SqliteDatabase>> {
+    NATIVE.get(SqliteDatabase::open_in)
+}
+
+/// The models of the database `indexeddb://` uses in this process.
+pub fn models() -> Result<IndexedDbModels> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        Ok(IndexedDbModels::new(native_database()?))
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        Err(io_core::Error::Unsupported {
+            operation: "open",
+            url: format!("{SCHEME}://"),
+            reason: "the browser IndexedDB backend is not implemented yet".into(),
+        })
+    }
+}
+
+static PLUGIN: PathScheme<IndexedDbModels> = PathScheme { open: models };
+
+static REGISTRATION: SchemeRegistration = SchemeRegistration { scheme: SCHEME, plugin: "io-indexeddb", handler: &PLUGIN };
+
+io_core::inventory::submit! {
+    SchemeRegistration { scheme: SCHEME, plugin: "io-indexeddb", handler: &PLUGIN }
+}
+
+/// Registers `indexeddb://` in `registry` (idempotent).
+pub fn register(registry: &Registry) {
+    registry.register(&REGISTRATION);
+}

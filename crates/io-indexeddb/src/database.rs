@@ -1,0 +1,140 @@
+//! The IndexedDB-like trait the TF.js record layout is written against.
+//!
+//! A backend implements [`IdbDatabase`] for one database with object stores keyed by the
+//! [`KEY_PATH`] field of their records: natively [`crate::SqliteDatabase`]; in the browser the real
+//! IndexedDB through `web-sys` (another crate's job). Records are [`Value`]s: the part of the
+//! structured-clone algorithm TF.js's records use.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use io_core::{Error, MaybeSendSync, Result, WeightData};
+
+/// The key path of both TF.js object stores.
+pub const KEY_PATH: &str = "modelPath";
+
+/// A structured-clone value as TF.js's records hold it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// Plain JSON data (strings, numbers, arrays, objects, null).
+    Json(serde_json::Value),
+    /// A JS `Date`, as its ISO string (`2026-11-25T19:33:05.337Z`).
+    Date(String),
+    /// An `ArrayBuffer` (natively a blob; the buffers are written one after the other).
+    Bytes(WeightData),
+    /// An object whose fields may hold dates or buffers, in key order.
+    Object(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// The field `key` of an object.
+    pub fn field(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The value as plain JSON (dates as ISO strings); `None` if it holds a buffer.
+    pub fn to_json(&self) -> Option<serde_json::Value> {
+        Some(match self {
+            Value::Json(v) => v.clone(),
+            Value::Date(iso) => serde_json::Value::String(iso.clone()),
+            Value::Bytes(_) => return None,
+            Value::Object(fields) => {
+                serde_json::Value::Object(fields.iter().map(|(k, v)| Some((k.clone(), v.to_json()?))).collect::<Option<_>>()?)
+            }
+        })
+    }
+
+    /// The value in the JSON dump format of the TF.js fixtures (the inverse of [`Value::from_dump`]).
+    pub fn to_dump(&self) -> serde_json::Value {
+        match self {
+            Value::Json(v) => v.clone(),
+            Value::Date(iso) => serde_json::json!({ "__type": "Date", "iso": iso }),
+            Value::Bytes(b) => {
+                let mut w = base64::write::EncoderStringWriter::new(&STANDARD);
+                for c in b.chunks() {
+                    std::io::Write::write_all(&mut w, c).expect("writing to a String cannot fail");
+                }
+                serde_json::json!({ "__type": "ArrayBuffer", "byteLength": b.len(), "base64": w.into_inner() })
+            }
+            Value::Object(f) => serde_json::Value::Object(f.iter().map(|(k, v)| (k.clone(), v.to_dump())).collect()),
+        }
+    }
+
+    /// Reads the JSON dump format of the TF.js fixtures (`fixtures/tfjs/chromium_indexeddb`):
+    /// `{"__type":"ArrayBuffer","base64":…}` is a buffer, `{"__type":"Date","iso":…}` a date, and
+    /// numbers are JS numbers (the dump's `1e-07` reads as JavaScript's `1e-7`).
+    pub fn from_dump(v: &serde_json::Value) -> Result<Value> {
+        let bad = |what: &str| Error::invalid_model("IndexedDB dump", what.to_string());
+        let serde_json::Value::Object(obj) = v else { return Ok(Value::Json(js_numbers(v))) };
+        match obj.get("__type").and_then(|t| t.as_str()) {
+            Some("ArrayBuffer") => {
+                let b64 = obj.get("base64").and_then(|b| b.as_str()).ok_or_else(|| bad("ArrayBuffer without base64"))?;
+                let bytes = STANDARD.decode(b64).map_err(|e| bad(&format!("bad base64: {e}")))?;
+                Ok(Value::Bytes(WeightData::single(bytes)))
+            }
+            Some("Date") => Ok(Value::Date(obj.get("iso").and_then(|i| i.as_str()).ok_or_else(|| bad("Date without iso"))?.to_string())),
+            _ => Ok(Value::Object(obj.iter().map(|(k, v)| Ok((k.clone(), Value::from_dump(v)?))).collect::<Result<_>>()?)),
+        }
+    }
+}
+
+/// `v` with every number as a JS number (a double), written as `JSON.stringify` writes it.
+fn js_numbers(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(f) => serde_json::Value::Number(io_core::Quantization::js_number(f)),
+            None => v.clone(),
+        },
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(js_numbers).collect()),
+        serde_json::Value::Object(m) => serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), js_numbers(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// One change in an [`IdbDatabase::write`] transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WriteOp {
+    /// `store.put(value)`: the key is the value's [`KEY_PATH`] field.
+    Put {
+        /// Object store name.
+        store: &'static str,
+        /// The record.
+        value: Value,
+    },
+    /// `store.delete(key)`; nothing happens if absent.
+    Delete {
+        /// Object store name.
+        store: &'static str,
+        /// The key.
+        key: String,
+    },
+    /// Moves the record at `from` to `to` (its [`KEY_PATH`] field set to `to`), replacing any
+    /// record at `to`. If `from` is absent the whole transaction fails with
+    /// [`io_core::Error::NotFound`]. (In IndexedDB: `get` then `put` then `delete` in the same
+    /// readwrite transaction.)
+    Rename {
+        /// Object store name.
+        store: &'static str,
+        /// Source key.
+        from: String,
+        /// Destination key.
+        to: String,
+    },
+}
+
+/// An IndexedDB-like database: object stores of [`Value`] records keyed by [`KEY_PATH`].
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+pub trait IdbDatabase: MaybeSendSync {
+    /// `store.get(key)`.
+    async fn get(&self, store: &'static str, key: &str) -> Result<Option<Value>>;
+
+    /// `store.getAll()`, in key order.
+    async fn get_all(&self, store: &'static str) -> Result<Vec<Value>>;
+
+    /// Applies `ops` in one readwrite transaction over the stores they name: all or, on any error
+    /// (quota, a missing rename source, I/O), none. `url` names the model in errors.
+    async fn write(&self, ops: Vec<WriteOp>, url: &str) -> Result<()>;
+}

@@ -1,0 +1,93 @@
+//! Models in an [`IdbDatabase`] with TF.js's layout; every change is one transaction.
+
+use std::sync::Arc;
+
+use io_core::{Error, ModelArtifacts, ModelArtifactsInfo, Result, SaveResult};
+use io_store_support::PathStore;
+
+use crate::database::{IdbDatabase, WriteOp};
+use crate::layout::{self, INFO_STORE, MODELS_STORE};
+
+/// The scheme, without `://`.
+pub const SCHEME: &str = "indexeddb";
+
+/// TF.js models kept in an IndexedDB-like database. Cheap to clone.
+#[derive(Clone)]
+pub struct IndexedDbModels {
+    db: Arc<dyn IdbDatabase>,
+}
+
+fn url(path: &str) -> String {
+    format!("{SCHEME}://{path}")
+}
+
+fn not_found(path: &str) -> Error {
+    Error::NotFound { url: url(path), detail: format!("cannot find model with path '{path}' in IndexedDB") }
+}
+
+impl IndexedDbModels {
+    /// Models in `db`.
+    pub fn new(db: Arc<dyn IdbDatabase>) -> Self {
+        IndexedDbModels { db }
+    }
+
+    /// The underlying database.
+    pub fn database(&self) -> &Arc<dyn IdbDatabase> {
+        &self.db
+    }
+
+    async fn info(&self, path: &str) -> Result<ModelArtifactsInfo> {
+        let record = self.db.get(INFO_STORE, path).await?.ok_or_else(|| not_found(path))?;
+        layout::info_of(&record, &url(path))
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl PathStore for IndexedDbModels {
+    /// Writes the `models_store` and `model_info_store` records in ONE transaction.
+    async fn save(&self, path: &str, artifacts: &ModelArtifacts) -> Result<SaveResult> {
+        let result = SaveResult::for_artifacts(artifacts);
+        let info = &result.model_artifacts_info;
+        let ops = vec![
+            WriteOp::Put { store: INFO_STORE, value: layout::info_record(path, info) },
+            WriteOp::Put { store: MODELS_STORE, value: layout::model_record(path, artifacts, info) },
+        ];
+        self.db.write(ops, &url(path)).await?;
+        Ok(result)
+    }
+
+    /// Reads the `models_store` record (one read, so never a torn model).
+    async fn load(&self, path: &str) -> Result<ModelArtifacts> {
+        let record = self.db.get(MODELS_STORE, path).await?.ok_or_else(|| not_found(path))?;
+        layout::artifacts_of(&record, &url(path))
+    }
+
+    /// Every `model_info_store` record (TF.js's `listModels`).
+    async fn list(&self) -> Result<Vec<(String, ModelArtifactsInfo)>> {
+        let mut out = Vec::new();
+        for record in self.db.get_all(INFO_STORE).await? {
+            let path = record.field(crate::KEY_PATH).and_then(|p| p.to_json()).and_then(|p| p.as_str().map(String::from));
+            let path = path.ok_or_else(|| Error::invalid_model(url(""), "a model_info_store record has no string modelPath"))?;
+            let info = layout::info_of(&record, &url(&path))?;
+            out.push((path, info));
+        }
+        Ok(out)
+    }
+
+    /// Deletes both records in one transaction.
+    async fn remove(&self, path: &str) -> Result<ModelArtifactsInfo> {
+        let info = self.info(path).await?;
+        let ops = [INFO_STORE, MODELS_STORE].map(|store| WriteOp::Delete { store, key: path.to_string() });
+        self.db.write(ops.to_vec(), &url(path)).await?;
+        Ok(info)
+    }
+
+    /// Renames both records in one transaction.
+    async fn rename(&self, from: &str, to: &str) -> Result<ModelArtifactsInfo> {
+        let info = self.info(from).await?;
+        let ops = [INFO_STORE, MODELS_STORE].map(|store| WriteOp::Rename { store, from: from.into(), to: to.into() });
+        self.db.write(ops.to_vec(), &url(from)).await?;
+        Ok(info)
+    }
+}

@@ -1,0 +1,177 @@
+//! indexeddb:// against real SQLite files: the conformance suite, record shapes equal to what
+//! TF.js wrote in Chromium, reading TF.js's records, and model management across stores.
+
+use std::sync::{Arc, OnceLock};
+
+use io_core::testkit::{self, fixtures, Target};
+use io_core::{Error, Registry};
+use io_indexeddb::layout::{INFO_STORE, MODELS_STORE};
+use io_indexeddb::{IdbDatabase, IndexedDbModels, SqliteDatabase, Value, WriteOp};
+use io_store_support::PathStore;
+use modelio_example_memory as _;
+use serde_json::Value as Json;
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    futures::executor::block_on(f)
+}
+
+/// A registry with indexeddb://, localstorage:// and the example memory:// store, whose profile
+/// folder is a temporary folder of this test process.
+fn registry() -> &'static Registry {
+    static R: OnceLock<(tempfile::TempDir, Registry)> = OnceLock::new();
+    &R.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        io_store_support::set_home(Some(dir.path().to_path_buf()));
+        let r = Registry::from_inventory();
+        io_indexeddb::register(&r);
+        io_localstorage::register(&r);
+        (dir, r)
+    })
+    .1
+}
+
+fn fresh() -> (tempfile::TempDir, Arc<SqliteDatabase>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = SqliteDatabase::open_in(dir.path()).expect("open database");
+    (dir, Arc::new(db))
+}
+
+fn fixture(rel: &str) -> Json {
+    let p = format!("{}/../../fixtures/tfjs/{rel}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))).expect("fixture JSON")
+}
+
+/// Imports a `chromium_indexeddb/*/indexeddb.json` dump (every record TF.js wrote) in one transaction.
+fn import_dump(db: &dyn IdbDatabase, dump: &Json) {
+    let mut ops = Vec::new();
+    for store in [INFO_STORE, MODELS_STORE] {
+        for r in dump["objectStores"][store]["records"].as_array().expect("records") {
+            ops.push(WriteOp::Put { store, value: Value::from_dump(r).expect("dump record") });
+        }
+    }
+    run(db.write(ops, "import")).expect("import dump");
+}
+
+/// Replaces every `{"__type":"Date",...}` by a placeholder, so records compare without dates, and
+/// writes numbers as JS does (the dump was written by Python: `1e-07` for JavaScript's `1e-7`).
+fn undated(v: &mut Json) {
+    match v {
+        Json::Object(m) if m.get("__type") == Some(&Json::from("Date")) => *v = Json::from("<date>"),
+        Json::Number(n) => *v = Json::Number(io_core::Quantization::js_number(n.as_f64().expect("finite"))),
+        Json::Object(m) => m.values_mut().for_each(undated),
+        Json::Array(a) => a.iter_mut().for_each(undated),
+        _ => {}
+    }
+}
+
+#[test]
+fn conformance_suite() {
+    let t = Target {
+        registry: registry(),
+        scheme: "indexeddb".into(),
+        url: Box::new(|p| format!("indexeddb://{p}")),
+        can_list: true,
+        prefix: "suite/".into(),
+    };
+    run(testkit::run_suite(&t));
+}
+
+#[test]
+fn records_have_the_shape_tfjs_writes_in_chromium() {
+    let (_dir, db) = fresh();
+    let m = IndexedDbModels::new(db.clone());
+    for (path, name) in [("fixture-a", "a"), ("fixture-d", "d"), ("dir/sub/model-b", "b")] {
+        run(m.save(path, &fixtures::model(name))).expect("save");
+    }
+    let want = fixture("chromium_indexeddb/a_d_b/indexeddb.json");
+    for store in [INFO_STORE, MODELS_STORE] {
+        let mut got: Json = run(db.get_all(store)).unwrap().iter().map(Value::to_dump).collect();
+        let mut want = want["objectStores"][store]["records"].clone();
+        undated(&mut got);
+        undated(&mut want);
+        // serde_json's Value compares objects ignoring order; compare the text to check key order too.
+        assert_eq!(got.to_string(), want.to_string(), "records of {store} differ from TF.js's");
+    }
+}
+
+#[test]
+fn reads_what_tfjs_wrote_in_chromium() {
+    let (_dir, db) = fresh();
+    import_dump(&*db, &fixture("chromium_indexeddb/a_d_b/indexeddb.json"));
+    let m = IndexedDbModels::new(db);
+    for (path, name) in [("fixture-a", "a"), ("fixture-d", "d"), ("dir/sub/model-b", "b")] {
+        let got = run(m.load(path)).unwrap_or_else(|e| panic!("load {path}: {e}"));
+        testkit::assert_same_model(path, &got, &fixtures::model(name));
+    }
+    let steps = fixture("chromium_model_management/steps.json");
+    let listed = steps["steps"].as_array().unwrap().iter().find(|s| s["label"] == "listModels after saves").unwrap();
+    let mut want: Vec<(String, Json)> = listed["value"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("indexeddb://").map(|p| (p.to_string(), v.clone())))
+        .collect();
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut got: Vec<(String, Json)> =
+        run(m.list()).unwrap().into_iter().map(|(p, i)| (p, serde_json::to_value(i).unwrap())).collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, want, "list equals TF.js's listModels() for indexeddb://, dates included");
+}
+
+#[test]
+fn optional_quota() {
+    let (_dir, db) = fresh();
+    let m = IndexedDbModels::new(db.clone());
+    run(m.save("q", &fixtures::model("a"))).expect("no quota by default");
+    db.db().set_quota(Some(50_000));
+    match run(m.save("q", &fixtures::model("c"))) {
+        Err(Error::QuotaExceeded { needed, available, url, .. }) => {
+            assert_eq!(url, "indexeddb://q");
+            assert!(needed > 4_404_000 && available == 50_000, "{needed} {available}");
+        }
+        other => panic!("expected QuotaExceeded, got {other:?}"),
+    }
+    testkit::assert_same_model("kept", &run(m.load("q")).unwrap(), &fixtures::model("a"));
+}
+
+/// TF.js's moveModel indexeddb -> localstorage over quota loses the model (fixture steps.json);
+/// modelio's move fails with QuotaExceeded and the IndexedDB model is still there, intact.
+#[test]
+fn failed_move_to_localstorage_over_quota_loses_nothing() {
+    let r = registry();
+    let c = fixtures::model("c");
+    run(r.save("indexeddb://tfjs-loss/big", &c)).expect("save big");
+    let err = run(r.move_model("indexeddb://tfjs-loss/big", "localstorage://tfjs-loss/big"));
+    assert!(matches!(err, Err(Error::QuotaExceeded { .. })), "{err:?}");
+    testkit::assert_same_model("still there", &run(r.load("indexeddb://tfjs-loss/big")).unwrap(), &c);
+    assert!(matches!(run(r.load("localstorage://tfjs-loss/big")), Err(Error::NotFound { .. })));
+    let all = run(r.list_models()).unwrap();
+    assert!(all.contains_key("indexeddb://tfjs-loss/big") && !all.contains_key("localstorage://tfjs-loss/big"));
+}
+
+/// list/copy/move/remove across indexeddb://, localstorage:// and memory://.
+#[test]
+fn model_management_across_stores() {
+    let r = registry();
+    let (a, d) = (fixtures::model("a"), fixtures::model("d"));
+    run(r.save("localstorage://mgmt/a", &a)).unwrap();
+    run(r.save("indexeddb://mgmt/d", &d)).unwrap();
+    let copied = run(r.copy_model("localstorage://mgmt/a", "indexeddb://mgmt/a-copy")).unwrap();
+    let moved = run(r.move_model("indexeddb://mgmt/d", "memory://mgmt/d")).unwrap();
+    run(r.move_model("memory://mgmt/d", "localstorage://mgmt/d")).unwrap();
+    run(r.move_model("indexeddb://mgmt/a-copy", "indexeddb://mgmt/a-renamed")).unwrap();
+    let all = run(r.list_models()).unwrap();
+    for k in ["localstorage://mgmt/a", "localstorage://mgmt/d", "indexeddb://mgmt/a-renamed"] {
+        assert!(all.contains_key(k), "{k} missing from {:?}", all.keys().collect::<Vec<_>>());
+    }
+    for k in ["indexeddb://mgmt/d", "memory://mgmt/d", "indexeddb://mgmt/a-copy"] {
+        assert!(!all.contains_key(k), "{k} still listed");
+    }
+    assert_eq!(all["indexeddb://mgmt/a-renamed"], copied, "rename keeps the info");
+    assert_eq!(moved.weight_data_bytes, Some(280));
+    testkit::assert_same_model("moved twice", &run(r.load("localstorage://mgmt/d")).unwrap(), &d);
+    testkit::assert_same_model("renamed", &run(r.load("indexeddb://mgmt/a-renamed")).unwrap(), &a);
+    let removed = run(r.remove_model("indexeddb://mgmt/a-renamed")).unwrap();
+    assert_eq!(removed, copied);
+    assert!(matches!(run(r.remove_model("indexeddb://mgmt/a-renamed")), Err(Error::NotFound { .. })));
+}

@@ -1,0 +1,133 @@
+//! TF.js's localStorage layout: five keys per model and their value encodings
+//! (`tfjs-core/src/io/local_storage.ts`, TF.js 4.22).
+//!
+//! | key | value |
+//! |---|---|
+//! | `tensorflowjs_models/P/info` | JSON `ModelArtifactsInfo`, `dateSaved` an ISO string |
+//! | `tensorflowjs_models/P/model_topology` | JSON of `modelTopology` |
+//! | `tensorflowjs_models/P/weight_specs` | JSON of `weightSpecs` |
+//! | `tensorflowjs_models/P/weight_data` | standard base64 (with padding) of all weight bytes |
+//! | `tensorflowjs_models/P/model_metadata` | JSON of the metadata fields in [`METADATA_ORDER`] |
+//!
+//! `P` may contain `/`. Nothing here depends on the storage medium.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use io_core::artifacts::METADATA_ORDER;
+use io_core::{Error, ModelArtifacts, ModelArtifactsInfo, Result, Topology, WeightData};
+use serde_json::Value;
+
+/// Prefix of every key TF.js's localStorage route writes.
+pub const PREFIX: &str = "tensorflowjs_models/";
+
+/// The five key suffixes, in the order modelio writes them.
+pub const SUFFIXES: [&str; 5] = ["info", "model_topology", "weight_specs", "weight_data", "model_metadata"];
+
+const INFO: usize = 0;
+const TOPOLOGY: usize = 1;
+const SPECS: usize = 2;
+const WEIGHTS: usize = 3;
+const METADATA: usize = 4;
+
+/// The five keys of the model at `path`, in [`SUFFIXES`] order.
+pub fn keys(path: &str) -> [String; 5] {
+    SUFFIXES.map(|s| format!("{PREFIX}{path}/{s}"))
+}
+
+/// The model path of an `info` key (TF.js's listing rule), `None` for any other key.
+pub fn model_path_of_info_key(key: &str) -> Option<&str> {
+    key.strip_prefix(PREFIX)?.strip_suffix("/info").filter(|p| !p.is_empty())
+}
+
+/// The five values for `artifacts` saved with `info`, in [`SUFFIXES`] order, exactly as TF.js
+/// writes them. `url` is named in errors.
+pub fn encode(artifacts: &ModelArtifacts, info: &ModelArtifactsInfo, url: &str) -> Result<[String; 5]> {
+    let topology = match &artifacts.model_topology {
+        Some(Topology::Json(v)) => v.to_string(),
+        None => "null".to_string(),
+        Some(Topology::GraphDef(_)) => {
+            return Err(Error::Unsupported {
+                operation: "save",
+                url: url.to_string(),
+                reason: "localStorage cannot hold a binary (GraphDef) model topology, as in TF.js".into(),
+            })
+        }
+    };
+    Ok([
+        to_json(info),
+        topology,
+        to_json(&artifacts.weight_specs),
+        base64_of(&artifacts.weight_data),
+        Value::Object(artifacts.to_json_object(METADATA_ORDER, false)).to_string(),
+    ])
+}
+
+/// Reads a model back from its five values (`None` = key absent), in [`SUFFIXES`] order.
+/// A missing `info` is [`Error::NotFound`]; a missing `model_metadata` is allowed (older TF.js).
+pub fn decode(values: [Option<String>; 5], url: &str, path: &str) -> Result<(ModelArtifacts, ModelArtifactsInfo)> {
+    let [info, topology, specs, weights, metadata] = values;
+    let info = info.ok_or_else(|| Error::NotFound {
+        url: url.to_string(),
+        detail: format!("in local storage, there is no model with name '{path}'"),
+    })?;
+    let key = |i: usize| format!("{PREFIX}{path}/{}", SUFFIXES[i]);
+    let missing = |i: usize| Error::invalid_model(url, format!("the model has an info entry but no '{}' entry", key(i)));
+    let info: ModelArtifactsInfo = parse(&info, url, &key(INFO))?;
+    let mut a = ModelArtifacts::default();
+    let topology: Value = parse(&topology.ok_or_else(|| missing(TOPOLOGY))?, url, &key(TOPOLOGY))?;
+    a.model_topology = (!topology.is_null()).then_some(Topology::Json(topology));
+    a.weight_specs = parse(&specs.ok_or_else(|| missing(SPECS))?, url, &key(SPECS))?;
+    let weights = weights.ok_or_else(|| missing(WEIGHTS))?;
+    let bytes = STANDARD
+        .decode(weights.as_bytes())
+        .map_err(|e| Error::invalid_model(url, format!("'{}' is not valid base64: {e}", key(WEIGHTS))))?;
+    a.weight_data = WeightData::single(bytes);
+    if let Some(m) = metadata {
+        match parse::<Value>(&m, url, &key(METADATA))? {
+            Value::Object(obj) => a.apply_json_object(obj, url, false)?,
+            _ => return Err(Error::invalid_model(url, format!("'{}' is not a JSON object", key(METADATA)))),
+        }
+    }
+    Ok((a, info))
+}
+
+/// Parses the JSON of one entry, naming the key on failure.
+pub fn parse<T: serde::de::DeserializeOwned>(text: &str, url: &str, key: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::invalid_model(url, format!("'{key}' is malformed: {e}")))
+}
+
+/// Standard base64 of all weight buffers, encoded without joining them first.
+fn base64_of(data: &WeightData) -> String {
+    let mut w = base64::write::EncoderStringWriter::new(&STANDARD);
+    for c in data.chunks() {
+        std::io::Write::write_all(&mut w, c).expect("writing to a String cannot fail");
+    }
+    w.into_inner()
+}
+
+/// Compact JSON of a value, as `JSON.stringify` writes it.
+fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).expect("JSON values serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_key_parsing() {
+        assert_eq!(model_path_of_info_key("tensorflowjs_models/dir/sub/model-b/info"), Some("dir/sub/model-b"));
+        assert_eq!(model_path_of_info_key("tensorflowjs_models/a/weight_data"), None);
+        assert_eq!(model_path_of_info_key("tensorflowjs_models//info"), None);
+        assert_eq!(model_path_of_info_key("other/a/info"), None);
+    }
+
+    #[test]
+    fn base64_of_chunks_equals_base64_of_joined() {
+        let all: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        for cut in [0, 1, 2, 3, 4, 500, 999] {
+            let d = WeightData::from_chunks(vec![all[..cut].to_vec().into(), all[cut..].to_vec().into()]);
+            assert_eq!(base64_of(&d), STANDARD.encode(&all), "cut at {cut}");
+        }
+    }
+}

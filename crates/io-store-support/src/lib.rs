@@ -1,0 +1,44 @@
+//! # io-store-support
+//!
+//! What modelio's browser-like stores (`io-localstorage`, `io-indexeddb`) share, so it exists once:
+//!
+//! - [`PathStore`] and [`PathScheme`] (every target): a store that keeps models by path becomes a
+//!   scheme plugin (save/load handlers and a [`io_core::ModelStore`] with list, remove and an
+//!   atomic rename) without any per-crate handler boilerplate.
+//!
+//! Natively, the **profile folder** that holds the stores and the **SQLite databases** inside it:
+//!
+//! - [`home`] resolves the profile folder: an override set in code ([`set_home`]), else the
+//!   `MODELIO_HOME` environment variable ([`HOME_ENV`]), else the platform's data folder for
+//!   modelio (`$XDG_DATA_HOME/modelio` or `~/.local/share/modelio` on Linux,
+//!   `~/Library/Application Support/modelio` on macOS, `%APPDATA%\modelio` on Windows).
+//! - [`Db`] is one SQLite database in WAL mode with a busy timeout, so several processes can save,
+//!   list and remove at once; every write is one `BEGIN IMMEDIATE` transaction, so a crash (even
+//!   `kill -9`) leaves the state before or after it, never a mix.
+//! - [`Shared`] keeps one open [`Db`]-backed store per process and reopens it when the profile
+//!   folder changes.
+//! - [`check_quota`] is the one quota rule both stores apply inside their write transaction.
+//!
+//! On `wasm32` only [`PathStore`], [`PathScheme`] and [`check_quota`] exist: browser builds use the
+//! browser's own storage.
+#![warn(missing_docs)]
+
+#[cfg(not(target_arch = "wasm32"))]
+mod db;
+#[cfg(not(target_arch = "wasm32"))]
+mod folder;
+mod quota;
+mod scheme;
+#[cfg(not(target_arch = "wasm32"))]
+mod shared;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use db::{Db, SqlContext, BUSY_TIMEOUT};
+#[cfg(not(target_arch = "wasm32"))]
+pub use folder::{home, platform_data_dir, set_home, HOME_ENV};
+pub use quota::check_quota;
+pub use scheme::{PathScheme, PathStore};
+#[cfg(not(target_arch = "wasm32"))]
+pub use rusqlite;
+#[cfg(not(target_arch = "wasm32"))]
+pub use shared::Shared;

@@ -1,0 +1,89 @@
+//! A model store keyed by path, turned into a scheme plugin.
+
+use io_core::{
+    Error, LoadHandler, MaybeSendSync, ModelArtifacts, ModelArtifactsInfo, ModelStore, ModelUrl, Result, SaveHandler,
+    SaveResult, Scheme,
+};
+
+/// A store that keeps TF.js models by path (the part of the URL after `scheme://`).
+///
+/// Implement it once per medium layout; [`PathScheme`] does the rest. Cloning must be cheap
+/// (share the connection, e.g. through an `Arc`).
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+pub trait PathStore: MaybeSendSync + Clone + 'static {
+    /// Saves `artifacts` at `path`, replacing any model there; all or nothing.
+    async fn save(&self, path: &str, artifacts: &ModelArtifacts) -> Result<SaveResult>;
+    /// Loads the model at `path`; [`Error::NotFound`] when there is none.
+    async fn load(&self, path: &str) -> Result<ModelArtifacts>;
+    /// Every model path with its info.
+    async fn list(&self) -> Result<Vec<(String, ModelArtifactsInfo)>>;
+    /// Removes the model at `path`, returning its info; [`Error::NotFound`] when there is none.
+    async fn remove(&self, path: &str) -> Result<ModelArtifactsInfo>;
+    /// Moves the model at `from` to `to` in one transaction, replacing any model at `to`.
+    async fn rename(&self, from: &str, to: &str) -> Result<ModelArtifactsInfo>;
+}
+
+/// The scheme plugin of a [`PathStore`]: `open` gives the store to use for each operation
+/// (typically a process-wide shared one).
+pub struct PathScheme<S> {
+    /// Gives the store (called per handler and per management operation).
+    pub open: fn() -> Result<S>,
+}
+
+struct PathHandler<S> {
+    store: S,
+    path: String,
+}
+
+fn model_path(url: &ModelUrl) -> Result<String> {
+    if url.path.is_empty() {
+        return Err(Error::InvalidUrl { url: url.raw.clone(), reason: "the model path after '://' is empty".into() });
+    }
+    Ok(url.path.clone())
+}
+
+impl<S: PathStore> Scheme for PathScheme<S> {
+    fn save_handler(&self, url: &ModelUrl) -> Result<Option<Box<dyn SaveHandler>>> {
+        Ok(Some(Box::new(PathHandler { path: model_path(url)?, store: (self.open)()? })))
+    }
+    fn load_handler(&self, url: &ModelUrl) -> Result<Option<Box<dyn LoadHandler>>> {
+        Ok(Some(Box::new(PathHandler { path: model_path(url)?, store: (self.open)()? })))
+    }
+    fn store(&self) -> Option<Box<dyn ModelStore>> {
+        Some(Box::new(PathScheme { open: self.open }))
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl<S: PathStore> SaveHandler for PathHandler<S> {
+    async fn save(&self, artifacts: &ModelArtifacts) -> Result<SaveResult> {
+        self.store.save(&self.path, artifacts).await
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl<S: PathStore> LoadHandler for PathHandler<S> {
+    async fn load(&self) -> Result<ModelArtifacts> {
+        self.store.load(&self.path).await
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl<S: PathStore> ModelStore for PathScheme<S> {
+    async fn list(&self) -> Result<Vec<(String, ModelArtifactsInfo)>> {
+        (self.open)()?.list().await
+    }
+    async fn remove(&self, path: &str) -> Result<ModelArtifactsInfo> {
+        (self.open)()?.remove(path).await
+    }
+    fn can_rename(&self) -> bool {
+        true
+    }
+    async fn rename(&self, from: &str, to: &str) -> Result<ModelArtifactsInfo> {
+        (self.open)()?.rename(from, to).await
+    }
+}
