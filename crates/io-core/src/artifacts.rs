@@ -184,6 +184,16 @@ impl WeightSpec {
         WeightSpec { name: name.into(), shape, dtype, group: None, quantization: None }
     }
 
+    /// Bytes the weight takes in the weight data when that follows from the spec alone (quantized or
+    /// fixed-size dtype); `None` for `string` weights, unknown dtypes and overflowing shapes.
+    pub fn fixed_byte_len(&self) -> Option<usize> {
+        let per = match &self.quantization {
+            Some(q) => q.dtype.byte_size()?,
+            None => self.dtype.byte_size()?,
+        };
+        self.num_elements().ok()?.checked_mul(per)
+    }
+
     /// Number of elements, or an error if the shape product overflows.
     pub fn num_elements(&self) -> Result<usize> {
         self.shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| {

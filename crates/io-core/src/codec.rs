@@ -271,14 +271,8 @@ pub fn layout(specs: &[WeightSpec], data: &WeightData, files: &[FileSpan]) -> Re
             }
             _ => {
                 // Sum what the specs imply, as far as they can be computed without the data.
-                let need: Option<usize> = specs[i..].iter().try_fold(offset, |acc, s| {
-                    let n = s.num_elements().ok()?;
-                    let per = match &s.quantization {
-                        Some(q) => q.dtype.byte_size()?,
-                        None => s.dtype.byte_size()?,
-                    };
-                    acc.checked_add(n.checked_mul(per)?)
-                });
+                let need: Option<usize> =
+                    specs[i..].iter().try_fold(offset, |acc, s| acc.checked_add(s.fixed_byte_len()?));
                 let expected = need.map(|n| n as u64).unwrap_or(u64::MAX);
                 return Err(Error::WeightsMismatch {
                     weight: spec.name.clone(),

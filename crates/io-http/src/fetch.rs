@@ -1,0 +1,131 @@
+//! One request: hooks, sending, status check, retries, and reading the body with length checks.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use io_core::{Error, Result};
+use reqwest::{Method, Response};
+
+use crate::handler::HttpHandler;
+use crate::runtime::{default_client, sleep};
+
+/// How much of an error response's body goes into the error.
+const BODY_START: usize = 200;
+
+impl HttpHandler {
+    /// A request to `url` with the handler's headers, time limit and request hook applied.
+    pub(crate) fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
+        let client = self.client.clone().unwrap_or_else(default_client);
+        let mut rb = client.request(method, url).headers(self.headers.clone());
+        if let Some(t) = self.timeout {
+            rb = rb.timeout(t);
+        }
+        match &self.on_request {
+            Some(hook) => hook(rb),
+            None => rb,
+        }
+    }
+
+    /// Sends `rb` (through the fetch hook, if any); a non-2xx answer is [`Error::HttpStatus`] with
+    /// the start of its body.
+    pub(crate) async fn send(&self, rb: reqwest::RequestBuilder, method: &Method, url: &str) -> Result<Response> {
+        let req = rb.build().map_err(|e| Error::InvalidUrl { url: url.to_string(), reason: error_text(&e) })?;
+        let resp = match &self.fetch {
+            Some(f) => f(req).await?,
+            None => {
+                let client = self.client.clone().unwrap_or_else(default_client);
+                client.execute(req).await.map_err(|e| network(url, &e))?
+            }
+        };
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        Err(Error::HttpStatus { method: method.to_string(), url: url.to_string(), status, body_start: body_start(resp).await })
+    }
+
+    /// `GET url` and its whole body, retried on temporary failures. `on_bytes` sees every byte once
+    /// per attempt, with the attempt's running total.
+    pub(crate) async fn get_bytes(&self, url: &str, size_hint: Option<usize>, on_bytes: &(dyn Fn(u64) + Send + Sync)) -> Result<Bytes> {
+        self.with_retries(|| async {
+            let resp = self.send(self.request(Method::GET, url), &Method::GET, url).await?;
+            read_body(resp, url, size_hint, on_bytes).await
+        })
+        .await
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the retries are used up.
+    async fn with_retries<T, F, Fut>(&self, mut attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut wait = self.backoff;
+        for _ in 0..self.retries {
+            match attempt().await {
+                Err(e) if e.is_temporary() => {
+                    sleep(wait).await;
+                    wait = wait.saturating_mul(2);
+                }
+                done => return done,
+            }
+        }
+        attempt().await
+    }
+}
+
+/// Reads a response body into one buffer sized from `Content-Length` (capped by `size_hint`), and
+/// refuses a body whose length differs from its `Content-Length`.
+async fn read_body(resp: Response, url: &str, size_hint: Option<usize>, on_bytes: &(dyn Fn(u64) + Send + Sync)) -> Result<Bytes> {
+    let declared = resp.content_length();
+    let cap = declared.map(|n| n as usize).unwrap_or(0).min(size_hint.unwrap_or(64 << 20));
+    let mut buf = Vec::with_capacity(cap);
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| network(url, &e))?;
+        buf.extend_from_slice(&chunk);
+        on_bytes(buf.len() as u64);
+    }
+    match declared {
+        Some(n) if n != buf.len() as u64 => Err(Error::Network {
+            url: url.to_string(),
+            detail: format!("the response ended after {} of the {n} bytes its Content-Length announced", buf.len()),
+            temporary: true,
+        }),
+        _ => Ok(Bytes::from(buf)),
+    }
+}
+
+/// The first bytes of a body as text, for error messages (empty when it cannot be read).
+async fn body_start(resp: Response) -> String {
+    let mut out = Vec::new();
+    let mut body = resp.bytes_stream();
+    while let Some(Ok(chunk)) = body.next().await {
+        out.extend_from_slice(&chunk[..chunk.len().min(BODY_START - out.len())]);
+        if out.len() >= BODY_START {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&out);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A reqwest error as [`Error::Network`]; connection problems, time-outs and broken bodies are temporary.
+pub(crate) fn network(url: &str, e: &reqwest::Error) -> Error {
+    let temporary = e.is_connect() || e.is_timeout() || e.is_request() || e.is_body();
+    Error::Network { url: url.to_string(), detail: error_text(e), temporary }
+}
+
+/// An error with its chain of causes, `a: b: c`.
+fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s
+}

@@ -1,0 +1,84 @@
+//! Where requests run, and waiting between retries.
+//!
+//! Native: reqwest needs a tokio reactor, and its pooled connections belong to the runtime that opened
+//! them. So every request of this crate runs on one small runtime owned by the crate (two worker
+//! threads, started on first use). Callers may use any executor, and connections are reused across
+//! calls even when the callers' runtimes come and go (each `#[tokio::test]` has its own).
+//!
+//! wasm32: requests are the browser's `fetch`, awaited in the caller's task; sleeping uses `setTimeout`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use io_core::{Error, Result};
+
+/// Runs `fut` on the crate's runtime and waits for it from any executor.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) async fn run<T: Send + 'static>(fut: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+    match runtime().spawn(fut).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(Error::Network { url: String::new(), detail: format!("request task stopped: {e}"), temporary: true }),
+    }
+}
+
+/// Runs `fut` in the caller's task.
+#[cfg(target_arch = "wasm32")]
+pub(crate) async fn run<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
+    fut.await
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("io-http")
+            .enable_all()
+            .build()
+            .expect("io-http cannot start its tokio runtime")
+    })
+}
+
+/// The client used when the handler was given none: shared, so connections are pooled.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn default_client() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(30))
+                .build()
+                .expect("the default HTTP client builds")
+        })
+        .clone()
+}
+
+/// The client used when the handler was given none (the browser pools connections itself).
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn default_client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+/// Waits `d`.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) async fn sleep(d: Duration) {
+    tokio::time::sleep(d).await
+}
+
+/// Waits `d` (global `setTimeout`, so it works in windows and workers).
+#[cfg(target_arch = "wasm32")]
+pub(crate) async fn sleep(d: Duration) {
+    use wasm_bindgen::prelude::*;
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(js_name = setTimeout)]
+        fn set_timeout(f: &js_sys::Function, ms: f64) -> JsValue;
+    }
+    let ms = d.as_secs_f64() * 1000.0;
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        set_timeout(&resolve, ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+}
