@@ -9,13 +9,14 @@ use serde::Serialize;
 use crate::cli::InfoArgs;
 use crate::failure::CmdResult;
 use crate::output::Output;
+use crate::source;
 use crate::stats::WeightStats;
 use crate::table;
 
 /// `modelio info URL [--json] [--stats]`.
 pub async fn run(args: &InfoArgs, out: &Output) -> CmdResult {
     let task = out.progress.task(format!("loading {}", args.url));
-    let artifacts = task.run(modelio::load(&args.url)).await?;
+    let artifacts = source::load(&args.url, &task).await?;
     task.finish("loaded", Some(artifacts.weight_bytes()));
     let report = ModelReport::new(&args.url, &artifacts, args.stats)?;
     match args.json {

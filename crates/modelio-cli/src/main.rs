@@ -16,6 +16,7 @@ mod manage;
 mod output;
 mod progress;
 mod serve;
+mod source;
 mod stats;
 mod table;
 

@@ -8,6 +8,7 @@ use modelio::ModelArtifactsInfo;
 use crate::cli::{LsArgs, RmArgs, TransferArgs};
 use crate::failure::CmdResult;
 use crate::output::Output;
+use crate::source;
 use crate::table;
 
 /// `modelio ls [SCHEME://[PREFIX]]`: models of every store that can list, or of one store
@@ -53,7 +54,13 @@ fn ls_table(models: &BTreeMap<String, ModelArtifactsInfo>) -> String {
 /// `modelio cp SRC DST`.
 pub async fn cp(args: &TransferArgs, out: &Output) -> CmdResult {
     let task = out.progress.task(format!("copying {} to {}", args.src, args.dst));
-    let info = task.run(modelio::copy_model(&args.src, &args.dst)).await?;
+    let info = if source::has_byte_progress(&args.src) && args.src != args.dst {
+        // Load with io-http's byte progress, then save: what `copy_model` does, made visible.
+        let artifacts = source::load(&args.src, &task).await?;
+        task.run(modelio::save(&args.dst, &artifacts)).await?.model_artifacts_info
+    } else {
+        task.run(modelio::copy_model(&args.src, &args.dst)).await?
+    };
     task.finish("copied", info.weight_data_bytes);
     out.summary(&format!("copied {} -> {} ({})", args.src, args.dst, describe(&info)))
 }

@@ -1,10 +1,12 @@
 //! Progress on the terminal (stderr), and only there.
 //!
-//! What is measured, honestly: modelio's load and save calls report no byte progress, so a task
-//! shows a spinner with the elapsed time while it runs (from [`SHOW_AFTER`] on, so quick
-//! operations stay silent), and when it is done and moved at least [`THRESHOLD`] bytes, one line
-//! with the bytes, the wall time and the resulting throughput. Nothing is drawn when stderr is
-//! not a terminal or with `--quiet`.
+//! What is measured, honestly: `http(s)://` loads report the weight bytes received (io-http's
+//! progress callback), and the task becomes a byte bar as soon as the manifest's total is known and
+//! at least [`THRESHOLD`]. Other loads and every save report nothing while they run, so the task
+//! shows a spinner with the elapsed time (from [`SHOW_AFTER`] on, so quick operations stay silent).
+//! When a task that moved at least [`THRESHOLD`] bytes is done, one line remains: the bytes, the
+//! wall time and the resulting throughput. Nothing is drawn when stderr is not a terminal or with
+//! `--quiet`.
 
 use std::future::Future;
 use std::io::IsTerminal;
@@ -59,11 +61,34 @@ impl Task {
             out = &mut fut => return out,
             _ = tokio::time::sleep(SHOW_AFTER) => {}
         }
+        self.show();
+        fut.await
+    }
+
+    /// A callback for byte progress (`loaded` of `total` bytes), callable from any thread. Once a
+    /// total of at least [`THRESHOLD`] is known, the spinner becomes a byte bar and is shown at once.
+    pub fn byte_sink(&self) -> impl Fn(u64, Option<u64>) + Send + Sync + 'static {
+        let task = Task { bar: self.bar.clone(), enabled: self.enabled, started: self.started };
+        move |loaded, total| {
+            if let Some(total) = total.filter(|&t| task.bar.length() != Some(t)) {
+                task.bar.set_length(total);
+                task.bar.set_style(
+                    ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec}")
+                        .expect("valid template"),
+                );
+                if total >= THRESHOLD {
+                    task.show();
+                }
+            }
+            task.bar.set_position(loaded);
+        }
+    }
+
+    fn show(&self) {
         if self.enabled && self.bar.is_hidden() {
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
             self.bar.enable_steady_tick(Duration::from_millis(100));
         }
-        fut.await
     }
 
     /// Ends the task. When it moved at least [`THRESHOLD`] bytes (and progress is on), leaves one
@@ -105,6 +130,9 @@ mod tests {
             2
         };
         assert_eq!(t.run(slow).await, 2);
+        let sink = t.byte_sink();
+        sink(10, Some(THRESHOLD * 4));
+        assert_eq!((t.bar.position(), t.bar.length()), (10, Some(THRESHOLD * 4)));
         assert!(t.bar.is_hidden(), "disabled progress never draws");
         t.finish("copied", Some(THRESHOLD));
     }

@@ -92,3 +92,18 @@ fn home_option_selects_the_profile() {
     let there = sb.ok(&["--home", other, "ls", "--json"]).json();
     assert_eq!(there.as_object().unwrap().keys().collect::<Vec<_>>(), ["localstorage://h"]);
 }
+
+#[test]
+fn http_sources_load_through_io_http() {
+    let sb = Sandbox::new();
+    let base = common::serve_files(common::fixture(""));
+    let case = "converter_write_weights/c_sharded";
+    let url = format!("{base}/{case}/model.json");
+    let want = content(&sb, &fixture_url(case));
+    assert_eq!(content(&sb, &url), want);
+    let r = sb.ok(&["cp", &url, "indexeddb://c"]);
+    assert_eq!(r.stdout, format!("copied {url} -> indexeddb://c (4404000 weight bytes)\n"));
+    assert_eq!(content(&sb, "indexeddb://c"), want);
+    let line = sb.fails(&["info", &format!("{base}/{case}/absent.json")]);
+    assert!(line.contains("absent.json"), "{line}");
+}

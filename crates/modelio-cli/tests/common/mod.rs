@@ -101,3 +101,38 @@ pub fn fixture_json(rel: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(fixture(rel)).expect("fixture file");
     serde_json::from_str(&text).expect("fixture JSON")
 }
+
+/// A minimal static file server (HTTP/1.1 `GET`, one response per connection) on 127.0.0.1 port 0,
+/// serving `root`. Returns `http://127.0.0.1:PORT`. It runs until the test process exits.
+pub fn serve_files(root: PathBuf) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(&stream);
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    return;
+                }
+                let mut line = String::new();
+                while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                    line.clear();
+                }
+                let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+                let path = path.split('?').next().unwrap_or("");
+                let file = root.join(path.trim_start_matches('/'));
+                let (status, body) = match std::fs::read(&file) {
+                    Ok(b) if !path.contains("..") => ("200 OK", b),
+                    _ => ("404 Not Found", b"not found".to_vec()),
+                };
+                let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let mut w = &stream;
+                let _ = w.write_all(head.as_bytes()).and_then(|()| w.write_all(&body));
+            });
+        }
+    });
+    base
+}
