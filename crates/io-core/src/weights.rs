@@ -180,6 +180,21 @@ mod tests {
         assert_eq!(w.to_vec(), b"abcdefg");
     }
 
+    /// Over 4 GiB of weight data (one shared 1 MiB buffer, repeated) is addressed and sliced correctly.
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn more_than_4_gib() {
+        let mib: Bytes = (0..1u32 << 20).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into();
+        let n = 4097; // 4 GiB + 1 MiB
+        let w = WeightData::from_chunks(vec![mib.clone(); n]);
+        assert_eq!(w.len(), n << 20);
+        let at = (4096usize << 20) - 2; // straddles the buffer boundary past 2^32
+        assert_eq!(&*w.slice(at..at + 4), &[mib[(1 << 20) - 2], mib[(1 << 20) - 1], mib[0], mib[1]]);
+        let spec = crate::WeightSpec::new("big", vec![n << 18], crate::DType::Float32);
+        let ranges = crate::codec::layout(&[spec], &w, &[]).unwrap();
+        assert_eq!(ranges[0], 0..n << 20);
+    }
+
     #[test]
     #[should_panic(expected = "out of 3 bytes")]
     fn slice_out_of_bounds_panics() {

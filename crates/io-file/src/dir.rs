@@ -31,12 +31,13 @@ impl ModelDir {
     }
 
     /// The path of `rel` inside the folder, for messages.
-    pub(crate) fn display(&self, rel: &str) -> PathBuf {
+    pub(crate) fn display(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.path.join(rel)
     }
 
     /// Reads the file `rel` (relative to the folder) completely.
-    pub(crate) fn read(&self, rel: &str) -> io::Result<Vec<u8>> {
+    pub(crate) fn read(&self, rel: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+        let rel = rel.as_ref();
         #[cfg(unix)]
         let mut f = {
             use rustix::fs::{Mode, OFlags};

@@ -2,9 +2,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use io_core::{
-    Error, LoadHandler, ModelArtifacts, ModelUrl, Result, SaveHandler, SaveResult, Scheme, Topology,
-};
+use io_core::{Error, LoadHandler, ModelArtifacts, ModelUrl, Result, SaveHandler, SaveResult, Scheme, Topology};
 
 use crate::{load, save, swap};
 
@@ -57,7 +55,10 @@ impl FileHandler {
     /// A handler for a `file://` URL: `file:///abs/dir`, `file://relative/dir`, `file:///dir/model.json`.
     pub fn from_url(url: &ModelUrl) -> Result<Self> {
         if url.path.is_empty() {
-            return Err(Error::InvalidUrl { url: url.raw.clone(), reason: "the path is empty (e.g. file://./my-model)".into() });
+            return Err(Error::InvalidUrl {
+                url: url.raw.clone(),
+                reason: "the path is empty (e.g. file://./my-model)".into(),
+            });
         }
         Ok(FileHandler { url: url.raw.clone(), ..Self::new(&url.path) })
     }
@@ -92,17 +93,24 @@ impl FileHandler {
             return Err(Error::Unsupported {
                 operation: "save",
                 url: self.url.clone(),
-                reason: "a binary GraphDef topology cannot be written to model.json (TF.js's file:// cannot either)".into(),
+                reason: "a binary GraphDef topology cannot be written to model.json (TF.js's file:// cannot either)"
+                    .into(),
             });
         }
+        // Weights that do not match their specs are refused before anything is touched.
+        io_core::codec::layout(&artifacts.weight_specs, &artifacts.weight_data, &[]).map_err(|e| e.at(&self.url))?;
         let target = self.target()?;
         check_replaceable(&target, &self.url)?;
         let parent = target.parent().expect("an absolute path with a file name has a parent");
         std::fs::create_dir_all(parent).map_err(|e| Error::io("creating folder", parent, e))?;
         swap::clean_stale(&target);
-        let temp = swap::create_temp(&target).map_err(|e| Error::io("creating a temporary folder next to", &target, e))?;
+        let temp =
+            swap::create_temp(&target).map_err(|e| Error::io("creating a temporary folder next to", &target, e))?;
         let result = save::write_model(&temp, artifacts, self.shard_size)
-            .and_then(|_| swap::install(&temp, &target).map_err(|e| Error::io("putting the saved model in place at", &target, e)));
+            .and_then(|_| keep_permissions(&target, &temp))
+            .and_then(|_| {
+                swap::install(&temp, &target).map_err(|e| Error::io("putting the saved model in place at", &target, e))
+            });
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&temp);
         }
@@ -126,9 +134,22 @@ impl FileHandler {
             t = std::fs::canonicalize(&t).map_err(|e| Error::io("resolving the symbolic link", &t, e))?;
         }
         if t.file_name().is_none() {
-            return Err(Error::InvalidUrl { url: self.url.clone(), reason: "a model cannot be saved as the root folder".into() });
+            return Err(Error::InvalidUrl {
+                url: self.url.clone(),
+                reason: "a model cannot be saved as the root folder".into(),
+            });
         }
         Ok(t)
+    }
+}
+
+/// The new folder gets the permissions of the folder it replaces (if any).
+fn keep_permissions(old: &Path, new: &Path) -> Result<()> {
+    match std::fs::metadata(old) {
+        Ok(m) => {
+            std::fs::set_permissions(new, m.permissions()).map_err(|e| Error::io("setting permissions of", new, e))
+        }
+        Err(_) => Ok(()),
     }
 }
 

@@ -18,9 +18,16 @@
 //!   model under `DIR`; leftovers of crashed saves are removed by later saves. Loads read every file
 //!   through one handle of the folder, so a load racing a save sees one model, never a mix. See
 //!   the module `swap` in the source for the crash analysis and the fallback on other systems.
+//!   Because a save replaces the folder as a whole (keeping its permissions), saving into a folder
+//!   that holds anything but model files (`model.json`, `weights.bin`, `group*-shard*of*.bin`) is
+//!   refused rather than deleting those files. Other programs that read `model.json` and the
+//!   weights by path (tfjs-node) can still, rarely, read across a concurrent swap; modelio cannot.
 //!
-//! `file://` has no listing in TF.js, and a folder tree has no natural root to list, so this plugin
-//! is not a `ModelStore` (no `list_models`, `remove_model`).
+//! The file system calls are blocking; see [`FileHandler`] for use under an async runtime.
+//!
+//! `file://` has no listing in TF.js, and a folder tree has no natural root to list. A store must
+//! list (the router's `list_models` asks every store), so this plugin is not a `ModelStore`: no
+//! `list_models`, `remove_model` or in-store `move_model` for `file://` (copying to and from it works).
 //!
 //! On `wasm32` this crate is empty: there is no file system in the browser.
 #![warn(missing_docs)]

@@ -1,6 +1,6 @@
 //! Loading a model folder: model.json, then every group's shards resolved next to it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use io_core::codec::{check_group, FileSpan};
@@ -15,13 +15,15 @@ const ATTEMPTS: usize = 16;
 /// Loads the model at `path`: a model.json file, or a folder holding `model.json`.
 pub(crate) fn load(path: &Path, allow_outside: bool) -> Result<ModelArtifacts> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NotFound { url: path.display().to_string(), detail: "no such file or folder".into() },
+        std::io::ErrorKind::NotFound => {
+            Error::NotFound { url: path.display().to_string(), detail: "no such file or folder".into() }
+        }
         _ => Error::io("reading", path, e),
     })?;
     let (folder, json_name) = if meta.is_dir() {
-        (path.to_path_buf(), MODEL_JSON.to_string())
+        (path.to_path_buf(), PathBuf::from(MODEL_JSON))
     } else {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| MODEL_JSON.into());
+        let name = PathBuf::from(path.file_name().unwrap_or(MODEL_JSON.as_ref()));
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         (parent.to_path_buf(), name)
     };
@@ -43,12 +45,13 @@ fn open_error(folder: &Path, e: std::io::Error) -> Error {
     }
 }
 
-fn load_from(dir: &ModelDir, json_name: &str, allow_outside: bool) -> Result<ModelArtifacts> {
+fn load_from(dir: &ModelDir, json_name: &Path, allow_outside: bool) -> Result<ModelArtifacts> {
     let json_path = dir.display(json_name);
     let bytes = dir.read(json_name).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            Error::NotFound { url: json_path.display().to_string(), detail: format!("no {json_name} in the folder") }
-        }
+        std::io::ErrorKind::NotFound => Error::NotFound {
+            url: json_path.display().to_string(),
+            detail: format!("no {} in the folder", json_name.display()),
+        },
         _ => Error::io("reading", &json_path, e),
     })?;
     let location = json_path.display().to_string();

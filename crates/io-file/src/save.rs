@@ -18,7 +18,9 @@ pub(crate) fn shard_plan(total: usize, shard_size: Option<usize>) -> Vec<(String
             let size = size.max(1);
             let n = total.div_ceil(size).max(1);
             (0..n)
-                .map(|i| (format!("group1-shard{}of{n}.bin", i + 1), (i * size).min(total)..((i + 1) * size).min(total)))
+                .map(|i| {
+                    (format!("group1-shard{}of{n}.bin", i + 1), (i * size).min(total)..((i + 1) * size).min(total))
+                })
                 .collect()
         }
     }

@@ -68,8 +68,9 @@ pub(crate) fn install(temp: &Path, target: &Path) -> io::Result<()> {
         match r {
             Ok(()) => return Ok(()),
             // The target appeared or vanished meanwhile (a concurrent save): look again.
-            Err(e) if matches!(e.kind(), io::ErrorKind::AlreadyExists | io::ErrorKind::NotFound)
-                || e.raw_os_error() == Some(ENOTEMPTY) =>
+            Err(e)
+                if matches!(e.kind(), io::ErrorKind::AlreadyExists | io::ErrorKind::NotFound)
+                    || e.raw_os_error() == Some(ENOTEMPTY) =>
             {
                 last = Some(e)
             }

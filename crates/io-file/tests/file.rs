@@ -79,9 +79,13 @@ fn loads_the_converters_sharded_and_quantized_layouts() {
     assert_eq!(c.weight_specs, fixtures::model("c").weight_specs);
 
     // Two groups of 256-byte shards: the same tensors as model b, regrouped.
-    let b2 = block_on(registry().load(&url(&fixture("converter_write_weights/b_2groups_256B_shards/model.json")))).unwrap();
+    let b2 =
+        block_on(registry().load(&url(&fixture("converter_write_weights/b_2groups_256B_shards/model.json")))).unwrap();
     let b = fixtures::model("b");
-    let (got, want) = (io_core::decode_weights(&b2.weight_specs, &b2.weight_data).unwrap(), io_core::decode_weights(&b.weight_specs, &b.weight_data).unwrap());
+    let (got, want) = (
+        io_core::decode_weights(&b2.weight_specs, &b2.weight_data).unwrap(),
+        io_core::decode_weights(&b.weight_specs, &b.weight_data).unwrap(),
+    );
     assert_eq!(got.len(), want.len());
     for t in &want {
         assert_eq!(got.iter().find(|g| g.name == t.name), Some(t), "tensor {}", t.name);
@@ -90,7 +94,10 @@ fn loads_the_converters_sharded_and_quantized_layouts() {
     for case in ["b_quant_uint8", "b_quant_uint16", "b_quant_float16", "a_quant_mixed"] {
         let m = block_on(registry().load(&url(&fixture(&format!("converter_write_weights/{case}"))))).unwrap();
         let dq = io_core::decode_weights(&m.weight_specs, &m.weight_data).unwrap();
-        let expect: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture(&format!("converter_write_weights/{case}/tfjs_load_result.json"))).unwrap()).unwrap();
+        let expect: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(fixture(&format!("converter_write_weights/{case}/tfjs_load_result.json"))).unwrap(),
+        )
+        .unwrap();
         assert!(!dq.is_empty(), "{case}");
         let weights = expect["loadedWeights"].as_object().expect("TF.js's dequantized weights");
         assert_eq!(weights.len(), dq.len(), "{case}");
@@ -108,8 +115,12 @@ fn sharded_save_uses_converter_names_and_round_trips() {
     let b = fixtures::model("b");
     block_on(FileHandler::new(&dir).shard_size(256).save(&b)).unwrap();
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("model.json")).unwrap()).unwrap();
-    assert_eq!(json["weightsManifest"][0]["paths"], serde_json::json!(["group1-shard1of3.bin", "group1-shard2of3.bin", "group1-shard3of3.bin"]));
-    let sizes: Vec<u64> = (1..=3).map(|i| std::fs::metadata(dir.join(format!("group1-shard{i}of3.bin"))).unwrap().len()).collect();
+    assert_eq!(
+        json["weightsManifest"][0]["paths"],
+        serde_json::json!(["group1-shard1of3.bin", "group1-shard2of3.bin", "group1-shard3of3.bin"])
+    );
+    let sizes: Vec<u64> =
+        (1..=3).map(|i| std::fs::metadata(dir.join(format!("group1-shard{i}of3.bin"))).unwrap().len()).collect();
     assert_eq!(sizes, [256, 256, 212]);
     assert_same_model("sharded", &block_on(FileHandler::new(&dir).load()).unwrap(), &b);
     // Saving unsharded over it removes the old shards: the folder is replaced as a whole.
@@ -132,7 +143,9 @@ fn short_or_long_shard_names_file_and_byte_counts() {
     copy_dir(&fixture("converter_write_weights/c_sharded"), &dir);
     let shard = dir.join("group1-shard2of2.bin");
     let full = std::fs::read(&shard).unwrap();
-    for (bytes, actual) in [(&full[..full.len() - 4], 4_403_996u64), (&[&full[..], &[0u8; 4][..]].concat()[..], 4_404_004)] {
+    for (bytes, actual) in
+        [(&full[..full.len() - 4], 4_403_996u64), (&[&full[..], &[0u8; 4][..]].concat()[..], 4_404_004)]
+    {
         std::fs::write(&shard, bytes).unwrap();
         let err = block_on(registry().load(&url(&dir))).unwrap_err();
         match &err {
@@ -143,7 +156,10 @@ fn short_or_long_shard_names_file_and_byte_counts() {
             other => panic!("expected WeightsMismatch, got {other}"),
         }
         let msg = err.to_string();
-        assert!(msg.contains("group1-shard2of2.bin") && msg.contains("4404000") && msg.contains(&actual.to_string()), "{msg}");
+        assert!(
+            msg.contains("group1-shard2of2.bin") && msg.contains("4404000") && msg.contains(&actual.to_string()),
+            "{msg}"
+        );
     }
 }
 
@@ -236,4 +252,44 @@ fn concurrent_saves_and_loads_from_threads_see_whole_models() {
     let got = FileHandler::new(&dir).load_sync().unwrap();
     assert!(models.iter().any(|m| same(&got, m)));
     assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1, "no temporary folders are left");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_save_keeps_the_folder_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("m");
+    FileHandler::new(&dir).save_sync(&fixtures::model("a")).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o750)).unwrap();
+    FileHandler::new(&dir).save_sync(&fixtures::model("d")).unwrap();
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o750);
+    assert_same_model("after re-save", &FileHandler::new(&dir).load_sync().unwrap(), &fixtures::model("d"));
+}
+
+#[test]
+fn a_refused_save_leaves_the_old_model_untouched() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("m");
+    let a = fixtures::model("a");
+    FileHandler::new(&dir).save_sync(&a).unwrap();
+    let before: Vec<_> = ["model.json", "weights.bin"].iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect();
+
+    let mut short = fixtures::model("d");
+    short.weight_data = io_core::WeightData::single(short.weight_data.to_vec()[..100].to_vec());
+    let err = FileHandler::new(&dir).save_sync(&short).unwrap_err();
+    assert!(matches!(err, Error::WeightsMismatch { .. }), "{err}");
+
+    let mut graph = fixtures::model("d");
+    graph.model_topology = Some(io_core::Topology::GraphDef(bytes_of(b"\x0a\x00")));
+    let err = FileHandler::new(&dir).save_sync(&graph).unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }) && err.to_string().contains("GraphDef"), "{err}");
+
+    let after: Vec<_> = ["model.json", "weights.bin"].iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect();
+    assert!(before == after, "the old model changed");
+    assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1, "a refused save left files behind");
+}
+
+fn bytes_of(b: &'static [u8]) -> bytes::Bytes {
+    bytes::Bytes::from_static(b)
 }
