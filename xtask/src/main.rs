@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 
+mod bench_http;
 mod install;
 
 type Res = Result<(), String>;
@@ -102,7 +103,8 @@ fn lint() -> Res {
 fn bench(name: Option<&str>) -> Res {
     match name {
         None | Some("codec") => run(cargo().args(["bench", "-p", "io-core", "--bench", "codec"])),
-        Some(other) => Err(format!("unknown benchmark '{other}'; available: codec")),
+        Some("http") => bench_http::run_bench(),
+        Some(other) => Err(format!("unknown benchmark '{other}'; available: codec, http")),
     }
 }
 

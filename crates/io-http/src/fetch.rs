@@ -40,12 +40,22 @@ impl HttpHandler {
             return Ok(resp);
         }
         let status = resp.status().as_u16();
-        Err(Error::HttpStatus { method: method.to_string(), url: url.to_string(), status, body_start: body_start(resp).await })
+        Err(Error::HttpStatus {
+            method: method.to_string(),
+            url: url.to_string(),
+            status,
+            body_start: body_start(resp).await,
+        })
     }
 
     /// `GET url` and its whole body, retried on temporary failures. `on_bytes` sees every byte once
     /// per attempt, with the attempt's running total.
-    pub(crate) async fn get_bytes(&self, url: &str, size_hint: Option<usize>, on_bytes: &(dyn Fn(u64) + Send + Sync)) -> Result<Bytes> {
+    pub(crate) async fn get_bytes(
+        &self,
+        url: &str,
+        size_hint: Option<usize>,
+        on_bytes: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<Bytes> {
         self.with_retries(|| async {
             let resp = self.send(self.request(Method::GET, url), &Method::GET, url).await?;
             read_body(resp, url, size_hint, on_bytes).await
@@ -75,7 +85,12 @@ impl HttpHandler {
 
 /// Reads a response body into one buffer sized from `Content-Length` (capped by `size_hint`), and
 /// refuses a body whose length differs from its `Content-Length`.
-async fn read_body(resp: Response, url: &str, size_hint: Option<usize>, on_bytes: &(dyn Fn(u64) + Send + Sync)) -> Result<Bytes> {
+async fn read_body(
+    resp: Response,
+    url: &str,
+    size_hint: Option<usize>,
+    on_bytes: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Bytes> {
     let declared = resp.content_length();
     let cap = declared.map(|n| n as usize).unwrap_or(0).min(size_hint.unwrap_or(64 << 20));
     let mut buf = Vec::with_capacity(cap);
@@ -111,7 +126,11 @@ async fn body_start(resp: Response) -> String {
 
 /// A reqwest error as [`Error::Network`]; connection problems, time-outs and broken bodies are temporary.
 pub(crate) fn network(url: &str, e: &reqwest::Error) -> Error {
+    #[cfg(not(target_arch = "wasm32"))]
     let temporary = e.is_connect() || e.is_timeout() || e.is_request() || e.is_body();
+    // The browser's fetch only says that it failed (offline, refused, CORS, aborted by the time limit).
+    #[cfg(target_arch = "wasm32")]
+    let temporary = e.is_timeout() || e.is_request() || e.is_body();
     Error::Network { url: url.to_string(), detail: error_text(e), temporary }
 }
 

@@ -20,7 +20,9 @@ impl HttpHandler {
     fn url_rule(&self) -> ShardUrlRule<'_> {
         match &self.weight_url_converter {
             Some(f) => ShardUrlRule::Converter(f.as_ref()),
-            None => ShardUrlRule::Prefix { model_url: &self.url, weight_path_prefix: self.weight_path_prefix.as_deref() },
+            None => {
+                ShardUrlRule::Prefix { model_url: &self.url, weight_path_prefix: self.weight_path_prefix.as_deref() }
+            }
         }
     }
 
@@ -40,7 +42,8 @@ impl HttpHandler {
     pub(crate) async fn load_artifacts(&self) -> Result<ModelArtifacts> {
         let model_json = self.load_model_json().await?;
         let urls = self.weight_urls(&model_json);
-        let total: Option<u64> = model_json.artifacts.weight_specs.iter().map(|s| s.fixed_byte_len().map(|n| n as u64)).sum();
+        let total: Option<u64> =
+            model_json.artifacts.weight_specs.iter().map(|s| s.fixed_byte_len().map(|n| n as u64)).sum();
         let meter = Meter { on_progress: self.on_progress.clone(), total, loaded: Mutex::new(0) };
         let flat: Vec<String> = urls.iter().flatten().cloned().collect();
         let mut shards: Vec<Bytes> = vec![Bytes::new(); flat.len()];

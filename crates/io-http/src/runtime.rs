@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use io_core::{Error, Result};
+use io_core::Result;
 
 /// Runs `fut` on the crate's runtime and waits for it from any executor.
 #[cfg(not(target_arch = "wasm32"))]
@@ -18,7 +18,11 @@ pub(crate) async fn run<T: Send + 'static>(fut: impl Future<Output = Result<T>> 
     match runtime().spawn(fut).await {
         Ok(r) => r,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(Error::Network { url: String::new(), detail: format!("request task stopped: {e}"), temporary: true }),
+        Err(e) => Err(io_core::Error::Network {
+            url: String::new(),
+            detail: format!("request task stopped: {e}"),
+            temporary: true,
+        }),
     }
 }
 

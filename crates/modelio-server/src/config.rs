@@ -1,0 +1,100 @@
+//! [`ServeConfig`]: what `modelio serve` serves, where, and its limits.
+
+use std::net::SocketAddr;
+
+use io_core::Registry;
+
+/// Default store: a `models` folder in the working directory.
+pub const DEFAULT_STORE: &str = "file://./models";
+/// Default address: loopback only, port 8080.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+/// Default upload limit: 2 GiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 2 << 30;
+
+/// How to run the server.
+#[derive(Clone)]
+pub struct ServeConfig {
+    /// Where models are kept: a store URL prefix, e.g. `file://./models` or `indexeddb://` (any
+    /// scheme registered in [`ServeConfig::registry`] that can save and load). Model `team/m` lives at
+    /// `{store}/team/m` (no `/` is added when the store ends with `/`).
+    pub store: String,
+    /// Address to listen on (port 0 = any free port; see [`crate::Server::local_addr`]).
+    pub addr: SocketAddr,
+    /// Largest accepted upload body, in bytes; bigger uploads get 413.
+    pub max_upload_bytes: u64,
+    /// Origins allowed by CORS: `["*"]` (the default) allows any page; an empty list turns CORS off.
+    pub cors_origins: Vec<String>,
+    /// The schemes to store through (default: [`modelio::registry()`], every enabled plugin).
+    pub registry: &'static Registry,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            store: DEFAULT_STORE.to_string(),
+            addr: DEFAULT_ADDR.parse().expect("valid default address"),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            cors_origins: vec!["*".to_string()],
+            registry: modelio::registry(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("store", &self.store)
+            .field("addr", &self.addr)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("cors_origins", &self.cors_origins)
+            .field("registry", &self.registry.schemes())
+            .finish()
+    }
+}
+
+impl ServeConfig {
+    /// The store URL of model `name` (a name checked by [`crate::names::check`]).
+    pub fn model_url(&self, name: &str) -> String {
+        if self.store.ends_with('/') {
+            format!("{}{name}", self.store)
+        } else {
+            format!("{}/{name}", self.store)
+        }
+    }
+
+    /// The model name of a path listed by the store's scheme, if it lies under this store.
+    pub fn name_of(&self, listed_path: &str) -> Option<String> {
+        let (_, base) = self.store.split_once("://")?;
+        let base = base.trim_end_matches('/');
+        if base.is_empty() {
+            return Some(listed_path.to_string());
+        }
+        listed_path.strip_prefix(base)?.strip_prefix('/').filter(|n| !n.is_empty()).map(str::to_string)
+    }
+
+    /// The store's scheme (`file` for `file://./models`).
+    pub fn scheme(&self) -> &str {
+        self.store.split_once("://").map_or("", |(s, _)| s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(store: &str) -> ServeConfig {
+        ServeConfig { store: store.into(), registry: Box::leak(Box::new(Registry::new())), ..ServeConfig::default() }
+    }
+
+    #[test]
+    fn urls_and_listed_names() {
+        let c = cfg("file://./models");
+        assert_eq!(c.model_url("team/m"), "file://./models/team/m");
+        assert_eq!(c.name_of("./models/team/m").as_deref(), Some("team/m"));
+        assert_eq!(c.name_of("./modelsX/m"), None);
+        assert_eq!(c.scheme(), "file");
+        let m = cfg("memory://");
+        assert_eq!(m.model_url("a"), "memory://a");
+        assert_eq!(m.name_of("a/b").as_deref(), Some("a/b"));
+    }
+}

@@ -1,0 +1,231 @@
+//! The server over real HTTP: modelio's client and raw requests against every route and failure.
+
+mod support;
+
+use io_core::testkit::{assert_same_model, fixtures};
+use io_core::{LoadHandler, SaveHandler};
+use io_http::multipart::MultipartBody;
+use io_http::HttpHandler;
+use reqwest::{header, StatusCode};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn save(url: &str, m: &str) -> io_core::SaveResult {
+    HttpHandler::new(url).save(&fixtures::model(m)).await.unwrap_or_else(|e| panic!("save {m} to {url}: {e}"))
+}
+
+#[tokio::test]
+async fn fixtures_round_trip_with_nested_names() {
+    let s = support::start("rt", |_| {}).await;
+    for m in fixtures::MODELS {
+        let url = s.model(&format!("team/model-{m}"));
+        let res = save(&url, m).await;
+        assert_eq!(res.responses[0].status, 200);
+        let back = HttpHandler::new(format!("{url}/model.json")).load().await.unwrap();
+        assert_same_model(&format!("model {m} via the server"), &back, &fixtures::model(m));
+        let stored = modelio::registry().load(&format!("{}/team/model-{m}", s.store)).await.unwrap();
+        assert_same_model(&format!("model {m} in the store"), &stored, &fixtures::model(m));
+    }
+}
+
+#[tokio::test]
+async fn list_info_and_delete() {
+    let s = support::start("list", |_| {}).await;
+    save(&s.model("one"), "a").await;
+    save(&s.model("dir/two"), "b").await;
+    let all: serde_json::Value = client().get(format!("{}/models", s.base)).send().await.unwrap().json().await.unwrap();
+    let names: Vec<&String> = all.as_object().unwrap().keys().collect();
+    assert_eq!(names, ["dir/two", "one"]);
+    assert_eq!(all["one"]["weightDataBytes"], 92);
+    let info: serde_json::Value = client().get(s.model("dir/two")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["weightDataBytes"], 724);
+    let del = client().delete(s.model("one")).send().await.unwrap();
+    assert_eq!(del.status(), StatusCode::OK);
+    assert_eq!(del.json::<serde_json::Value>().await.unwrap()["weightDataBytes"], 92);
+    for r in [
+        client().get(format!("{}/model.json", s.model("one"))),
+        client().delete(s.model("one")),
+        client().get(s.model("one")),
+    ] {
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert!(r.text().await.unwrap().contains("not found"));
+    }
+}
+
+#[tokio::test]
+async fn files_have_types_lengths_etags_and_head() {
+    let s = support::start("etag", |_| {}).await;
+    save(&s.model("m"), "d").await;
+    for (file, ty, len) in
+        [("model.json", "application/json", None), ("model.weights.bin", "application/octet-stream", Some(280))]
+    {
+        let url = format!("{}/{file}", s.model("m"));
+        let r = client().get(&url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], ty);
+        let tag = r.headers()[header::ETAG].clone();
+        let declared: usize = r.headers()[header::CONTENT_LENGTH].to_str().unwrap().parse().unwrap();
+        let body = r.bytes().await.unwrap();
+        assert_eq!(declared, body.len());
+        if let Some(len) = len {
+            assert_eq!(body.len(), len);
+            assert!(body == fixtures::weight_bytes("d"));
+        } else {
+            assert_eq!(
+                body,
+                std::fs::read(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../../fixtures/tfjs/node_http_upload/d/parts/model.json"
+                ))
+                .unwrap()
+            );
+        }
+        let head = client().head(&url).send().await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK);
+        assert_eq!(head.headers()[header::CONTENT_LENGTH], declared.to_string());
+        assert_eq!(head.headers()[header::ETAG], tag);
+        assert!(head.bytes().await.unwrap().is_empty());
+        let cached = client().get(&url).header(header::IF_NONE_MATCH, tag.clone()).send().await.unwrap();
+        assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+        let other = client().get(&url).header(header::IF_NONE_MATCH, "\"nope\"").send().await.unwrap();
+        assert_eq!(other.status(), StatusCode::OK);
+    }
+    let before = client().get(format!("{}/model.weights.bin", s.model("m"))).send().await.unwrap().headers()
+        [header::ETAG]
+        .clone();
+    save(&s.model("m"), "a").await;
+    let after = client().get(format!("{}/model.weights.bin", s.model("m"))).send().await.unwrap().headers()
+        [header::ETAG]
+        .clone();
+    assert_ne!(before, after, "the ETag must change with the content");
+}
+
+#[tokio::test]
+async fn cors_any_and_listed_origins() {
+    let s = support::start("cors", |_| {}).await;
+    let pre = client()
+        .request(reqwest::Method::OPTIONS, s.model("x"))
+        .header(header::ORIGIN, "http://page.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(pre.status().is_success());
+    assert_eq!(pre.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert!(pre.headers()[header::ACCESS_CONTROL_ALLOW_METHODS].to_str().unwrap().contains("POST"));
+    let s = support::start("cors2", |c| c.cors_origins = vec!["http://ok.example".into()]).await;
+    let get = |origin: &'static str| client().get(format!("{}/models", s.base)).header(header::ORIGIN, origin).send();
+    assert_eq!(
+        get("http://ok.example").await.unwrap().headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://ok.example"
+    );
+    assert!(get("http://evil.example").await.unwrap().headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    let s = support::start("cors3", |c| c.cors_origins = vec![]).await;
+    let r = client().get(format!("{}/models", s.base)).header(header::ORIGIN, "http://x").send().await.unwrap();
+    assert!(r.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+}
+
+/// Sends a request with the path exactly as given (HTTP clients normalize `..` and `%2E%2E` away).
+async fn raw_post(base: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(body).await.unwrap();
+    let mut resp = Vec::new();
+    sock.read_to_end(&mut resp).await.unwrap();
+    let text = String::from_utf8_lossy(&resp).to_string();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test]
+async fn bad_names_are_refused() {
+    let s = support::start("names", |_| {}).await;
+    let body = MultipartBody::for_artifacts(&fixtures::model("a"), "b0undary");
+    let bad = [
+        "a/../b",
+        "..",
+        "a/%2E%2E/b",
+        "%2e%2E",
+        "a/./b",
+        "a%5Cb",
+        "a\\b",
+        "a//b",
+        "/%2Fetc",
+        "//etc",
+        "m/model.json",
+        "x/",
+        "a%00b",
+    ];
+    for name in bad {
+        let (status, text) =
+            raw_post(&s.base, &format!("/models/{name}"), &body.content_type(), &body.to_bytes()).await;
+        assert_eq!(status, 400, "name {name:?}: {text}");
+        assert!(text.contains("model name"), "name {name:?}: {text}");
+    }
+    let (status, text) = raw_post(&s.base, "/models/ok/name", &body.content_type(), &body.to_bytes()).await;
+    assert_eq!(status, 200, "{text}");
+    let all: serde_json::Value = client().get(format!("{}/models", s.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(all.as_object().unwrap().keys().collect::<Vec<_>>(), ["ok/name"]);
+}
+
+/// Every bad upload is refused with a message, and the model saved before stays as it was.
+#[tokio::test]
+async fn bad_uploads_store_nothing() {
+    let s = support::start("bad", |c| c.max_upload_bytes = 100_000).await;
+    let url = s.model("keep");
+    save(&url, "a").await;
+    let good = MultipartBody::for_artifacts(&fixtures::model("b"), "XyZ");
+    let mut short = good.clone();
+    let w = short.pieces.len() - 2;
+    short.pieces[w] = short.pieces[w].slice(..100);
+    let mut bad_json = good.clone();
+    bad_json.pieces[1] = bytes::Bytes::from_static(b"{\"modelTopology\": ");
+    let mut no_json = good.clone();
+    no_json.pieces.drain(..2);
+    let w0 = &no_json.pieces[0];
+    no_json.pieces[0] = w0.slice(2..);
+    let big = MultipartBody::for_artifacts(&fixtures::model("c"), "XyZ");
+    let cases: Vec<(&str, String, bytes::Bytes, StatusCode, &str)> = vec![
+        (
+            "short weights",
+            good.content_type(),
+            short.to_bytes(),
+            StatusCode::BAD_REQUEST,
+            "expected 724 bytes, found 100",
+        ),
+        ("broken model.json", good.content_type(), bad_json.to_bytes(), StatusCode::BAD_REQUEST, "not valid JSON"),
+        ("no model.json", good.content_type(), no_json.to_bytes(), StatusCode::BAD_REQUEST, "no 'model.json' part"),
+        ("not multipart", "application/json".into(), bytes::Bytes::from_static(b"{}"), StatusCode::BAD_REQUEST, ""),
+        ("truncated", good.content_type(), good.to_bytes().slice(..300), StatusCode::BAD_REQUEST, "multipart"),
+        ("too large", big.content_type(), big.to_bytes(), StatusCode::PAYLOAD_TOO_LARGE, "at most 100000"),
+    ];
+    for (case, ct, body, status, says) in cases {
+        let r = client().put(&url).header(header::CONTENT_TYPE, ct).body(body).send().await.unwrap();
+        assert_eq!(r.status(), status, "{case}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(says), "{case}: {text}");
+        let back = HttpHandler::new(format!("{url}/model.json")).load().await.unwrap();
+        assert_same_model(&format!("after {case}"), &back, &fixtures::model("a"));
+    }
+    // Without a Content-Length (chunked), the limit still holds.
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = big.pieces.iter().cloned().map(Ok).collect();
+    let r = client()
+        .put(&url)
+        .header(header::CONTENT_TYPE, big.content_type())
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let e = HttpHandler::new(&url).save(&fixtures::model("c")).await.unwrap_err();
+    assert!(matches!(e, io_core::Error::HttpStatus { status: 413, .. }), "{e}");
+}

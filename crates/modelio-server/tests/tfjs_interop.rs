@@ -1,0 +1,66 @@
+//! Real TF.js 4.22 in Node against the server: it loads models modelio uploaded, saves them back with
+//! `model.save('http://…')`, loads its own copies and predicts the fixtures' outputs bit for bit.
+//! Needs `node` and the npm peer (`cargo xtask test-all` installs it; MODELIO_PEER_DIR or `<workspace>/peer`).
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use io_core::testkit::fixtures;
+use io_core::SaveHandler;
+use io_http::HttpHandler;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// The peer folder with TF.js installed, or a panic saying how to get it.
+fn peer_dir() -> PathBuf {
+    let dir = std::env::var_os("MODELIO_PEER_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("peer"));
+    assert!(
+        dir.join("node_modules/@tensorflow/tfjs/package.json").exists(),
+        "TF.js peer missing: {} has no node_modules/@tensorflow/tfjs; run `cargo xtask test-all` (npm ci in peer/) or set MODELIO_PEER_DIR",
+        dir.display()
+    );
+    assert!(
+        Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success()),
+        "`node` is not on PATH; the TF.js interop tests need Node 20 (Debian: apt-get install nodejs)"
+    );
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tfjs_saves_to_and_loads_from_the_server() {
+    let peer = peer_dir();
+    let s = support::start("interop", |_| {}).await;
+    for m in fixtures::MODELS {
+        HttpHandler::new(s.model(&format!("src/{m}"))).save(&fixtures::model(m)).await.unwrap();
+    }
+    let (base, fx) = (s.base.clone(), workspace().join("fixtures/tfjs"));
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node").arg(peer.join("http_interop.js")).arg(&base).arg(&fx).current_dir(&peer).output()
+    })
+    .await
+    .unwrap()
+    .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "node failed: {}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("no RESULT line in:\n{stdout}"));
+    let res: serde_json::Value = serde_json::from_str(line).unwrap();
+    for m in fixtures::MODELS {
+        let r = &res[m];
+        assert_eq!(r["saveStatus"], serde_json::json!([200]), "model {m}: {r}");
+        assert_eq!(r["bitExact"], true, "model {m}: TF.js's prediction after the round trip differs: {r}");
+        // What TF.js uploaded is what TF.js's own save handler produces, bit for bit.
+        let stored = modelio::registry().load(&format!("{}/tfjs/{m}", s.store)).await.unwrap();
+        let want = fixtures::model(m);
+        assert!(stored.weight_data.to_vec() == want.weight_data.to_vec(), "model {m}: weights TF.js uploaded differ");
+        assert_eq!(stored.weight_specs, want.weight_specs, "model {m}");
+        assert_eq!(stored.model_topology, want.model_topology, "model {m}");
+    }
+    assert_eq!(res["d"]["optimizer"], "Adam");
+}
