@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand};
 ///
 /// URLs are the strings TF.js uses: `file://./my-model`, `indexeddb://my-model`,
 /// `localstorage://my-model`, `downloads://my-model`, `http(s)://host/path/model.json`.
-/// Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.
+/// Native stores: `localstorage://` and `indexeddb://` live in the profile folder (`--home`, else
+/// `MODELIO_HOME`, else the platform's data folder); `downloads://` writes to `MODELIO_DOWNLOADS_DIR`,
+/// else the user's Downloads folder. Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.
 #[derive(Debug, Parser)]
 #[command(name = "modelio", version)]
 pub struct Cli {
@@ -92,16 +94,20 @@ pub struct RmArgs {
 /// `modelio serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The store models are saved to and loaded from.
-    #[arg(long, default_value = "file://./models", value_name = "URL")]
+    /// The store models are saved to and loaded from: a store URL prefix such as `file://./models`
+    /// or `indexeddb://` (model NAME lives at `{store}/NAME`).
+    #[arg(long, default_value = modelio_server::DEFAULT_STORE, value_name = "URL")]
     pub store: String,
     /// Address to listen on (port 0 picks a free port; the first stdout line says which).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = modelio_server::DEFAULT_ADDR)]
     pub addr: SocketAddr,
-    /// Largest accepted upload, in bytes.
-    #[arg(long, value_name = "BYTES")]
-    pub max_upload_bytes: Option<u64>,
-    /// Origins allowed by CORS (repeat the option for several; `*` for any).
-    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    /// Largest accepted upload, in bytes (bigger uploads get HTTP 413).
+    #[arg(long, value_name = "BYTES", default_value_t = modelio_server::DEFAULT_MAX_UPLOAD_BYTES)]
+    pub max_upload_bytes: u64,
+    /// Origins allowed by CORS; repeat for several. Default: any origin (`*`).
+    #[arg(long = "cors-origin", value_name = "ORIGIN", conflicts_with = "no_cors")]
     pub cors_origins: Vec<String>,
+    /// Send no CORS headers (only same-origin pages may use the server).
+    #[arg(long)]
+    pub no_cors: bool,
 }

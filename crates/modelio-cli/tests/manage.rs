@@ -26,6 +26,9 @@ fn copies_across_every_scheme_keep_the_model() {
     assert_eq!(content(&sb, &format!("{}/model.json", sb.file_url("out/b"))), want);
     assert_eq!(content(&sb, "indexeddb://hop/b"), want);
     assert_eq!(content(&sb, "localstorage://hop/b"), want);
+    // downloads:// is save-only: two files in the downloads folder, loadable as a file:// model.
+    sb.ok(&["-q", "cp", "localstorage://hop/b", "downloads://b"]);
+    assert_eq!(content(&sb, &sb.file_url("downloads/b.json")), want);
 }
 
 #[test]

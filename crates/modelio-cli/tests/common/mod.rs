@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A temporary world for the binary: `MODELIO_HOME` and the working directory are both `dir`.
+/// A temporary world for the binary: the working directory, with the profile (`MODELIO_HOME`) in
+/// `home/` and the downloads folder (`MODELIO_DOWNLOADS_DIR`) in `downloads/`.
 pub struct Sandbox {
     /// The temporary folder (removed on drop).
     pub dir: tempfile::TempDir,
@@ -35,7 +36,10 @@ impl Sandbox {
     /// A command for the binary with `MODELIO_HOME` and the working directory set to the sandbox.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_modelio"));
-        c.args(args).current_dir(self.path()).env("MODELIO_HOME", self.path().join("home"));
+        c.args(args)
+            .current_dir(self.path())
+            .env("MODELIO_HOME", self.path().join("home"))
+            .env("MODELIO_DOWNLOADS_DIR", self.path().join("downloads"));
         c
     }
 
