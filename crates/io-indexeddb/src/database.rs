@@ -40,9 +40,9 @@ impl Value {
             Value::Json(v) => v.clone(),
             Value::Date(iso) => serde_json::Value::String(iso.clone()),
             Value::Bytes(_) => return None,
-            Value::Object(fields) => {
-                serde_json::Value::Object(fields.iter().map(|(k, v)| Some((k.clone(), v.to_json()?))).collect::<Option<_>>()?)
-            }
+            Value::Object(fields) => serde_json::Value::Object(
+                fields.iter().map(|(k, v)| Some((k.clone(), v.to_json()?))).collect::<Option<_>>()?,
+            ),
         })
     }
 
@@ -70,12 +70,17 @@ impl Value {
         let serde_json::Value::Object(obj) = v else { return Ok(Value::Json(js_numbers(v))) };
         match obj.get("__type").and_then(|t| t.as_str()) {
             Some("ArrayBuffer") => {
-                let b64 = obj.get("base64").and_then(|b| b.as_str()).ok_or_else(|| bad("ArrayBuffer without base64"))?;
+                let b64 =
+                    obj.get("base64").and_then(|b| b.as_str()).ok_or_else(|| bad("ArrayBuffer without base64"))?;
                 let bytes = STANDARD.decode(b64).map_err(|e| bad(&format!("bad base64: {e}")))?;
                 Ok(Value::Bytes(WeightData::single(bytes)))
             }
-            Some("Date") => Ok(Value::Date(obj.get("iso").and_then(|i| i.as_str()).ok_or_else(|| bad("Date without iso"))?.to_string())),
-            _ => Ok(Value::Object(obj.iter().map(|(k, v)| Ok((k.clone(), Value::from_dump(v)?))).collect::<Result<_>>()?)),
+            Some("Date") => Ok(Value::Date(
+                obj.get("iso").and_then(|i| i.as_str()).ok_or_else(|| bad("Date without iso"))?.to_string(),
+            )),
+            _ => Ok(Value::Object(
+                obj.iter().map(|(k, v)| Ok((k.clone(), Value::from_dump(v)?))).collect::<Result<_>>()?,
+            )),
         }
     }
 }
@@ -88,7 +93,9 @@ fn js_numbers(v: &serde_json::Value) -> serde_json::Value {
             None => v.clone(),
         },
         serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(js_numbers).collect()),
-        serde_json::Value::Object(m) => serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), js_numbers(v))).collect()),
+        serde_json::Value::Object(m) => {
+            serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), js_numbers(v))).collect())
+        }
         other => other.clone(),
     }
 }

@@ -67,13 +67,23 @@ pub fn model_record(path: &str, artifacts: &ModelArtifacts, info: &ModelArtifact
     }
     fields.extend(artifacts.to_json_object(ARTIFACT_ORDER, true).into_iter().map(|(k, v)| (k, Value::Json(v))));
     fields.push(("weightData".into(), Value::Bytes(artifacts.weight_data.clone())));
-    fields.push(("weightSpecs".into(), Value::Json(serde_json::to_value(&artifacts.weight_specs).expect("specs serialize"))));
-    Value::Object(vec![path_value(path), ("modelArtifacts".into(), Value::Object(fields)), ("modelArtifactsInfo".into(), info_value(info))])
+    fields.push((
+        "weightSpecs".into(),
+        Value::Json(serde_json::to_value(&artifacts.weight_specs).expect("specs serialize")),
+    ));
+    Value::Object(vec![
+        path_value(path),
+        ("modelArtifacts".into(), Value::Object(fields)),
+        ("modelArtifactsInfo".into(), info_value(info)),
+    ])
 }
 
 /// The info of a record of either store.
 pub fn info_of(record: &Value, url: &str) -> Result<ModelArtifactsInfo> {
-    let v = record.field("modelArtifactsInfo").and_then(Value::to_json).ok_or_else(|| malformed(url, "no modelArtifactsInfo"))?;
+    let v = record
+        .field("modelArtifactsInfo")
+        .and_then(Value::to_json)
+        .ok_or_else(|| malformed(url, "no modelArtifactsInfo"))?;
     serde_json::from_value(v).map_err(|e| malformed(url, &format!("modelArtifactsInfo: {e}")))
 }
 
@@ -93,7 +103,10 @@ pub fn artifacts_of(record: &Value, url: &str) -> Result<ModelArtifacts> {
                 a.weight_specs = serde_json::from_value(v).map_err(|e| malformed(url, &format!("weightSpecs: {e}")))?;
             }
             (k, v) => {
-                json.insert(k.to_string(), v.to_json().ok_or_else(|| malformed(url, &format!("'{k}' holds a buffer")))?);
+                json.insert(
+                    k.to_string(),
+                    v.to_json().ok_or_else(|| malformed(url, &format!("'{k}' holds a buffer")))?,
+                );
             }
         }
     }

@@ -18,15 +18,16 @@
 #![warn(missing_docs)]
 
 mod database;
+mod dump;
 pub mod layout;
 mod models;
 #[cfg(not(target_arch = "wasm32"))]
 mod sqlite;
 
-use io_core::{Registry, Result, SchemeRegistration};
-use io_store_support::PathScheme;
+use io_core::Result;
 
 pub use database::{IdbDatabase, Value, WriteOp, KEY_PATH};
+pub use dump::import_dump;
 pub use models::{IndexedDbModels, SCHEME};
 #[cfg(not(target_arch = "wasm32"))]
 pub use sqlite::{db_file, SqliteDatabase};
@@ -52,23 +53,8 @@ pub fn models() -> Result<IndexedDbModels> {
     }
     #[cfg(target_arch = "wasm32")]
     {
-        Err(io_core::Error::Unsupported {
-            operation: "open",
-            url: format!("{SCHEME}://"),
-            reason: "the browser IndexedDB backend is not implemented yet".into(),
-        })
+        Err(io_store_support::no_backend(SCHEME, "browser IndexedDB"))
     }
 }
 
-static PLUGIN: PathScheme<IndexedDbModels> = PathScheme { open: models };
-
-static REGISTRATION: SchemeRegistration = SchemeRegistration { scheme: SCHEME, plugin: "io-indexeddb", handler: &PLUGIN };
-
-io_core::inventory::submit! {
-    SchemeRegistration { scheme: SCHEME, plugin: "io-indexeddb", handler: &PLUGIN }
-}
-
-/// Registers `indexeddb://` in `registry` (idempotent).
-pub fn register(registry: &Registry) {
-    registry.register(&REGISTRATION);
-}
+io_store_support::register_path_scheme!(SCHEME, "io-indexeddb", IndexedDbModels, models);

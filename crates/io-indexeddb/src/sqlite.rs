@@ -1,8 +1,10 @@
 //! The native [`IdbDatabase`]: the database `tensorflowjs` as an SQLite file in the profile folder.
 //!
 //! Table `records (store, key, value, size)` holds each record's [`Value`] as tagged JSON (buffers
-//! replaced by `{"blob":{"index":i,"byteLength":n}}`); table `blobs (store, key, idx, data)` holds
-//! the buffers as SQLite blobs, written buffer by buffer (never base64, never joined in memory).
+//! replaced by `{"blob":{"index":i,"byteLength":n}}`); table `blobs (id, data)` holds the buffers as
+//! SQLite blobs, written buffer by buffer (never base64, never joined in memory), and
+//! `record_blobs (store, key, idx, blob_id)` links them to their record, so a rename re-keys two
+//! small rows and never copies weight bytes.
 
 use std::io::Write;
 use std::path::Path;
@@ -31,9 +33,10 @@ fn schema() -> String {
              value TEXT NOT NULL, -- the record as tagged JSON
              size INTEGER NOT NULL, -- bytes counted against the quota: value text + blobs
              PRIMARY KEY (store, key)) WITHOUT ROWID;
-         CREATE TABLE IF NOT EXISTS blobs (
-             id INTEGER PRIMARY KEY, store TEXT NOT NULL, key TEXT NOT NULL, idx INTEGER NOT NULL,
-             data BLOB NOT NULL, UNIQUE (store, key, idx));
+         CREATE TABLE IF NOT EXISTS blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+         CREATE TABLE IF NOT EXISTS record_blobs (
+             store TEXT NOT NULL, key TEXT NOT NULL, idx INTEGER NOT NULL, blob_id INTEGER NOT NULL,
+             PRIMARY KEY (store, key, idx)) WITHOUT ROWID;
          PRAGMA user_version = {VERSION};"
     )
 }
@@ -72,7 +75,9 @@ fn from_stored(s: Stored, blob: &mut dyn FnMut(usize) -> Result<WeightData>) -> 
         Stored::Json(j) => Value::Json(j),
         Stored::Date(d) => Value::Date(d),
         Stored::Blob { index, .. } => Value::Bytes(blob(index)?),
-        Stored::Object(f) => Value::Object(f.into_iter().map(|(k, v)| Ok((k, from_stored(v, blob)?))).collect::<Result<_>>()?),
+        Stored::Object(f) => {
+            Value::Object(f.into_iter().map(|(k, v)| Ok((k, from_stored(v, blob)?))).collect::<Result<_>>()?)
+        }
     })
 }
 
@@ -101,13 +106,20 @@ impl SqliteDatabase {
 }
 
 fn read_record(tx: &Transaction<'_>, store: &str, key: &str) -> Result<Option<Value>> {
-    let text: Option<String> =
-        tx.query_row("SELECT value FROM records WHERE store = ?1 AND key = ?2", [store, key], |r| r.get(0)).optional().at(STORE, key)?;
+    let text: Option<String> = tx
+        .query_row("SELECT value FROM records WHERE store = ?1 AND key = ?2", [store, key], |r| r.get(0))
+        .optional()
+        .at(STORE, key)?;
     let Some(text) = text else { return Ok(None) };
-    let stored: Stored = serde_json::from_str(&text).map_err(|e| Error::storage(STORE, key, format!("corrupt record in '{store}': {e}")))?;
+    let stored: Stored = serde_json::from_str(&text)
+        .map_err(|e| Error::storage(STORE, key, format!("corrupt record in '{store}': {e}")))?;
     let mut blob = |idx: usize| -> Result<WeightData> {
         let data: Vec<u8> = tx
-            .query_row("SELECT data FROM blobs WHERE store = ?1 AND key = ?2 AND idx = ?3", params![store, key, idx as i64], |r| r.get(0))
+            .query_row(
+                "SELECT data FROM blobs WHERE id = (SELECT blob_id FROM record_blobs WHERE store = ?1 AND key = ?2 AND idx = ?3)",
+                params![store, key, idx as i64],
+                |r| r.get(0),
+            )
             .at(STORE, key)?;
         Ok(WeightData::single(data))
     };
@@ -116,14 +128,21 @@ fn read_record(tx: &Transaction<'_>, store: &str, key: &str) -> Result<Option<Va
 
 fn delete(tx: &Transaction<'_>, store: &str, key: &str) -> Result<()> {
     tx.execute("DELETE FROM records WHERE store = ?1 AND key = ?2", [store, key]).at(STORE, key)?;
-    tx.execute("DELETE FROM blobs WHERE store = ?1 AND key = ?2", [store, key]).at(STORE, key)?;
+    tx.execute(
+        "DELETE FROM blobs WHERE id IN (SELECT blob_id FROM record_blobs WHERE store = ?1 AND key = ?2)",
+        [store, key],
+    )
+    .at(STORE, key)?;
+    tx.execute("DELETE FROM record_blobs WHERE store = ?1 AND key = ?2", [store, key]).at(STORE, key)?;
     Ok(())
 }
 
 fn key_of(value: &Value) -> Result<String> {
-    value.field(KEY_PATH).and_then(Value::to_json).and_then(|k| k.as_str().map(String::from)).ok_or_else(|| {
-        Error::storage(STORE, "", format!("a record to put has no string '{KEY_PATH}' (the key path)"))
-    })
+    value
+        .field(KEY_PATH)
+        .and_then(Value::to_json)
+        .and_then(|k| k.as_str().map(String::from))
+        .ok_or_else(|| Error::storage(STORE, "", format!("a record to put has no string '{KEY_PATH}' (the key path)")))
 }
 
 /// Writes `value` under its key, replacing any record there; returns the bytes it counts.
@@ -134,38 +153,67 @@ fn put(tx: &Transaction<'_>, store: &str, value: &Value) -> Result<u64> {
     let text = serde_json::to_string(&to_stored(value, &mut blobs)).expect("records serialize");
     let mut size = text.len() as u64;
     for (idx, data) in blobs.iter().enumerate() {
+        tx.execute("INSERT INTO blobs (data) VALUES (zeroblob(?1))", [data.len() as i64]).at(STORE, &key)?;
+        let id = tx.last_insert_rowid();
         tx.execute(
-            "INSERT INTO blobs (store, key, idx, data) VALUES (?1, ?2, ?3, zeroblob(?4))",
-            params![store, key, idx as i64, data.len() as i64],
+            "INSERT INTO record_blobs (store, key, idx, blob_id) VALUES (?1, ?2, ?3, ?4)",
+            params![store, key, idx as i64, id],
         )
         .at(STORE, &key)?;
-        let mut blob = tx.blob_open(DatabaseName::Main, "blobs", "data", tx.last_insert_rowid(), false).at(STORE, &key)?;
+        let mut blob = tx.blob_open(DatabaseName::Main, "blobs", "data", id, false).at(STORE, &key)?;
         for chunk in data.chunks() {
             blob.write_all(chunk).map_err(|e| Error::storage(STORE, key.as_str(), format!("writing a blob: {e}")))?;
         }
         size += data.len() as u64;
     }
-    tx.execute("INSERT INTO records (store, key, value, size) VALUES (?1, ?2, ?3, ?4)", params![store, key, text, size as i64])
-        .at(STORE, &key)?;
+    tx.execute(
+        "INSERT INTO records (store, key, value, size) VALUES (?1, ?2, ?3, ?4)",
+        params![store, key, text, size as i64],
+    )
+    .at(STORE, &key)?;
     Ok(size)
+}
+
+/// Moves a record to a new key without touching its blobs (they are re-keyed, not copied).
+fn rename(tx: &Transaction<'_>, store: &str, from: &str, to: &str, url: &str) -> Result<u64> {
+    let row: Option<(String, i64)> = tx
+        .query_row("SELECT value, size FROM records WHERE store = ?1 AND key = ?2", [store, from], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+        .at(STORE, from)?;
+    let Some((text, size)) = row else {
+        return Err(Error::NotFound {
+            url: url.to_string(),
+            detail: format!("'{from}' vanished from '{store}' before it could be renamed"),
+        });
+    };
+    let corrupt = |e: String| Error::storage(STORE, from, format!("corrupt record in '{store}': {e}"));
+    let Stored::Object(mut fields) = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))? else {
+        return Err(corrupt("not an object".into()));
+    };
+    for (k, v) in fields.iter_mut() {
+        if k == KEY_PATH {
+            *v = Stored::Json(to.into());
+        }
+    }
+    let new_text = serde_json::to_string(&Stored::Object(fields)).expect("records serialize");
+    let new_size = (size as u64).saturating_sub(text.len() as u64) + new_text.len() as u64;
+    delete(tx, store, to)?;
+    tx.execute("UPDATE record_blobs SET key = ?3 WHERE store = ?1 AND key = ?2", [store, from, to]).at(STORE, from)?;
+    tx.execute(
+        "UPDATE records SET key = ?3, value = ?4, size = ?5 WHERE store = ?1 AND key = ?2",
+        params![store, from, to, new_text, new_size as i64],
+    )
+    .at(STORE, from)?;
+    Ok(new_size)
 }
 
 fn apply(tx: &Transaction<'_>, op: &WriteOp, url: &str) -> Result<u64> {
     match op {
         WriteOp::Put { store, value } => put(tx, store, value),
         WriteOp::Delete { store, key } => delete(tx, store, key).map(|_| 0),
-        WriteOp::Rename { store, from, to } => {
-            let Some(Value::Object(mut fields)) = read_record(tx, store, from)? else {
-                return Err(Error::NotFound { url: url.to_string(), detail: format!("'{from}' vanished from '{store}' before it could be renamed") });
-            };
-            for (k, v) in fields.iter_mut() {
-                if k == KEY_PATH {
-                    *v = Value::Json(to.as_str().into());
-                }
-            }
-            delete(tx, store, from)?;
-            put(tx, store, &Value::Object(fields))
-        }
+        WriteOp::Rename { store, from, to } => rename(tx, store, from, to, url),
     }
 }
 
@@ -179,7 +227,11 @@ impl IdbDatabase for SqliteDatabase {
     async fn get_all(&self, store: &'static str) -> Result<Vec<Value>> {
         self.db.read("", |tx| {
             let mut st = tx.prepare("SELECT key FROM records WHERE store = ?1 ORDER BY key").at(STORE, store)?;
-            let keys = st.query_map([store], |r| r.get::<_, String>(0)).at(STORE, store)?.collect::<std::result::Result<Vec<_>, _>>().at(STORE, store)?;
+            let keys = st
+                .query_map([store], |r| r.get::<_, String>(0))
+                .at(STORE, store)?
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .at(STORE, store)?;
             keys.iter().filter_map(|k| read_record(tx, store, k).transpose()).collect()
         })
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use io_core::testkit::{self, fixtures, Target};
 use io_core::{Error, Registry};
 use io_indexeddb::layout::{INFO_STORE, MODELS_STORE};
-use io_indexeddb::{IdbDatabase, IndexedDbModels, SqliteDatabase, Value, WriteOp};
+use io_indexeddb::{IdbDatabase, IndexedDbModels, SqliteDatabase, Value};
 use io_store_support::PathStore;
 use modelio_example_memory as _;
 use serde_json::Value as Json;
@@ -39,17 +39,6 @@ fn fresh() -> (tempfile::TempDir, Arc<SqliteDatabase>) {
 fn fixture(rel: &str) -> Json {
     let p = format!("{}/../../fixtures/tfjs/{rel}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))).expect("fixture JSON")
-}
-
-/// Imports a `chromium_indexeddb/*/indexeddb.json` dump (every record TF.js wrote) in one transaction.
-fn import_dump(db: &dyn IdbDatabase, dump: &Json) {
-    let mut ops = Vec::new();
-    for store in [INFO_STORE, MODELS_STORE] {
-        for r in dump["objectStores"][store]["records"].as_array().expect("records") {
-            ops.push(WriteOp::Put { store, value: Value::from_dump(r).expect("dump record") });
-        }
-    }
-    run(db.write(ops, "import")).expect("import dump");
 }
 
 /// Replaces every `{"__type":"Date",...}` by a placeholder, so records compare without dates, and
@@ -97,7 +86,7 @@ fn records_have_the_shape_tfjs_writes_in_chromium() {
 #[test]
 fn reads_what_tfjs_wrote_in_chromium() {
     let (_dir, db) = fresh();
-    import_dump(&*db, &fixture("chromium_indexeddb/a_d_b/indexeddb.json"));
+    run(io_indexeddb::import_dump(&*db, &fixture("chromium_indexeddb/a_d_b/indexeddb.json"))).expect("import");
     let m = IndexedDbModels::new(db);
     for (path, name) in [("fixture-a", "a"), ("fixture-d", "d"), ("dir/sub/model-b", "b")] {
         let got = run(m.load(path)).unwrap_or_else(|e| panic!("load {path}: {e}"));
@@ -174,4 +163,19 @@ fn model_management_across_stores() {
     let removed = run(r.remove_model("indexeddb://mgmt/a-renamed")).unwrap();
     assert_eq!(removed, copied);
     assert!(matches!(run(r.remove_model("indexeddb://mgmt/a-renamed")), Err(Error::NotFound { .. })));
+}
+
+/// A binary (GraphDef) topology is kept as a buffer in IndexedDB, as TF.js keeps its ArrayBuffer;
+/// localStorage refuses it, as TF.js does, and writes nothing.
+#[test]
+fn binary_topology() {
+    let r = registry();
+    let mut m = fixtures::model("a");
+    m.model_topology = Some(io_core::Topology::GraphDef(bytes::Bytes::from_static(b"\x0a\x03abc\x12\x00")));
+    let info = run(r.save("indexeddb://graphdef/m", &m)).unwrap().model_artifacts_info;
+    assert_eq!((info.model_topology_type.as_str(), info.model_topology_bytes), ("GraphDef", Some(7)));
+    testkit::assert_same_model("graphdef", &run(r.load("indexeddb://graphdef/m")).unwrap(), &m);
+    let err = run(r.save("localstorage://graphdef/m", &m));
+    assert!(matches!(err, Err(Error::Unsupported { .. })), "{err:?}");
+    assert!(matches!(run(r.load("localstorage://graphdef/m")), Err(Error::NotFound { .. })));
 }

@@ -94,10 +94,16 @@ fn spawn(home: &Path, role: &str) -> Child {
 }
 
 /// The two stores of the profile folder `home`, opened directly.
-fn stores(home: &Path) -> [(&'static str, Arc<dyn Fn(&str) -> Result<ModelArtifacts, Error>>); 2] {
+/// Loads a model by path from one store.
+type Loader = Arc<dyn Fn(&str) -> Result<ModelArtifacts, Error>>;
+
+fn stores(home: &Path) -> [(&'static str, Loader); 2] {
     let ls = LocalStorageModels::new(Arc::new(SqliteStorage::open_in(home).expect("open localstorage")));
     let idb = IndexedDbModels::new(Arc::new(SqliteDatabase::open_in(home).expect("open indexeddb")));
-    [("localstorage", Arc::new(move |p: &str| run(ls.load(p)))), ("indexeddb", Arc::new(move |p: &str| run(idb.load(p))))]
+    [
+        ("localstorage", Arc::new(move |p: &str| run(ls.load(p)))),
+        ("indexeddb", Arc::new(move |p: &str| run(idb.load(p)))),
+    ]
 }
 
 #[test]
@@ -132,8 +138,14 @@ fn kill_9_during_saves_leaves_the_old_or_the_new_model() {
         // An old model is there before any child starts.
         let prior = tagged(false, u64::MAX);
         match scheme {
-            "localstorage" => run(LocalStorageModels::new(Arc::new(SqliteStorage::open_in(home.path()).unwrap())).save("crash/m", &prior)),
-            _ => run(IndexedDbModels::new(Arc::new(SqliteDatabase::open_in(home.path()).unwrap())).save("crash/m", &prior)),
+            "localstorage" => {
+                run(LocalStorageModels::new(Arc::new(SqliteStorage::open_in(home.path()).unwrap()))
+                    .save("crash/m", &prior))
+            }
+            _ => {
+                run(IndexedDbModels::new(Arc::new(SqliteDatabase::open_in(home.path()).unwrap()))
+                    .save("crash/m", &prior))
+            }
         }
         .expect("prior save");
         for trial in 0..KILL_TRIALS {
@@ -141,12 +153,16 @@ fn kill_9_during_saves_leaves_the_old_or_the_new_model() {
             std::thread::sleep(Duration::from_millis(20 + next(&mut seed) % 400));
             child.kill().expect("kill -9"); // SIGKILL on Unix
             child.wait().expect("reap");
-            let got = load("crash/m").unwrap_or_else(|e| panic!("{scheme} trial {trial}: model unreadable after kill: {e}"));
+            let got =
+                load("crash/m").unwrap_or_else(|e| panic!("{scheme} trial {trial}: model unreadable after kill: {e}"));
             let tag = got.user_defined_metadata.as_ref().and_then(|u| u["tag"].as_u64()).expect("tag");
             let want = if tag == u64::MAX { prior.clone() } else { tagged(tag % 2 == 1, tag) };
             assert_same_model(&format!("{scheme} trial {trial} (tag {tag})"), &got, &want);
             kinds[if tag == u64::MAX { 0 } else { 1 + (tag % 2) as usize }] += 1;
         }
-        eprintln!("{scheme}: kill -9 trials ended with: prior model {}, small model {}, big model {}", kinds[0], kinds[1], kinds[2]);
+        eprintln!(
+            "{scheme}: kill -9 trials ended with: prior model {}, small model {}, big model {}",
+            kinds[0], kinds[1], kinds[2]
+        );
     }
 }

@@ -71,7 +71,8 @@ pub fn decode(values: [Option<String>; 5], url: &str, path: &str) -> Result<(Mod
         detail: format!("in local storage, there is no model with name '{path}'"),
     })?;
     let key = |i: usize| format!("{PREFIX}{path}/{}", SUFFIXES[i]);
-    let missing = |i: usize| Error::invalid_model(url, format!("the model has an info entry but no '{}' entry", key(i)));
+    let missing =
+        |i: usize| Error::invalid_model(url, format!("the model has an info entry but no '{}' entry", key(i)));
     let info: ModelArtifactsInfo = parse(&info, url, &key(INFO))?;
     let mut a = ModelArtifacts::default();
     let topology: Value = parse(&topology.ok_or_else(|| missing(TOPOLOGY))?, url, &key(TOPOLOGY))?;

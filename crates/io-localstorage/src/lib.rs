@@ -20,15 +20,16 @@
 //! [`io_core::Error::Unsupported`].
 #![warn(missing_docs)]
 
+mod dump;
 pub mod layout;
 mod models;
 #[cfg(not(target_arch = "wasm32"))]
 mod sqlite;
 mod storage;
 
-use io_core::{Registry, Result, SchemeRegistration};
-use io_store_support::PathScheme;
+use io_core::Result;
 
+pub use dump::import_dump;
 pub use models::{LocalStorageModels, SCHEME};
 #[cfg(not(target_arch = "wasm32"))]
 pub use sqlite::{SqliteStorage, DB_FILE};
@@ -55,25 +56,8 @@ pub fn models() -> Result<LocalStorageModels> {
     }
     #[cfg(target_arch = "wasm32")]
     {
-        Err(io_core::Error::Unsupported {
-            operation: "open",
-            url: format!("{SCHEME}://"),
-            reason: "the browser localStorage backend is not implemented yet".into(),
-        })
+        Err(io_store_support::no_backend(SCHEME, "browser localStorage"))
     }
 }
 
-static PLUGIN: PathScheme<LocalStorageModels> = PathScheme { open: models };
-
-static REGISTRATION: SchemeRegistration =
-    SchemeRegistration { scheme: SCHEME, plugin: "io-localstorage", handler: &PLUGIN };
-
-io_core::inventory::submit! {
-    SchemeRegistration { scheme: SCHEME, plugin: "io-localstorage", handler: &PLUGIN }
-}
-
-/// Registers `localstorage://` in `registry` (idempotent).
-pub fn register(registry: &Registry) {
-    registry.register(&REGISTRATION);
-}
-
+io_store_support::register_path_scheme!(SCHEME, "io-localstorage", LocalStorageModels, models);

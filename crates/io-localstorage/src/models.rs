@@ -33,7 +33,6 @@ impl LocalStorageModels {
         &self.storage
     }
 
-
     fn read(&self, path: &str) -> Result<(ModelArtifacts, ModelArtifactsInfo)> {
         let values = self.storage.get_many(&layout::keys(path))?;
         let values: [Option<String>; 5] = values.try_into().map_err(|v: Vec<_>| {
@@ -73,10 +72,8 @@ impl PathStore for LocalStorageModels {
     /// Every model (TF.js's rule: keys `tensorflowjs_models/P/info`) with its info.
     async fn list(&self) -> Result<Vec<(String, ModelArtifactsInfo)>> {
         let keys = self.storage.keys()?;
-        let info_keys: Vec<(String, String)> = keys
-            .iter()
-            .filter_map(|k| layout::model_path_of_info_key(k).map(|p| (p.to_string(), k.clone())))
-            .collect();
+        let info_keys: Vec<(String, String)> =
+            keys.iter().filter_map(|k| layout::model_path_of_info_key(k).map(|p| (p.to_string(), k.clone()))).collect();
         let texts = self.storage.get_many(&info_keys.iter().map(|(_, k)| k.clone()).collect::<Vec<_>>())?;
         let mut out = Vec::with_capacity(texts.len());
         for ((path, key), text) in info_keys.into_iter().zip(texts) {
@@ -99,12 +96,12 @@ impl PathStore for LocalStorageModels {
     /// Moves the model at `from` to `to` in one batch (replacing any model at `to`).
     async fn rename(&self, from: &str, to: &str) -> Result<ModelArtifactsInfo> {
         let info = self.info(from)?;
-        let present = self.storage.get_many(&layout::keys(from))?;
+        // Which of the five keys exist (model_metadata may not): keys only, no values read.
+        let existing: std::collections::HashSet<String> = self.storage.keys()?.into_iter().collect();
         let ops: Vec<KvOp> = layout::keys(from)
             .into_iter()
             .zip(layout::keys(to))
-            .zip(present)
-            .map(|((f, t), v)| if v.is_some() { KvOp::Rename { from: f, to: t } } else { KvOp::Remove(t) })
+            .map(|(f, t)| if existing.contains(&f) { KvOp::Rename { from: f, to: t } } else { KvOp::Remove(t) })
             .collect();
         self.storage.batch(&ops, &url(from))?;
         Ok(info)

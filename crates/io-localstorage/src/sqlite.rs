@@ -1,4 +1,7 @@
-//! The native [`WebStorage`]: one SQLite table in the profile folder.
+//! The native [`WebStorage`]: an SQLite database in the profile folder.
+//!
+//! Table `items (key, value_id, cost)` indexes the keys; table `item_values (id, value)` holds the
+//! values, so renaming a key re-keys one small row and never copies a (possibly megabytes long) value.
 
 use std::path::Path;
 
@@ -13,10 +16,11 @@ pub const DB_FILE: &str = "localstorage.sqlite3";
 
 const STORE: &str = "localstorage";
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS items (
-    key   TEXT PRIMARY KEY NOT NULL,
-    value TEXT NOT NULL,
-    cost  INTEGER NOT NULL -- bytes counted against the quota (2 per UTF-16 code unit of key and value)
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS item_values (id INTEGER PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    key      TEXT PRIMARY KEY NOT NULL,
+    value_id INTEGER NOT NULL,
+    cost     INTEGER NOT NULL -- bytes counted against the quota (2 per UTF-16 code unit of key and value)
 ) WITHOUT ROWID;";
 
 /// Web Storage in an SQLite database: keys in byte order, a quota counted as Chromium counts it
@@ -53,13 +57,25 @@ impl SqliteStorage {
 const USED_SQL: &str = "SELECT COALESCE(SUM(cost), 0) FROM items";
 
 fn get(tx: &Transaction<'_>, key: &str) -> Result<Option<String>> {
-    tx.query_row("SELECT value FROM items WHERE key = ?1", [key], |r| r.get(0)).optional().at(STORE, key)
+    tx.query_row("SELECT v.value FROM items i JOIN item_values v ON v.id = i.value_id WHERE i.key = ?1", [key], |r| {
+        r.get(0)
+    })
+    .optional()
+    .at(STORE, key)
+}
+
+fn remove(tx: &Transaction<'_>, key: &str) -> Result<()> {
+    tx.execute("DELETE FROM item_values WHERE id = (SELECT value_id FROM items WHERE key = ?1)", [key])
+        .at(STORE, key)?;
+    tx.execute("DELETE FROM items WHERE key = ?1", [key]).at(STORE, key).map(drop)
 }
 
 fn put(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
+    remove(tx, key)?;
+    tx.execute("INSERT INTO item_values (value) VALUES (?1)", [value]).at(STORE, key)?;
     tx.execute(
-        "INSERT INTO items (key, value, cost) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET value = ?2, cost = ?3",
-        params![key, value, quota_cost(key, value) as i64],
+        "INSERT INTO items (key, value_id, cost) VALUES (?1, ?2, ?3)",
+        params![key, tx.last_insert_rowid(), quota_cost(key, value) as i64],
     )
     .at(STORE, key)
     .map(drop)
@@ -72,17 +88,26 @@ fn apply(tx: &Transaction<'_>, op: &KvOp, url: &str) -> Result<Option<u64>> {
             Some(quota_cost(k, v))
         }
         KvOp::Remove(k) => {
-            tx.execute("DELETE FROM items WHERE key = ?1", [k]).at(STORE, k)?;
+            remove(tx, k)?;
             None
         }
         KvOp::Rename { from, to } => {
-            let value = get(tx, from)?.ok_or_else(|| Error::NotFound {
+            remove(tx, to)?;
+            // Re-key the index row: the value is neither read nor copied.
+            let key_delta = quota_cost(to, "") as i64 - quota_cost(from, "") as i64;
+            let cost: Option<i64> = tx
+                .query_row(
+                    "UPDATE items SET key = ?2, cost = cost + ?3 WHERE key = ?1 RETURNING cost",
+                    params![from, to, key_delta],
+                    |r| r.get(0),
+                )
+                .optional()
+                .at(STORE, from)?;
+            let cost = cost.ok_or_else(|| Error::NotFound {
                 url: url.to_string(),
                 detail: format!("key '{from}' vanished before it could be moved to '{to}'"),
             })?;
-            tx.execute("DELETE FROM items WHERE key = ?1", [from]).at(STORE, from)?;
-            put(tx, to, &value)?;
-            Some(quota_cost(to, &value))
+            Some(cost as u64)
         }
     })
 }
@@ -101,7 +126,8 @@ impl WebStorage for SqliteStorage {
     }
 
     fn length(&self) -> Result<usize> {
-        self.db.read("", |tx| tx.query_row("SELECT COUNT(*) FROM items", [], |r| r.get::<_, i64>(0)).at(STORE, ""))
+        self.db
+            .read("", |tx| tx.query_row("SELECT COUNT(*) FROM items", [], |r| r.get::<_, i64>(0)).at(STORE, ""))
             .map(|n| n as usize)
     }
 

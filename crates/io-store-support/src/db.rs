@@ -33,12 +33,18 @@ impl Db {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io("creating the profile folder", parent, e))?;
         }
-        let err = |e: rusqlite::Error| Error::storage(store, path.display().to_string(), format!("opening the database: {e}"));
+        let err = |e: rusqlite::Error| {
+            Error::storage(store, path.display().to_string(), format!("opening the database: {e}"))
+        };
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(err)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(Error::storage(store, path.display().to_string(), format!("cannot use WAL journal mode (got '{mode}')")));
+            return Err(Error::storage(
+                store,
+                path.display().to_string(),
+                format!("cannot use WAL journal mode (got '{mode}')"),
+            ));
         }
         conn.execute_batch("PRAGMA synchronous=FULL;").map_err(err)?;
         let db = Db { conn: Mutex::new(conn), path: path.to_path_buf(), store, quota: RwLock::new(None) };
@@ -71,20 +77,28 @@ impl Db {
 
     /// Runs `f` in one read transaction: every query in it sees the same snapshot.
     pub fn read<T>(&self, location: &str, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(|e| self.fail(location, "starting a read", e))?;
-        let out = f(&tx)?;
-        tx.finish().map_err(|e| self.fail(location, "ending a read", e))?;
-        Ok(out)
+        self.transaction(location, TransactionBehavior::Deferred, "read", f)
     }
 
     /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`, waiting up to [`BUSY_TIMEOUT`] for
     /// other writers) and commits if it returns `Ok`; on `Err` nothing it did is kept.
     pub fn write<T>(&self, location: &str, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        self.transaction(location, TransactionBehavior::Immediate, "write", f)
+    }
+
+    fn transaction<T>(
+        &self,
+        location: &str,
+        behavior: TransactionBehavior,
+        kind: &str,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.fail(location, "starting a write", e))?;
-        let out = f(&tx)?;
-        tx.commit().map_err(|e| self.fail(location, "committing a write", e))?;
+        let tx = conn
+            .transaction_with_behavior(behavior)
+            .map_err(|e| self.fail(location, &format!("starting a {kind}"), e))?;
+        let out = f(&tx)?; // dropping `tx` on error rolls it back
+        tx.commit().map_err(|e| self.fail(location, &format!("committing a {kind}"), e))?;
         Ok(out)
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! - [`PathStore`] and [`PathScheme`] (every target): a store that keeps models by path becomes a
 //!   scheme plugin (save/load handlers and a [`io_core::ModelStore`] with list, remove and an
-//!   atomic rename) without any per-crate handler boilerplate.
+//!   atomic rename) without any per-crate handler boilerplate; [`register_path_scheme!`] declares
+//!   the plugin's statics, its `inventory` submission and `register`; [`no_backend`] is the error
+//!   of a target without a backend yet.
 //!
 //! Natively, the **profile folder** that holds the stores and the **SQLite databases** inside it:
 //!
@@ -19,7 +21,8 @@
 //!   folder changes.
 //! - [`check_quota`] is the one quota rule both stores apply inside their write transaction.
 //!
-//! On `wasm32` only [`PathStore`], [`PathScheme`] and [`check_quota`] exist: browser builds use the
+//! On `wasm32` only the target-independent items ([`PathStore`], [`PathScheme`],
+//! [`register_path_scheme!`], [`no_backend`], [`check_quota`]) exist: browser builds use the
 //! browser's own storage.
 #![warn(missing_docs)]
 
@@ -37,8 +40,8 @@ pub use db::{Db, SqlContext, BUSY_TIMEOUT};
 #[cfg(not(target_arch = "wasm32"))]
 pub use folder::{home, platform_data_dir, set_home, HOME_ENV};
 pub use quota::check_quota;
-pub use scheme::{PathScheme, PathStore};
 #[cfg(not(target_arch = "wasm32"))]
 pub use rusqlite;
+pub use scheme::{no_backend, PathScheme, PathStore};
 #[cfg(not(target_arch = "wasm32"))]
 pub use shared::Shared;

@@ -87,3 +87,37 @@ impl<S: PathStore> ModelStore for PathScheme<S> {
         (self.open)()?.rename(from, to).await
     }
 }
+
+/// The error of a browser-like scheme on a target where its backend is not built in yet
+/// (`wasm32` until the browser backends land).
+pub fn no_backend(scheme: &str, backend: &str) -> Error {
+    Error::Unsupported {
+        operation: "open",
+        url: format!("{scheme}://"),
+        reason: format!("the {backend} backend of '{scheme}://' is not implemented for this target yet"),
+    }
+}
+
+/// Declares a [`PathScheme`] plugin in the calling crate: the `static` plugin, its
+/// `inventory` submission, and `pub fn register(&io_core::Registry)` (idempotent).
+///
+/// `register_path_scheme!(SCHEME, "crate-name", StoreType, open_fn);` where `open_fn` is a
+/// `fn() -> io_core::Result<StoreType>`. The calling crate must depend on `io-core`.
+#[macro_export]
+macro_rules! register_path_scheme {
+    ($scheme:expr, $plugin:literal, $store:ty, $open:path) => {
+        static PLUGIN: $crate::PathScheme<$store> = $crate::PathScheme { open: $open };
+
+        static REGISTRATION: ::io_core::SchemeRegistration =
+            ::io_core::SchemeRegistration { scheme: $scheme, plugin: $plugin, handler: &PLUGIN };
+
+        ::io_core::inventory::submit! {
+            ::io_core::SchemeRegistration { scheme: $scheme, plugin: $plugin, handler: &PLUGIN }
+        }
+
+        /// Registers this plugin's scheme in `registry` (idempotent).
+        pub fn register(registry: &::io_core::Registry) {
+            registry.register(&REGISTRATION);
+        }
+    };
+}
