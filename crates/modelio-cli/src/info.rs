@@ -151,12 +151,16 @@ impl ModelReport {
             return out;
         }
         out.push('\n');
+        let with_group = self.weights.iter().any(|w| w.group.is_some());
         let with_stats = self.weights.iter().any(|w| w.stats.is_some());
         let mut header = vec!["name", "shape", "dtype", "quantization", "bytes"];
+        if with_group {
+            header.push("group");
+        }
         if with_stats {
             header.extend(["count", "min", "max", "mean", "sum"]);
         }
-        let rows: Vec<Vec<String>> = self.weights.iter().map(WeightReport::row).collect();
+        let rows: Vec<Vec<String>> = self.weights.iter().map(|w| w.row(with_group)).collect();
         out.push_str(&table::render(&header, &rows));
         out
     }
@@ -182,7 +186,7 @@ impl TopologyReport {
 }
 
 impl WeightReport {
-    fn row(&self) -> Vec<String> {
+    fn row(&self, with_group: bool) -> Vec<String> {
         let shape = format!("[{}]", self.shape.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
         let quantization = match &self.quantization {
             None => "-".to_string(),
@@ -194,6 +198,9 @@ impl WeightReport {
             },
         };
         let mut row = vec![self.name.clone(), shape, self.dtype.clone(), quantization, self.bytes.to_string()];
+        if with_group {
+            row.push(self.group.clone().unwrap_or_else(|| "-".into()));
+        }
         if let Some(s) = &self.stats {
             row.push(s.count.to_string());
             row.extend([s.min, s.max, s.mean, s.sum].map(table::opt_number));

@@ -127,3 +127,19 @@ fn shards_that_do_not_match_the_manifest_name_weight_and_file() {
     let line = sb.fails(&["info", &sb.file_url("broken/model.json")]);
     assert!(line.contains("weights.bin") && line.contains("dense_a"), "{line}");
 }
+
+#[test]
+fn optimizer_weights_show_their_group() {
+    let sb = Sandbox::new();
+    let url = fixture_url("node_file/d");
+    let r = sb.ok(&["info", "--json", &url]).json();
+    assert_eq!(r["weightCount"], 13);
+    assert_eq!(r["bytesPerDtype"], json!({"float32": 276, "int32": 4}));
+    let optimizer: Vec<&Value> =
+        r["weights"].as_array().unwrap().iter().filter(|w| w["group"] == "optimizer").collect();
+    assert_eq!(optimizer.len(), 9, "{r}");
+    let text = sb.ok(&["info", &url]).stdout;
+    let header = text.lines().find(|l| l.starts_with("name")).unwrap();
+    assert!(header.contains("group"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.ends_with("optimizer")).count(), 9, "{text}");
+}
