@@ -110,3 +110,16 @@ fn http_sources_load_through_io_http() {
     let line = sb.fails(&["info", &format!("{base}/{case}/absent.json")]);
     assert!(line.contains("absent.json"), "{line}");
 }
+
+#[test]
+fn progress_is_shown_on_a_terminal_for_big_transfers_only() {
+    let sb = Sandbox::new();
+    let big = fixture_url("converter_write_weights/c_sharded");
+    let tty = sb.on_terminal(&["cp", &big, "indexeddb://big"]);
+    assert!(tty.contains("copied 4.20 MiB in "), "throughput line on a terminal: {tty:?}");
+    let quiet = sb.on_terminal(&["-q", "cp", &big, "indexeddb://big2"]);
+    assert!(!quiet.contains("MiB"), "nothing with -q: {quiet:?}");
+    let small = sb.on_terminal(&["cp", &fixture_url("node_file/a"), "indexeddb://small"]);
+    assert!(!small.contains("B/s"), "no throughput line under 1 MB: {small:?}");
+    assert!(small.contains("copied "), "{small:?}");
+}

@@ -36,11 +36,28 @@ impl Sandbox {
     /// A command for the binary with `MODELIO_HOME` and the working directory set to the sandbox.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_modelio"));
-        c.args(args)
-            .current_dir(self.path())
-            .env("MODELIO_HOME", self.path().join("home"))
-            .env("MODELIO_DOWNLOADS_DIR", self.path().join("downloads"));
+        c.args(args).current_dir(self.path()).envs(self.envs());
         c
+    }
+
+    /// The environment of every run: profile and downloads folders inside the sandbox.
+    pub fn envs(&self) -> [(&'static str, PathBuf); 2] {
+        [("MODELIO_HOME", self.path().join("home")), ("MODELIO_DOWNLOADS_DIR", self.path().join("downloads"))]
+    }
+
+    /// Runs the binary on a pseudo-terminal (util-linux `script`), asserts success, and returns
+    /// everything the terminal received (stdout and stderr together).
+    pub fn on_terminal(&self, args: &[&str]) -> String {
+        let exe = env!("CARGO_BIN_EXE_modelio");
+        let line: Vec<String> = std::iter::once(exe).chain(args.iter().copied()).map(|a| format!("'{a}'")).collect();
+        let out = Command::new("script")
+            .args(["-qec", &line.join(" "), "/dev/null"])
+            .current_dir(self.path())
+            .envs(self.envs())
+            .output()
+            .expect("util-linux `script` runs");
+        assert!(out.status.success(), "modelio {args:?} on a terminal: {out:?}");
+        String::from_utf8_lossy(&out.stdout).to_string()
     }
 
     /// Runs the binary to completion.
