@@ -50,8 +50,7 @@ pub fn run_bench() -> Res {
     let port = free_port()?;
     let (mut server, server_name) = start_server(&dir, &model, port)?;
     let result = measure_all(&peer, port);
-    let _ = server.kill();
-    let _ = server.wait();
+    stop(&mut server);
     let measures = result?;
     let report = report(&measures, &server_name);
     eprintln!("{report}");
@@ -62,8 +61,9 @@ pub fn run_bench() -> Res {
 fn write_model(dir: &Path) -> Res {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let paths: Vec<String> = (1..=SHARDS).map(|i| format!("\"group1-shard{i}of{SHARDS}.bin\"")).collect();
-    let weights: Vec<String> =
-        (0..SHARDS).map(|i| format!("{{\"name\":\"dense_{i}/kernel\",\"shape\":[1024,1024],\"dtype\":\"float32\"}}")).collect();
+    let weights: Vec<String> = (0..SHARDS)
+        .map(|i| format!("{{\"name\":\"dense_{i}/kernel\",\"shape\":[1024,1024],\"dtype\":\"float32\"}}"))
+        .collect();
     let json = format!(
         "{{\"modelTopology\":{{\"class_name\":\"Sequential\",\"config\":{{\"name\":\"bench\",\"layers\":[]}}}},\"format\":\"layers-model\",\"generatedBy\":\"modelio xtask bench http\",\"convertedBy\":null,\"weightsManifest\":[{{\"paths\":[{}],\"weights\":[{}]}}]}}",
         paths.join(","),
@@ -92,7 +92,11 @@ fn start_server(dir: &Path, model: &Path, port: u16) -> Result<(Child, String), 
     let root_dir = model.parent().expect("model has a parent");
     let child = if Path::new("/usr/sbin/nginx").exists() {
         let conf = dir.join("nginx.conf");
-        let user = if Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n")) { "user root;" } else { "" };
+        let user = if Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n")) {
+            "user root;"
+        } else {
+            ""
+        };
         std::fs::write(
             &conf,
             format!(
@@ -102,7 +106,14 @@ fn start_server(dir: &Path, model: &Path, port: u16) -> Result<(Child, String), 
             ),
         )
         .map_err(|e| e.to_string())?;
-        let c = Command::new("/usr/sbin/nginx").arg("-c").arg(&conf).arg("-p").arg(dir).stderr(Stdio::null()).spawn();
+        let c = Command::new("/usr/sbin/nginx")
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
         (c.map_err(|e| format!("cannot start nginx: {e}"))?, "nginx (Debian)".to_string())
     } else {
         let c = Command::new("python3")
@@ -111,7 +122,10 @@ fn start_server(dir: &Path, model: &Path, port: u16) -> Result<(Child, String), 
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();
-        (c.map_err(|e| format!("cannot start python3 -m http.server: {e}"))?, "python3 -m http.server (nginx not installed)".to_string())
+        (
+            c.map_err(|e| format!("cannot start python3 -m http.server: {e}"))?,
+            "python3 -m http.server (nginx not installed)".to_string(),
+        )
     };
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -120,6 +134,12 @@ fn start_server(dir: &Path, model: &Path, port: u16) -> Result<(Child, String), 
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     Err(format!("the bench server did not start listening on 127.0.0.1:{port}"))
+}
+
+/// Stops the server with SIGTERM (nginx's master then stops its workers; SIGKILL would orphan them).
+fn stop(server: &mut Child) {
+    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+    let _ = server.wait();
 }
 
 fn measure_all(peer: &Path, port: u16) -> Result<Vec<Measure>, String> {
@@ -133,10 +153,15 @@ fn measure_all(peer: &Path, port: u16) -> Result<Vec<Measure>, String> {
     }
     let cmds: Vec<(&'static str, PathBuf, Vec<String>)> = vec![
         ("modelio (io-http)", modelio, vec![url.clone()]),
-        ("TF.js 4.22 (Node, tf.io.http load)", "node".into(), vec![peer.join("http_bench_load.js").display().to_string(), url.clone()]),
+        (
+            "TF.js 4.22 (Node, tf.io.http load)",
+            "node".into(),
+            vec![peer.join("http_bench_load.js").display().to_string(), url.clone()],
+        ),
         ("curl, 6 at a time", "curl".into(), curl),
     ];
-    let mut out: Vec<Measure> = cmds.iter().map(|(n, _, _)| Measure { name: n, seconds: vec![], rss_kib: vec![] }).collect();
+    let mut out: Vec<Measure> =
+        cmds.iter().map(|(n, _, _)| Measure { name: n, seconds: vec![], rss_kib: vec![] }).collect();
     for round in 0..=RUNS {
         for ((_, prog, args), m) in cmds.iter().zip(out.iter_mut()) {
             let (secs, rss) = timed(prog, args, peer)?;
@@ -151,7 +176,13 @@ fn measure_all(peer: &Path, port: u16) -> Result<Vec<Measure>, String> {
 
 /// Runs under `/usr/bin/time -v`: (wall seconds, peak RSS KiB).
 fn timed(prog: &Path, args: &[String], cwd: &Path) -> Result<(f64, u64), String> {
-    let o = Command::new("/usr/bin/time").arg("-v").arg(prog).args(args).current_dir(cwd).output().map_err(|e| e.to_string())?;
+    let o = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(prog)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .map_err(|e| e.to_string())?;
     let err = String::from_utf8_lossy(&o.stderr);
     if !o.status.success() {
         return Err(format!("{} failed: {err}", prog.display()));
@@ -159,7 +190,8 @@ fn timed(prog: &Path, args: &[String], cwd: &Path) -> Result<(f64, u64), String>
     let field = |key: &str| err.lines().find_map(|l| l.trim().strip_prefix(key)).map(str::trim).map(str::to_string);
     let wall = field("Elapsed (wall clock) time (h:mm:ss or m:ss):").ok_or("no wall time from /usr/bin/time")?;
     let secs = wall.split(':').fold(0.0, |acc, p| acc * 60.0 + p.parse::<f64>().unwrap_or(0.0));
-    let rss = field("Maximum resident set size (kbytes):").and_then(|v| v.parse().ok()).ok_or("no RSS from /usr/bin/time")?;
+    let rss =
+        field("Maximum resident set size (kbytes):").and_then(|v| v.parse().ok()).ok_or("no RSS from /usr/bin/time")?;
     Ok((secs, rss))
 }
 

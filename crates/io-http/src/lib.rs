@@ -18,6 +18,7 @@
 //! use `AbortController`).
 #![warn(missing_docs)]
 
+mod buffer;
 mod fetch;
 mod handler;
 mod load;
