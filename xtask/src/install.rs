@@ -6,12 +6,7 @@ use std::process::Command;
 use crate::{root, run, Res};
 
 fn have(cmd: &str, arg: &str) -> Option<String> {
-    Command::new(cmd)
-        .arg(arg)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    Command::new(cmd).arg(arg).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
 }
 
 /// `npm ci` of the TF.js peer (pinned by `peer/package-lock.json`) and the tfjs-node `file://`
@@ -33,9 +28,7 @@ pub fn npm_peer() -> Result<PathBuf, String> {
         let cache = peer.join(".cache/tfjs-node");
         std::fs::create_dir_all(&cache).map_err(|e| e.to_string())?;
         run(Command::new("npm").args(["pack", "@tensorflow/tfjs-node@4.22.0", "--silent"]).current_dir(&cache))?;
-        run(Command::new("tar")
-            .args(["xzf", "tensorflow-tfjs-node-4.22.0.tgz", "package/dist/io"])
-            .current_dir(&cache))?;
+        run(Command::new("tar").args(["xzf", "tensorflow-tfjs-node-4.22.0.tgz", "package/dist/io"]).current_dir(&cache))?;
     }
     Ok(peer)
 }
@@ -44,11 +37,7 @@ pub fn npm_peer() -> Result<PathBuf, String> {
 /// chromedriver. Returns the environment the browser test runner needs.
 pub fn wasm_browser() -> Result<Vec<(String, String)>, String> {
     let targets = have("rustup", "--version").and_then(|_| {
-        Command::new("rustup")
-            .args(["target", "list", "--installed"])
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        Command::new("rustup").args(["target", "list", "--installed"]).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).to_string())
     });
     if !targets.unwrap_or_default().contains("wasm32-unknown-unknown") {
         run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
@@ -65,9 +54,7 @@ pub fn wasm_browser() -> Result<Vec<(String, String)>, String> {
             return Err("Chromium is missing: run `sudo apt-get install -y chromium chromium-driver`".into());
         }
         run(Command::new("apt-get").arg("update"))?;
-        run(Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"])
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        run(Command::new("apt-get").args(["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
     let wd = root().join(".cargo/webdriver.json");
     Ok(vec![

@@ -5,7 +5,6 @@ use futures::StreamExt;
 use io_core::{Error, Result};
 use reqwest::{Method, Response};
 
-use crate::buffer::ShardBuf;
 use crate::handler::HttpHandler;
 use crate::runtime::{default_client, sleep};
 
@@ -94,11 +93,11 @@ async fn read_body(
 ) -> Result<Bytes> {
     let declared = resp.content_length();
     let cap = declared.map(|n| n as usize).unwrap_or(0).min(size_hint.unwrap_or(64 << 20));
-    let mut buf = ShardBuf::with_capacity(cap);
+    let mut buf = Vec::with_capacity(cap);
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| network(url, &e))?;
-        buf.extend(&chunk);
+        buf.extend_from_slice(&chunk);
         on_bytes(buf.len() as u64);
     }
     match declared {
@@ -107,7 +106,7 @@ async fn read_body(
             detail: format!("the response ended after {} of the {n} bytes its Content-Length announced", buf.len()),
             temporary: true,
         }),
-        _ => Ok(buf.freeze()),
+        _ => Ok(Bytes::from(buf)),
     }
 }
 

@@ -18,7 +18,6 @@
 //! use `AbortController`).
 #![warn(missing_docs)]
 
-mod buffer;
 mod fetch;
 mod handler;
 mod load;
