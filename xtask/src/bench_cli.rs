@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 use crate::bench_http::{
-    free_port, start_server, timed, write_model, write_model_sized, write_section, SHARDS, SHARD_BYTES,
+    free_port, start_server, stop, timed, write_model, write_model_sized, write_section, SHARDS, SHARD_BYTES,
 };
 use crate::{root, run, Res};
 
@@ -224,13 +224,12 @@ fn base64_throughput() -> Row {
     }
 }
 
-/// A server process, killed on drop.
+/// A server process, stopped (SIGTERM) on drop, also on error paths.
 struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        stop(&mut self.0);
     }
 }
 
