@@ -123,3 +123,11 @@ fn progress_is_shown_on_a_terminal_for_big_transfers_only() {
     assert!(!small.contains("B/s"), "no throughput line under 1 MB: {small:?}");
     assert!(small.contains("copied "), "{small:?}");
 }
+
+#[test]
+fn mv_from_a_scheme_that_cannot_remove_copies_nothing() {
+    let sb = Sandbox::new();
+    let line = sb.fails(&["mv", &fixture_url("node_file/a"), "indexeddb://moved"]);
+    assert!(line.contains("not a model store"), "{line}");
+    assert!(sb.ok(&["ls", "--json"]).json().as_object().unwrap().is_empty(), "nothing copied");
+}
