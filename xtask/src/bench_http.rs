@@ -224,6 +224,7 @@ fn report(m: &[Measure], server: &str) -> String {
         tfjs.rss_mib() / weights_mib
     );
     let _ = writeln!(s, "- TF.js is measured with `tf.io.http(url).load()` (fetch and join, no model building), the same work modelio does.");
+    let _ = writeln!(s, "- curl writes to /dev/null; modelio keeps all 256 MiB in fresh memory, and its extra time is mostly the kernel's ~65,000 page faults for it (sys time 0.25 s vs curl's 0.10 s). Receiving into `MADV_HUGEPAGE` buffers cut a load to 0.16-0.18 s (faster than curl) when huge pages were free, but stalled for ~0.9 s on direct compaction when other processes had fragmented memory, so it was not kept.");
     s
 }
 
