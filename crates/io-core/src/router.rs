@@ -205,7 +205,7 @@ impl Registry {
     pub async fn list_models(&self) -> Result<BTreeMap<String, ModelArtifactsInfo>> {
         let mut out = BTreeMap::new();
         for scheme in self.store_schemes() {
-            if let Some(store) = self.store(&scheme) {
+            if let Some(store) = self.store(&scheme).filter(|s| s.lists_everything()) {
                 for (path, info) in store.list().await? {
                     out.insert(format!("{scheme}://{path}"), info);
                 }
@@ -216,8 +216,14 @@ impl Registry {
 
     /// Models of one store, keyed by path.
     pub async fn list_store(&self, scheme: &str) -> Result<BTreeMap<String, ModelArtifactsInfo>> {
-        let u = ModelUrl::parse(&format!("{scheme}://"))?;
-        Ok(self.store_for(&u, "list")?.list().await?.into_iter().collect())
+        self.list_under(&format!("{scheme}://")).await
+    }
+
+    /// Models of a store under a URL prefix (`file://./models`, `indexeddb://team`), keyed by path
+    /// (without `scheme://`). Works for stores that cannot list everything, too.
+    pub async fn list_under(&self, url: &str) -> Result<BTreeMap<String, ModelArtifactsInfo>> {
+        let u = ModelUrl::parse(url)?;
+        Ok(self.store_for(&u, "list")?.list_under(&u.path).await?.into_iter().collect())
     }
 
     /// Copies the model at `src` to `dst` (any scheme to any scheme): load, then save.

@@ -12,19 +12,15 @@ use crate::source;
 use crate::table;
 
 /// `modelio ls [SCHEME://[PREFIX]]`: models of every store that can list, or of one store
-/// (optionally only paths starting with PREFIX).
+/// (optionally only the models at or under the path PREFIX).
 pub async fn ls(args: &LsArgs, out: &Output) -> CmdResult {
     let models = match &args.store {
         None => modelio::list_models().await?,
         Some(store) => {
-            let (scheme, prefix) = store.split_once("://").unwrap_or((store.as_str(), ""));
-            let scheme = scheme.to_ascii_lowercase();
-            let found = modelio::registry().list_store(&scheme).await?;
-            found
-                .into_iter()
-                .filter(|(path, _)| path.starts_with(prefix))
-                .map(|(path, info)| (format!("{scheme}://{path}"), info))
-                .collect()
+            let url = if store.contains("://") { store.clone() } else { format!("{store}://") };
+            let scheme = modelio::ModelUrl::parse(&url)?.scheme;
+            let found = modelio::registry().list_under(&url).await?;
+            found.into_iter().map(|(path, info)| (format!("{scheme}://{path}"), info)).collect()
         }
     };
     if args.json {
