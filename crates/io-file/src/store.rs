@@ -32,7 +32,10 @@ impl FileStore {
     }
 
     fn remove_sync(path: &str) -> Result<ModelArtifactsInfo> {
-        let folder = FileHandler::new(path).folder()?;
+        let mut folder = FileHandler::new(path).folder()?;
+        if folder.is_file() && folder.file_name().is_some_and(|n| n == MODEL_JSON) {
+            folder.pop(); // `file://dir/model.json` names the model in `dir`
+        }
         if !folder.join(MODEL_JSON).is_file() {
             return Err(Error::NotFound {
                 url: format!("file://{path}"),

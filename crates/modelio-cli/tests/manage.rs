@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{fixture_url, Sandbox};
+use common::{fixture, fixture_url, Sandbox};
 use serde_json::Value;
 
 /// `info --json --stats` of a model without its `url`, to compare copies.
@@ -125,9 +125,23 @@ fn progress_is_shown_on_a_terminal_for_big_transfers_only() {
 }
 
 #[test]
-fn mv_from_a_scheme_that_cannot_remove_copies_nothing() {
+fn mv_from_a_file_folder_removes_it_only_after_the_copy() {
     let sb = Sandbox::new();
-    let line = sb.fails(&["mv", &fixture_url("node_file/a"), "indexeddb://moved"]);
-    assert!(line.contains("not a model store"), "{line}");
-    assert!(sb.ok(&["ls", "--json"]).json().as_object().unwrap().is_empty(), "nothing copied");
+    let src = sb.path().join("src-model");
+    std::fs::create_dir_all(&src).unwrap();
+    for f in ["model.json", "weights.bin"] {
+        std::fs::copy(fixture("node_file/a").join(f), src.join(f)).unwrap();
+    }
+    // A folder that holds a foreign file is not removed: the move fails after copying, both copies stay.
+    std::fs::write(src.join("notes.txt"), "mine").unwrap();
+    let from = sb.file_url("src-model/model.json");
+    let line = sb.fails(&["mv", &from, "indexeddb://kept"]);
+    assert!(line.contains("both copies exist"), "{line}");
+    assert!(src.join("model.json").is_file() && src.join("notes.txt").is_file());
+    assert_eq!(sb.ok(&["ls", "--json"]).json()["indexeddb://kept"]["weightDataBytes"], 92);
+    // Without it, the source folder is gone after the move.
+    std::fs::remove_file(src.join("notes.txt")).unwrap();
+    sb.ok(&["mv", &from, "indexeddb://moved"]);
+    assert!(!src.exists(), "the source folder is removed");
+    assert_eq!(sb.ok(&["ls", "--json"]).json()["indexeddb://moved"]["weightDataBytes"], 92);
 }
