@@ -148,26 +148,28 @@ impl Registry {
 
     /// The one save handler for `url` (TF.js's exactly-one-handler rule).
     pub fn save_handler(&self, url: &str) -> Result<Box<dyn SaveHandler>> {
-        let u = ModelUrl::parse(url)?;
-        let mut found = Vec::new();
-        for reg in self.plugins_for(&u)? {
-            if let Some(h) = reg.handler.save_handler(&u)? {
-                found.push((reg.plugin, h));
-            }
-        }
-        one(found, &u, "save")
+        self.resolve(url, "save", |scheme, u| scheme.save_handler(u))
     }
 
     /// The one load handler for `url`.
     pub fn load_handler(&self, url: &str) -> Result<Box<dyn LoadHandler>> {
+        self.resolve(url, "load", |scheme, u| scheme.load_handler(u))
+    }
+
+    fn resolve<H: ?Sized>(
+        &self,
+        url: &str,
+        direction: &'static str,
+        make: impl Fn(&dyn Scheme, &ModelUrl) -> Result<Option<Box<H>>>,
+    ) -> Result<Box<H>> {
         let u = ModelUrl::parse(url)?;
         let mut found = Vec::new();
         for reg in self.plugins_for(&u)? {
-            if let Some(h) = reg.handler.load_handler(&u)? {
+            if let Some(h) = make(reg.handler, &u)? {
                 found.push((reg.plugin, h));
             }
         }
-        one(found, &u, "load")
+        one(found, &u, direction)
     }
 
     /// The store behind `scheme`, if a registered plugin of that scheme is one.
