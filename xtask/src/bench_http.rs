@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 
 use crate::{cargo, install, root, run, Res};
 
-const SHARDS: usize = 64;
-const SHARD_BYTES: usize = 4 << 20;
+pub(crate) const SHARDS: usize = 64;
+pub(crate) const SHARD_BYTES: usize = 4 << 20;
 const RUNS: usize = 3;
 
 /// One measured command.
@@ -50,8 +50,7 @@ pub fn run_bench() -> Res {
     let port = free_port()?;
     let (mut server, server_name) = start_server(&dir, &model, port)?;
     let result = measure_all(&peer, port);
-    let _ = server.kill();
-    let _ = server.wait();
+    stop(&mut server);
     let measures = result?;
     let report = report(&measures, &server_name);
     eprintln!("{report}");
@@ -59,40 +58,52 @@ pub fn run_bench() -> Res {
 }
 
 /// model.json and 64 shards of 4 MiB, one `[1024, 1024]` float32 weight each.
-fn write_model(dir: &Path) -> Res {
+pub(crate) fn write_model(dir: &Path) -> Res {
+    write_model_sized(dir, SHARDS, SHARD_BYTES)
+}
+
+/// model.json and `shards` shards of `shard_bytes` (a multiple of 4 KiB), one `[1024, n]` float32
+/// weight each. Shards already there with the right size are kept.
+pub(crate) fn write_model_sized(dir: &Path, shards: usize, shard_bytes: usize) -> Res {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let paths: Vec<String> = (1..=SHARDS).map(|i| format!("\"group1-shard{i}of{SHARDS}.bin\"")).collect();
-    let weights: Vec<String> =
-        (0..SHARDS).map(|i| format!("{{\"name\":\"dense_{i}/kernel\",\"shape\":[1024,1024],\"dtype\":\"float32\"}}")).collect();
+    let cols = shard_bytes / 4096;
+    let paths: Vec<String> = (1..=shards).map(|i| format!("\"group1-shard{i}of{shards}.bin\"")).collect();
+    let weights: Vec<String> = (0..shards)
+        .map(|i| format!("{{\"name\":\"dense_{i}/kernel\",\"shape\":[1024,{cols}],\"dtype\":\"float32\"}}"))
+        .collect();
     let json = format!(
         "{{\"modelTopology\":{{\"class_name\":\"Sequential\",\"config\":{{\"name\":\"bench\",\"layers\":[]}}}},\"format\":\"layers-model\",\"generatedBy\":\"modelio xtask bench http\",\"convertedBy\":null,\"weightsManifest\":[{{\"paths\":[{}],\"weights\":[{}]}}]}}",
         paths.join(","),
         weights.join(",")
     );
     std::fs::write(dir.join("model.json"), json).map_err(|e| e.to_string())?;
-    for i in 1..=SHARDS {
-        let p = dir.join(format!("group1-shard{i}of{SHARDS}.bin"));
-        if std::fs::metadata(&p).map(|m| m.len() as usize == SHARD_BYTES).unwrap_or(false) {
+    for i in 1..=shards {
+        let p = dir.join(format!("group1-shard{i}of{shards}.bin"));
+        if std::fs::metadata(&p).map(|m| m.len() as usize == shard_bytes).unwrap_or(false) {
             continue;
         }
         let data: Vec<u8> =
-            (0..SHARD_BYTES / 4).flat_map(|j| (((j * 37 + i) % 1000) as f32 / 1000.0).to_le_bytes()).collect();
+            (0..shard_bytes / 4).flat_map(|j| (((j * 37 + i) % 1000) as f32 / 1000.0).to_le_bytes()).collect();
         std::fs::write(&p, data).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     Ok(())
 }
 
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
 
 /// nginx (if installed) or Python's http.server, on 127.0.0.1:`port`, serving `model`'s parent.
-fn start_server(dir: &Path, model: &Path, port: u16) -> Result<(Child, String), String> {
+pub(crate) fn start_server(dir: &Path, model: &Path, port: u16) -> Result<(Child, String), String> {
     let root_dir = model.parent().expect("model has a parent");
     let child = if Path::new("/usr/sbin/nginx").exists() {
         let conf = dir.join("nginx.conf");
-        let user = if Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n")) { "user root;" } else { "" };
+        let user = if Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n")) {
+            "user root;"
+        } else {
+            ""
+        };
         std::fs::write(
             &conf,
             format!(
@@ -102,7 +113,14 @@ fn start_server(dir: &Path, model: &Path, port: u16) -> Result<(Child, String), 
             ),
         )
         .map_err(|e| e.to_string())?;
-        let c = Command::new("/usr/sbin/nginx").arg("-c").arg(&conf).arg("-p").arg(dir).stderr(Stdio::null()).spawn();
+        let c = Command::new("/usr/sbin/nginx")
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
         (c.map_err(|e| format!("cannot start nginx: {e}"))?, "nginx (Debian)".to_string())
     } else {
         let c = Command::new("python3")
@@ -111,7 +129,10 @@ fn start_server(dir: &Path, model: &Path, port: u16) -> Result<(Child, String), 
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();
-        (c.map_err(|e| format!("cannot start python3 -m http.server: {e}"))?, "python3 -m http.server (nginx not installed)".to_string())
+        (
+            c.map_err(|e| format!("cannot start python3 -m http.server: {e}"))?,
+            "python3 -m http.server (nginx not installed)".to_string(),
+        )
     };
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -120,6 +141,13 @@ fn start_server(dir: &Path, model: &Path, port: u16) -> Result<(Child, String), 
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     Err(format!("the bench server did not start listening on 127.0.0.1:{port}"))
+}
+
+/// Stops the server with SIGTERM (nginx's master then stops its workers; SIGKILL would orphan them).
+/// Stops a server process with SIGTERM (nginx then stops its workers) and waits for it.
+pub(crate) fn stop(server: &mut Child) {
+    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+    let _ = server.wait();
 }
 
 fn measure_all(peer: &Path, port: u16) -> Result<Vec<Measure>, String> {
@@ -133,10 +161,15 @@ fn measure_all(peer: &Path, port: u16) -> Result<Vec<Measure>, String> {
     }
     let cmds: Vec<(&'static str, PathBuf, Vec<String>)> = vec![
         ("modelio (io-http)", modelio, vec![url.clone()]),
-        ("TF.js 4.22 (Node, tf.io.http load)", "node".into(), vec![peer.join("http_bench_load.js").display().to_string(), url.clone()]),
+        (
+            "TF.js 4.22 (Node, tf.io.http load)",
+            "node".into(),
+            vec![peer.join("http_bench_load.js").display().to_string(), url.clone()],
+        ),
         ("curl, 6 at a time", "curl".into(), curl),
     ];
-    let mut out: Vec<Measure> = cmds.iter().map(|(n, _, _)| Measure { name: n, seconds: vec![], rss_kib: vec![] }).collect();
+    let mut out: Vec<Measure> =
+        cmds.iter().map(|(n, _, _)| Measure { name: n, seconds: vec![], rss_kib: vec![] }).collect();
     for round in 0..=RUNS {
         for ((_, prog, args), m) in cmds.iter().zip(out.iter_mut()) {
             let (secs, rss) = timed(prog, args, peer)?;
@@ -150,8 +183,14 @@ fn measure_all(peer: &Path, port: u16) -> Result<Vec<Measure>, String> {
 }
 
 /// Runs under `/usr/bin/time -v`: (wall seconds, peak RSS KiB).
-fn timed(prog: &Path, args: &[String], cwd: &Path) -> Result<(f64, u64), String> {
-    let o = Command::new("/usr/bin/time").arg("-v").arg(prog).args(args).current_dir(cwd).output().map_err(|e| e.to_string())?;
+pub(crate) fn timed(prog: &Path, args: &[String], cwd: &Path) -> Result<(f64, u64), String> {
+    let o = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(prog)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .map_err(|e| e.to_string())?;
     let err = String::from_utf8_lossy(&o.stderr);
     if !o.status.success() {
         return Err(format!("{} failed: {err}", prog.display()));
@@ -159,7 +198,8 @@ fn timed(prog: &Path, args: &[String], cwd: &Path) -> Result<(f64, u64), String>
     let field = |key: &str| err.lines().find_map(|l| l.trim().strip_prefix(key)).map(str::trim).map(str::to_string);
     let wall = field("Elapsed (wall clock) time (h:mm:ss or m:ss):").ok_or("no wall time from /usr/bin/time")?;
     let secs = wall.split(':').fold(0.0, |acc, p| acc * 60.0 + p.parse::<f64>().unwrap_or(0.0));
-    let rss = field("Maximum resident set size (kbytes):").and_then(|v| v.parse().ok()).ok_or("no RSS from /usr/bin/time")?;
+    let rss =
+        field("Maximum resident set size (kbytes):").and_then(|v| v.parse().ok()).ok_or("no RSS from /usr/bin/time")?;
     Ok((secs, rss))
 }
 
@@ -192,11 +232,12 @@ fn report(m: &[Measure], server: &str) -> String {
         tfjs.rss_mib() / weights_mib
     );
     let _ = writeln!(s, "- TF.js is measured with `tf.io.http(url).load()` (fetch and join, no model building), the same work modelio does.");
+    let _ = writeln!(s, "- curl writes to /dev/null; modelio keeps all 256 MiB in fresh memory, and its extra time is mostly the kernel's ~65,000 page faults for it (sys time 0.25 s vs curl's 0.10 s). Receiving into `MADV_HUGEPAGE` buffers cut a load to 0.16-0.18 s (faster than curl) when huge pages were free, but stalled for ~0.9 s on direct compaction when other processes had fragmented memory, so it was not kept.");
     s
 }
 
 /// Replaces the section starting with `heading` (up to the next `## `) in `file`, or appends it.
-fn write_section(file: &Path, heading: &str, body: &str) -> Res {
+pub(crate) fn write_section(file: &Path, heading: &str, body: &str) -> Res {
     let old = std::fs::read_to_string(file).unwrap_or_else(|_| "# Benchmarks\n\n".to_string());
     let new = match old.find(&format!("{heading}\n")) {
         Some(start) => {

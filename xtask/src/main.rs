@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 
+mod bench_cli;
 mod bench_http;
 mod install;
 
@@ -164,7 +165,8 @@ fn bench(name: Option<&str>) -> Res {
     match name {
         None | Some("codec") => run(cargo().args(["bench", "-p", "io-core", "--bench", "codec"])),
         Some("http") => bench_http::run_bench(),
-        Some(other) => Err(format!("unknown benchmark '{other}'; available: codec, http")),
+        Some("cli") => bench_cli::run_all(),
+        Some(other) => Err(format!("unknown benchmark '{other}'; available: codec, http, cli")),
     }
 }
 

@@ -47,6 +47,25 @@ pub trait ModelStore: MaybeSendSync {
     /// Every model path (without `scheme://`) with its info.
     async fn list(&self) -> Result<Vec<(String, ModelArtifactsInfo)>>;
 
+    /// Whether [`ModelStore::list`] enumerates the whole store. Stores with no single root (a file
+    /// system) answer `false`: `list_models` skips them, and they list only under a prefix.
+    fn lists_everything(&self) -> bool {
+        true
+    }
+
+    /// The models whose path is `prefix` or lies under `prefix/` (every model when `prefix` is empty).
+    async fn list_under(&self, prefix: &str) -> Result<Vec<(String, ModelArtifactsInfo)>> {
+        let prefix = prefix.trim_end_matches('/');
+        Ok(self
+            .list()
+            .await?
+            .into_iter()
+            .filter(|(p, _)| {
+                prefix.is_empty() || p == prefix || p.strip_prefix(prefix).is_some_and(|r| r.starts_with('/'))
+            })
+            .collect())
+    }
+
     /// Removes the model at `path`, returning its info; [`Error::NotFound`] if there is none.
     async fn remove(&self, path: &str) -> Result<ModelArtifactsInfo>;
 

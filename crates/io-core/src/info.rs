@@ -73,7 +73,12 @@ pub fn json_len<T: Serialize + ?Sized>(v: &T) -> u64 {
 /// The current time as TF.js writes `dateSaved` (`new Date().toISOString()`), on every target.
 pub fn now_iso() -> String {
     let since = web_time::SystemTime::now().duration_since(web_time::UNIX_EPOCH).unwrap_or_default();
-    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + since).to_string()
+    iso(std::time::UNIX_EPOCH + since)
+}
+
+/// A time as TF.js writes `dateSaved`: ISO 8601 UTC with milliseconds (`2026-11-25T19:32:34.925Z`).
+pub fn iso(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
 }
 
 /// One response a save received (HTTP saves), as TF.js's `SaveResult.responses`.

@@ -148,26 +148,28 @@ impl Registry {
 
     /// The one save handler for `url` (TF.js's exactly-one-handler rule).
     pub fn save_handler(&self, url: &str) -> Result<Box<dyn SaveHandler>> {
-        let u = ModelUrl::parse(url)?;
-        let mut found = Vec::new();
-        for reg in self.plugins_for(&u)? {
-            if let Some(h) = reg.handler.save_handler(&u)? {
-                found.push((reg.plugin, h));
-            }
-        }
-        one(found, &u, "save")
+        self.resolve(url, "save", |scheme, u| scheme.save_handler(u))
     }
 
     /// The one load handler for `url`.
     pub fn load_handler(&self, url: &str) -> Result<Box<dyn LoadHandler>> {
+        self.resolve(url, "load", |scheme, u| scheme.load_handler(u))
+    }
+
+    fn resolve<H: ?Sized>(
+        &self,
+        url: &str,
+        direction: &'static str,
+        make: impl Fn(&dyn Scheme, &ModelUrl) -> Result<Option<Box<H>>>,
+    ) -> Result<Box<H>> {
         let u = ModelUrl::parse(url)?;
         let mut found = Vec::new();
         for reg in self.plugins_for(&u)? {
-            if let Some(h) = reg.handler.load_handler(&u)? {
+            if let Some(h) = make(reg.handler, &u)? {
                 found.push((reg.plugin, h));
             }
         }
-        one(found, &u, "load")
+        one(found, &u, direction)
     }
 
     /// The store behind `scheme`, if a registered plugin of that scheme is one.
@@ -205,7 +207,7 @@ impl Registry {
     pub async fn list_models(&self) -> Result<BTreeMap<String, ModelArtifactsInfo>> {
         let mut out = BTreeMap::new();
         for scheme in self.store_schemes() {
-            if let Some(store) = self.store(&scheme) {
+            if let Some(store) = self.store(&scheme).filter(|s| s.lists_everything()) {
                 for (path, info) in store.list().await? {
                     out.insert(format!("{scheme}://{path}"), info);
                 }
@@ -216,8 +218,14 @@ impl Registry {
 
     /// Models of one store, keyed by path.
     pub async fn list_store(&self, scheme: &str) -> Result<BTreeMap<String, ModelArtifactsInfo>> {
-        let u = ModelUrl::parse(&format!("{scheme}://"))?;
-        Ok(self.store_for(&u, "list")?.list().await?.into_iter().collect())
+        self.list_under(&format!("{scheme}://")).await
+    }
+
+    /// Models of a store under a URL prefix (`file://./models`, `indexeddb://team`), keyed by path
+    /// (without `scheme://`). Works for stores that cannot list everything, too.
+    pub async fn list_under(&self, url: &str) -> Result<BTreeMap<String, ModelArtifactsInfo>> {
+        let u = ModelUrl::parse(url)?;
+        Ok(self.store_for(&u, "list")?.list_under(&u.path).await?.into_iter().collect())
     }
 
     /// Copies the model at `src` to `dst` (any scheme to any scheme): load, then save.

@@ -21,6 +21,9 @@ impl Scheme for FileScheme {
     fn load_handler(&self, url: &ModelUrl) -> Result<Option<Box<dyn LoadHandler>>> {
         Ok(Some(Box::new(FileHandler::from_url(url)?)))
     }
+    fn store(&self) -> Option<Box<dyn io_core::ModelStore>> {
+        Some(Box::new(crate::store::FileStore))
+    }
 }
 
 /// Saves a model into a folder, or loads one from a folder or a model.json file.
@@ -117,6 +120,11 @@ impl FileHandler {
         result.map(|_| SaveResult::for_artifacts(artifacts))
     }
 
+    /// The model folder this handler saves to (absolute, normalized).
+    pub(crate) fn folder(&self) -> Result<PathBuf> {
+        self.target()
+    }
+
     /// The folder to save into, absolute and without `.`/`..`, symlinks to folders followed.
     fn target(&self) -> Result<PathBuf> {
         let abs = std::path::absolute(&self.path).map_err(|e| Error::io("resolving", &self.path, e))?;
@@ -154,7 +162,7 @@ fn keep_permissions(old: &Path, new: &Path) -> Result<()> {
 }
 
 /// A save replaces the whole folder: refuse when it is a file, or holds anything but model files.
-fn check_replaceable(target: &Path, url: &str) -> Result<()> {
+pub(crate) fn check_replaceable(target: &Path, url: &str) -> Result<()> {
     let meta = match std::fs::metadata(target) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),

@@ -25,9 +25,11 @@
 //!
 //! The file system calls are blocking; see [`FileHandler`] for use under an async runtime.
 //!
-//! `file://` has no listing in TF.js, and a folder tree has no natural root to list. A store must
-//! list (the router's `list_models` asks every store), so this plugin is not a `ModelStore`: no
-//! `list_models`, `remove_model` or in-store `move_model` for `file://` (copying to and from it works).
+//! `file://` has no listing in TF.js, and a folder tree has no natural root. So `file://` is a model
+//! store that lists only under a folder: `Registry::list_under("file://./models")` finds the model
+//! folders below `./models` (what `modelio serve` and `modelio ls file://DIR` use), and
+//! `remove_model("file://./models/m")` removes one atomically (one rename aside, then deletion); it is
+//! skipped by `list_models`. Moves copy, then remove the source.
 //!
 //! On `wasm32` this crate is empty: there is no file system in the browser.
 #![warn(missing_docs)]
@@ -41,10 +43,14 @@ mod load;
 #[cfg(not(target_arch = "wasm32"))]
 mod save;
 #[cfg(not(target_arch = "wasm32"))]
+mod store;
+#[cfg(not(target_arch = "wasm32"))]
 mod swap;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use handler::{FileHandler, FileScheme, MODEL_JSON, WEIGHTS_BIN};
+#[cfg(not(target_arch = "wasm32"))]
+pub use store::FileStore;
 
 /// The schemes this plugin registers (none on `wasm32`).
 #[cfg(not(target_arch = "wasm32"))]

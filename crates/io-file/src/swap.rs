@@ -138,6 +138,15 @@ fn two_renames(temp: &Path, target: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Removes the model folder `target`: one atomic rename out of the way (a reader sees the whole model
+/// or none), then deletion. A crash in between leaves a hidden `old` sibling that later saves remove.
+pub(crate) fn remove(target: &Path) -> io::Result<()> {
+    let aside = sibling(target, "old");
+    std::fs::rename(target, &aside)?;
+    sync_parent(target)?;
+    std::fs::remove_dir_all(&aside)
+}
+
 fn sync_parent(p: &Path) -> io::Result<()> {
     #[cfg(unix)]
     if let Some(parent) = p.parent() {

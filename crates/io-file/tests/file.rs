@@ -293,3 +293,38 @@ fn a_refused_save_leaves_the_old_model_untouched() {
 fn bytes_of(b: &'static [u8]) -> bytes::Bytes {
     bytes::Bytes::from_static(b)
 }
+
+/// `file://` lists the model folders under a folder (not in `list_models`) and removes one whole.
+#[test]
+fn lists_under_a_folder_and_removes_a_model() {
+    let root = tempfile::tempdir().unwrap();
+    let base = url(root.path());
+    let r = registry();
+    block_on(r.save(&format!("{base}/a"), &fixtures::model("a"))).unwrap();
+    block_on(r.save(&format!("{base}/team/b"), &fixtures::model("b"))).unwrap();
+    std::fs::create_dir_all(root.path().join("empty/deeper")).unwrap();
+    let listed = block_on(r.list_under(&base)).unwrap();
+    let prefix = root.path().display().to_string();
+    let names: Vec<String> = listed.keys().map(|k| k.strip_prefix(&prefix).unwrap().to_string()).collect();
+    assert_eq!(names, ["/a", "/team/b"]);
+    let info = &listed[&format!("{prefix}/team/b")];
+    let want = fixtures::info("b");
+    assert_eq!(
+        (info.model_topology_bytes, info.weight_specs_bytes, info.weight_data_bytes),
+        (want.model_topology_bytes, want.weight_specs_bytes, want.weight_data_bytes)
+    );
+    assert!(block_on(r.list_models()).unwrap().keys().all(|k| !k.starts_with("file://")));
+    let removed = block_on(r.remove_model(&format!("{base}/a"))).unwrap();
+    assert_eq!(removed.weight_data_bytes, Some(92));
+    assert!(!root.path().join("a").exists());
+    assert!(matches!(block_on(r.remove_model(&format!("{base}/a"))), Err(Error::NotFound { .. })));
+    // A folder holding other files is not removed.
+    std::fs::write(root.path().join("team/b/notes.txt"), "mine").unwrap();
+    assert!(block_on(r.remove_model(&format!("{base}/team/b"))).is_err());
+    assert!(root.path().join("team/b/notes.txt").exists());
+    // Moving within file:// copies then removes the source.
+    std::fs::remove_file(root.path().join("team/b/notes.txt")).unwrap();
+    block_on(r.move_model(&format!("{base}/team/b"), &format!("{base}/moved"))).unwrap();
+    assert!(!root.path().join("team/b").exists());
+    assert_same_model("moved", &block_on(r.load(&format!("{base}/moved"))).unwrap(), &fixtures::model("b"));
+}

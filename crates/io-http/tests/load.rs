@@ -248,3 +248,19 @@ fn works_without_a_tokio_runtime() {
     let a = futures::executor::block_on(HttpHandler::new(url).load()).unwrap();
     assert_eq!(a.weight_data.len(), 4_404_000);
 }
+
+/// A request that outlives its time limit is a temporary network error, retried, then reported.
+#[tokio::test]
+async fn time_limit_applies_per_request() {
+    let srv = Server::start().await;
+    srv.fault(&format!("{C}/group1-shard2of2.bin"), Fault::Slow(5_000));
+    let h = HttpHandler::new(srv.url(&format!("{C}/model.json")))
+        .timeout(Some(std::time::Duration::from_millis(200)))
+        .retries(1)
+        .backoff(std::time::Duration::from_millis(1));
+    let e = load_err(h).await;
+    let shard = srv.url(&format!("{C}/group1-shard2of2.bin"));
+    assert!(matches!(&e, Error::Network { url, temporary: true, .. } if *url == shard), "{e:?}");
+    assert!(e.to_string().contains("timed out"), "{e}");
+    assert_eq!(srv.take_log().iter().filter(|l| l.contains("shard2of2")).count(), 2);
+}

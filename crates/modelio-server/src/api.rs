@@ -45,7 +45,7 @@ pub fn router(cfg: ServeConfig) -> Router {
 }
 
 async fn list(State(cfg): Shared) -> Result<Response, ApiError> {
-    let all = cfg.registry.list_store(cfg.scheme()).await?;
+    let all = cfg.registry.list_under(&cfg.store).await?;
     let mine: serde_json::Map<String, serde_json::Value> = all
         .into_iter()
         .filter_map(|(path, info)| Some((cfg.name_of(&path)?, serde_json::to_value(info).ok()?)))
@@ -67,7 +67,7 @@ async fn get_path(State(cfg): Shared, Path(path): Path<String>, headers: HeaderM
         return Ok(file(&headers, tag, "application/octet-stream", a.weight_data));
     }
     let name = checked(&path)?;
-    let info = cfg.registry.list_store(cfg.scheme()).await?.remove(&strip_scheme(&cfg.model_url(name)));
+    let info = cfg.registry.list_under(&cfg.model_url(name)).await?.remove(&strip_scheme(&cfg.model_url(name)));
     match info {
         Some(info) => Ok(Json(info).into_response()),
         None => Err(io_core::Error::not_found(cfg.model_url(name)).into()),

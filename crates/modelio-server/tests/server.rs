@@ -32,7 +32,21 @@ async fn fixtures_round_trip_with_nested_names() {
 
 #[tokio::test]
 async fn list_info_and_delete() {
-    let s = support::start("list", |_| {}).await;
+    list_info_and_delete_on(support::start("list", |_| {}).await).await;
+}
+
+/// The default kind of store, a folder via `file://`, lists and deletes too.
+#[tokio::test]
+async fn list_info_and_delete_on_a_file_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("file://{}/models", dir.path().display());
+    let s = support::start("", |c| c.store = store.clone()).await;
+    list_info_and_delete_on(s).await;
+    assert!(dir.path().join("models/dir/two/model.json").is_file());
+    assert!(!dir.path().join("models/one").exists(), "the deleted model's folder is gone");
+}
+
+async fn list_info_and_delete_on(s: support::Running) {
     save(&s.model("one"), "a").await;
     save(&s.model("dir/two"), "b").await;
     let all: serde_json::Value = client().get(format!("{}/models", s.base)).send().await.unwrap().json().await.unwrap();

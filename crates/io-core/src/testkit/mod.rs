@@ -59,14 +59,12 @@ pub fn assert_same_model(case: &str, got: &ModelArtifacts, want: &ModelArtifacts
         want.weight_data.len()
     );
     check!(case, got.weight_data.to_vec() == want.weight_data.to_vec(), "weight bytes differ");
-    check!(case, got.format == want.format, "format {:?} != {:?}", got.format, want.format);
-    check!(
-        case,
-        got.generated_by == want.generated_by,
-        "generatedBy {:?} != {:?}",
-        got.generated_by,
-        want.generated_by
-    );
+    for (name, g, w) in [
+        ("format", got.format.as_deref(), want.format.as_deref()),
+        ("generatedBy", got.generated_by.as_deref(), want.generated_by.as_deref()),
+    ] {
+        check!(case, g == w, "{name} {g:?} != {w:?}");
+    }
     check!(
         case,
         got.converted_by == want.converted_by,
@@ -74,14 +72,12 @@ pub fn assert_same_model(case: &str, got: &ModelArtifacts, want: &ModelArtifacts
         got.converted_by,
         want.converted_by
     );
-    check!(case, got.training_config == want.training_config, "trainingConfig differs");
-    check!(
-        case,
-        got.user_defined_metadata == want.user_defined_metadata,
-        "userDefinedMetadata {:?} != {:?}",
-        got.user_defined_metadata,
-        want.user_defined_metadata
-    );
+    for (name, g, w) in [
+        ("trainingConfig", &got.training_config, &want.training_config),
+        ("userDefinedMetadata", &got.user_defined_metadata, &want.user_defined_metadata),
+    ] {
+        check!(case, g == w, "{name} {g:?} != {w:?}");
+    }
     check!(case, got.signature == want.signature, "signature differs");
 }
 

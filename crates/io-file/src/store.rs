@@ -1,0 +1,117 @@
+//! `file://` as a model store under a root folder: list the model folders below a path, remove one.
+//!
+//! A file system has no single root, so this store does not take part in `list_models` (it answers
+//! `lists_everything() == false`); `Registry::list_under("file://./models")` lists the model folders
+//! (folders holding `model.json`) under `./models`, which is what `modelio serve` and `modelio ls
+//! file://DIR` use. Hidden folders (leftovers of saves in progress) are skipped.
+
+use std::path::{Path, PathBuf};
+
+use io_core::{Error, ModelArtifactsInfo, ModelJson, ModelStore, Result};
+
+use crate::handler::{FileHandler, MODEL_JSON};
+use crate::swap;
+
+/// How deep below the listed folder model folders are looked for.
+const MAX_DEPTH: usize = 16;
+
+/// The `file://` model store.
+pub struct FileStore;
+
+impl FileStore {
+    fn list_sync(prefix: &str) -> Result<Vec<(String, ModelArtifactsInfo)>> {
+        let base = prefix.trim_end_matches('/');
+        let root = PathBuf::from(if base.is_empty() { "." } else { base });
+        let mut out = Vec::new();
+        if root.join(MODEL_JSON).is_file() {
+            out.push((base.to_string(), info(&root)?));
+            return Ok(out);
+        }
+        walk(&root, base, 0, &mut out)?;
+        Ok(out)
+    }
+
+    fn remove_sync(path: &str) -> Result<ModelArtifactsInfo> {
+        let mut folder = FileHandler::new(path).folder()?;
+        if folder.is_file() && folder.file_name().is_some_and(|n| n == MODEL_JSON) {
+            folder.pop(); // `file://dir/model.json` names the model in `dir`
+        }
+        if !folder.join(MODEL_JSON).is_file() {
+            return Err(Error::NotFound {
+                url: format!("file://{path}"),
+                detail: "no model.json in the folder".into(),
+            });
+        }
+        crate::handler::check_replaceable(&folder, &format!("file://{path}"))?;
+        let info = info(&folder)?;
+        swap::remove(&folder).map_err(|e| Error::io("removing the model folder", &folder, e))?;
+        Ok(info)
+    }
+}
+
+fn walk(dir: &Path, label: &str, depth: usize, out: &mut Vec<(String, ModelArtifactsInfo)>) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && depth == 0 => return Ok(()),
+        Err(e) => return Err(Error::io("listing", dir, e)),
+    };
+    let mut subdirs: Vec<(String, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+        .filter(|(n, _)| !n.starts_with('.'))
+        .collect();
+    subdirs.sort();
+    for (name, path) in subdirs {
+        let child = if label.is_empty() { name } else { format!("{label}/{name}") };
+        if path.join(MODEL_JSON).is_file() {
+            out.push((child, info(&path)?));
+        } else if depth + 1 < MAX_DEPTH {
+            walk(&path, &child, depth + 1, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The info of a model folder without reading its weights: byte counts from model.json and the
+/// shard files' sizes, `dateSaved` from model.json's modification time.
+fn info(folder: &Path) -> Result<ModelArtifactsInfo> {
+    let json_path = folder.join(MODEL_JSON);
+    let bytes = std::fs::read(&json_path).map_err(|e| Error::io("reading", &json_path, e))?;
+    let doc = ModelJson::parse(&bytes, &json_path.display().to_string())?;
+    let mtime =
+        std::fs::metadata(&json_path).and_then(|m| m.modified()).map_err(|e| Error::io("reading", &json_path, e))?;
+    let mut info = ModelArtifactsInfo::for_artifacts_at(&doc.artifacts, io_core::info::iso(mtime));
+    let mut weight_bytes = 0u64;
+    for path in doc.weights_manifest.iter().flat_map(|g| &g.paths) {
+        crate::load::check_inside(path, &json_path.display().to_string())?;
+        let p = folder.join(path);
+        weight_bytes += std::fs::metadata(&p).map_err(|e| Error::io("reading", &p, e))?.len();
+    }
+    info.weight_data_bytes = Some(weight_bytes);
+    Ok(info)
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), io_core::async_trait)]
+#[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
+impl ModelStore for FileStore {
+    async fn list(&self) -> Result<Vec<(String, ModelArtifactsInfo)>> {
+        Err(Error::Unsupported {
+            operation: "list",
+            url: "file://".into(),
+            reason: "a file system has no single root: list a folder, e.g. `list_under(\"file://./models\")`".into(),
+        })
+    }
+
+    fn lists_everything(&self) -> bool {
+        false
+    }
+
+    async fn list_under(&self, prefix: &str) -> Result<Vec<(String, ModelArtifactsInfo)>> {
+        Self::list_sync(prefix)
+    }
+
+    async fn remove(&self, path: &str) -> Result<ModelArtifactsInfo> {
+        Self::remove_sync(path)
+    }
+}

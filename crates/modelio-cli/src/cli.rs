@@ -1,0 +1,113 @@
+//! The command line, as clap parses it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Inspect, copy, move, list and serve TensorFlow.js models through modelio's URL schemes.
+///
+/// URLs are the strings TF.js uses: `file://./my-model`, `indexeddb://my-model`,
+/// `localstorage://my-model`, `downloads://my-model`, `http(s)://host/path/model.json`.
+/// Native stores: `localstorage://` and `indexeddb://` live in the profile folder (`--home`, else
+/// `MODELIO_HOME`, else the platform's data folder); `downloads://` writes to `MODELIO_DOWNLOADS_DIR`,
+/// else the user's Downloads folder. Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.
+#[derive(Debug, Parser)]
+#[command(name = "modelio", version)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// No progress bars and no summary lines (results such as `ls` and `info` are still printed).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// The profile folder holding the native `localstorage://` and `indexeddb://` stores
+    /// (sets `MODELIO_HOME` for this run).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Describe a model: format, producer, topology, weights (and their value statistics).
+    Info(InfoArgs),
+    /// List the models of every store that can list, or of one store (`tf.io.listModels`).
+    Ls(LsArgs),
+    /// Copy a model from any scheme to any scheme (`tf.io.copyModel`).
+    Cp(TransferArgs),
+    /// Move a model; the source is removed only after the copy succeeded (`tf.io.moveModel`).
+    Mv(TransferArgs),
+    /// Remove a model from its store (`tf.io.removeModel`).
+    Rm(RmArgs),
+    /// Serve a model store over HTTP for TF.js's `tf.io.http` saves and `loadLayersModel` loads.
+    Serve(ServeArgs),
+}
+
+/// `modelio info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The model, e.g. `file://./my-model` or `indexeddb://my-model`.
+    pub url: String,
+    /// Print one JSON document instead of text (schema in the README).
+    #[arg(long)]
+    pub json: bool,
+    /// Also decode (and dequantize) every weight: element count, min, max, mean and sum.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// `modelio ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Only this store, e.g. `indexeddb://` (or `indexeddb`). Default: every store that can list.
+    pub store: Option<String>,
+    /// Print one JSON object `{ "scheme://path": ModelArtifactsInfo }` instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `modelio cp` and `modelio mv`.
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+    /// Where the model is.
+    pub src: String,
+    /// Where it goes.
+    pub dst: String,
+}
+
+/// `modelio rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// The model to remove, e.g. `localstorage://my-model`.
+    pub url: String,
+}
+
+/// `modelio serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The store models are saved to and loaded from: a store URL prefix such as `file://./models`
+    /// or `indexeddb://` (model NAME lives at `{store}/NAME`).
+    #[arg(long, default_value = modelio_server::DEFAULT_STORE, value_name = "URL")]
+    pub store: String,
+    /// Address to listen on (port 0 picks a free port; the first stdout line says which).
+    #[arg(long, default_value = modelio_server::DEFAULT_ADDR)]
+    pub addr: SocketAddr,
+    /// Largest accepted upload, in bytes (bigger uploads get HTTP 413).
+    #[arg(long, value_name = "BYTES", default_value_t = modelio_server::DEFAULT_MAX_UPLOAD_BYTES)]
+    pub max_upload_bytes: u64,
+    /// Origins allowed by CORS; repeat for several. Default: any origin (`*`).
+    #[arg(long = "cors-origin", value_name = "ORIGIN", conflicts_with = "no_cors")]
+    pub cors_origins: Vec<String>,
+    /// Send no CORS headers (only same-origin pages may use the server).
+    #[arg(long)]
+    pub no_cors: bool,
+}

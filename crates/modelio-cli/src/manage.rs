@@ -1,0 +1,82 @@
+//! `modelio ls`, `cp`, `mv` and `rm`: TF.js's model management through the facade, so every
+//! registered scheme works, in any combination.
+
+use std::collections::BTreeMap;
+
+use modelio::ModelArtifactsInfo;
+
+use crate::cli::{LsArgs, RmArgs, TransferArgs};
+use crate::failure::CmdResult;
+use crate::output::Output;
+use crate::source;
+use crate::table;
+
+/// `modelio ls [SCHEME://[PREFIX]]`: models of every store that can list, or of one store
+/// (optionally only the models at or under the path PREFIX).
+pub async fn ls(args: &LsArgs, out: &Output) -> CmdResult {
+    let models = match &args.store {
+        None => modelio::list_models().await?,
+        Some(store) => {
+            let url = if store.contains("://") { store.clone() } else { format!("{store}://") };
+            let scheme = modelio::ModelUrl::parse(&url)?.scheme;
+            let found = modelio::registry().list_under(&url).await?;
+            found.into_iter().map(|(path, info)| (format!("{scheme}://{path}"), info)).collect()
+        }
+    };
+    if args.json {
+        return out.json(&models);
+    }
+    out.text(&ls_table(&models))
+}
+
+fn ls_table(models: &BTreeMap<String, ModelArtifactsInfo>) -> String {
+    if models.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<Vec<String>> = models
+        .iter()
+        .map(|(url, info)| {
+            vec![
+                url.clone(),
+                info.date_saved.clone(),
+                info.model_topology_type.clone(),
+                info.weight_data_bytes.map(|b| b.to_string()).unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table::render(&["url", "saved", "topology", "weight bytes"], &rows)
+}
+
+/// `modelio cp SRC DST`.
+pub async fn cp(args: &TransferArgs, out: &Output) -> CmdResult {
+    let task = out.progress.task(format!("copying {} to {}", args.src, args.dst));
+    let info = if source::has_byte_progress(&args.src) && args.src != args.dst {
+        // Load with io-http's byte progress, then save: what `copy_model` does, made visible.
+        let artifacts = source::load(&args.src, &task).await?;
+        task.run(modelio::save(&args.dst, &artifacts)).await?.model_artifacts_info
+    } else {
+        task.run(modelio::copy_model(&args.src, &args.dst)).await?
+    };
+    task.finish("copied", info.weight_data_bytes);
+    out.summary(&format!("copied {} -> {} ({})", args.src, args.dst, describe(&info)))
+}
+
+/// `modelio mv SRC DST`.
+pub async fn mv(args: &TransferArgs, out: &Output) -> CmdResult {
+    let task = out.progress.task(format!("moving {} to {}", args.src, args.dst));
+    let info = task.run(modelio::move_model(&args.src, &args.dst)).await?;
+    task.finish("moved", info.weight_data_bytes);
+    out.summary(&format!("moved {} -> {} ({})", args.src, args.dst, describe(&info)))
+}
+
+/// `modelio rm URL`.
+pub async fn rm(args: &RmArgs, out: &Output) -> CmdResult {
+    let task = out.progress.task(format!("removing {}", args.url));
+    let info = task.run(modelio::remove_model(&args.url)).await?;
+    task.finish("removed", None);
+    out.summary(&format!("removed {} ({})", args.url, describe(&info)))
+}
+
+fn describe(info: &ModelArtifactsInfo) -> String {
+    format!("{} weight bytes", info.weight_data_bytes.unwrap_or(0))
+}

@@ -1,0 +1,364 @@
+//! `cargo xtask bench cli`: the `modelio` command side by side with the limits (issue 7).
+//!
+//! One run on this machine, release builds, page cache warm:
+//! 1. `file://` load of a generated 256 MiB float32 model in 64 shards, in-process (`modelio::load`,
+//!    modelio-cli's `load_time` example, best of 5) vs reading the 64 shard files into one fresh
+//!    buffer in-process (the limit; its page faults included); also the whole `modelio info`
+//!    process and the spawn cost of the binary (`modelio --version`);
+//! 2. peak RSS of that load (`/usr/bin/time -v`) vs the target 1.15 x weight bytes + 40 MiB;
+//! 3. native `indexeddb://` and `localstorage://` save (`modelio cp file://… store://…`) and load
+//!    (`modelio info store://…`) of a 4 MiB model (3 MiB for localstorage: 4 MiB in base64 is over
+//!    Chromium's 10 MiB localStorage quota, as it would be for TF.js), and base64 throughput;
+//! 4. `modelio serve` vs Debian's nginx serving the same files of a 4 MiB model from the server's
+//!    `file://` store folder, GET throughput with `wrk`.
+//!
+//! The table is printed and written into the `## cli` section of BENCHMARKS.md (other sections are
+//! left alone). The model generator, the nginx runner, `/usr/bin/time -v` parsing and the section
+//! writer are `bench_http`'s, shared.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+use crate::bench_http::{
+    free_port, start_server, stop, timed, write_model, write_model_sized, write_section, SHARDS, SHARD_BYTES,
+};
+use crate::{root, run, Res};
+
+const MIB: u64 = 1 << 20;
+const RUNS: usize = 5;
+
+/// One result row: what, the measured value, the reference, and how they compare.
+struct Row {
+    what: String,
+    value: String,
+    reference: String,
+    verdict: String,
+}
+
+/// Runs the whole benchmark and writes BENCHMARKS.md.
+pub fn run_all() -> Res {
+    run(crate::cargo().args(["build", "--release", "-p", "modelio-cli", "--bins", "--example", "load_time"]))?;
+    let bin = root().join("target/release/modelio");
+    let work = root().join("target/bench-cli");
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let mut rows = Vec::new();
+
+    let big = work.join("m256");
+    write_model(&big)?;
+    rows.extend(file_load(&bin, &big)?);
+    let home = work.join("home");
+    let _ = std::fs::remove_dir_all(&home);
+    rows.extend(stores(&bin, &work, &home)?);
+    rows.push(base64_throughput());
+    rows.extend(serve_vs_nginx(&bin, &work)?);
+
+    let body = format!(
+        "## cli\n\n`cargo xtask bench cli` (the `modelio` command, native stores, `modelio serve`). Machine: {}. \
+         Release build, page cache warm, best of {RUNS} runs (wrk: one 10 s run per server). The limit and `modelio::load` are \
+         timed in-process (buffers dropped outside the timing); `modelio` commands as whole processes.\n\n{}\n",
+        machine(),
+        render(&rows)
+    );
+    println!("{body}");
+    write_section(&root().join("BENCHMARKS.md"), "## cli", &body)
+}
+
+fn file_url(dir: &Path) -> String {
+    format!("file://{}", dir.join("model.json").display())
+}
+
+/// Best wall time of `RUNS` runs of a command (which must succeed).
+fn best_of(mut make: impl FnMut() -> Command) -> Result<Duration, String> {
+    let mut best = Duration::MAX;
+    for _ in 0..RUNS {
+        let mut cmd = make();
+        let t = Instant::now();
+        let out = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| e.to_string())?;
+        let dt = t.elapsed();
+        if !out.status.success() {
+            return Err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        best = best.min(dt);
+    }
+    Ok(best)
+}
+
+/// The limit: the shard files read into one fresh buffer (allocated per run, so its page faults count).
+fn read_shards_limit(dir: &Path) -> Result<Duration, String> {
+    let files: Vec<PathBuf> = (1..=SHARDS).map(|s| dir.join(format!("group1-shard{s}of{SHARDS}.bin"))).collect();
+    let mut best = Duration::MAX;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let mut buf: Vec<u8> = Vec::with_capacity(SHARDS * SHARD_BYTES);
+        for f in &files {
+            std::fs::File::open(f).and_then(|mut h| h.read_to_end(&mut buf)).map_err(|e| e.to_string())?;
+        }
+        let dt = t.elapsed();
+        assert_eq!(buf.len(), SHARDS * SHARD_BYTES);
+        std::hint::black_box(&buf);
+        best = best.min(dt);
+    }
+    Ok(best)
+}
+
+fn file_load(bin: &Path, dir: &Path) -> Result<Vec<Row>, String> {
+    let url = file_url(dir);
+    // Warm the page cache, so both sides read from memory.
+    best_of(|| info_cmd(bin, &url))?;
+    let limit = read_shards_limit(dir)?;
+    let spawn = best_of(|| {
+        let mut c = Command::new(bin);
+        c.arg("--version");
+        c
+    })?;
+    let load = best_of(|| info_cmd(bin, &url))?;
+    let in_process = load_time(&url)?;
+    let ratio = in_process.as_secs_f64() / limit.as_secs_f64();
+    let weight_bytes = (SHARDS * SHARD_BYTES) as u64;
+    let (_, rss_kib) = timed(bin, &["-q".into(), "info".into(), url.clone()], &root())?;
+    let rss = rss_kib * 1024;
+    let rss_target = (1.15 * weight_bytes as f64) as u64 + 40 * MIB;
+    Ok(vec![
+        Row {
+            what: "file:// load, 256 MiB in 64 shards (`modelio::load` in one process)".into(),
+            value: ms(in_process),
+            reference: format!("{} read into one fresh buffer", ms(limit)),
+            verdict: verdict(ratio, 1.25, "x the limit"),
+        },
+        Row {
+            what: "the same as a command (`modelio info`: process start, load, check, exit)".into(),
+            value: ms(load),
+            reference: format!("`modelio --version`: {}", ms(spawn)),
+            verdict: format!("{:.2}x the limit", load.as_secs_f64() / limit.as_secs_f64()),
+        },
+        Row {
+            what: "peak RSS of that load".into(),
+            value: format!("{:.1} MiB", rss as f64 / MIB as f64),
+            reference: format!("target {:.1} MiB (1.15 x weights + 40 MiB)", rss_target as f64 / MIB as f64),
+            verdict: verdict(rss as f64 / rss_target as f64, 1.0, "x the target"),
+        },
+    ])
+}
+
+/// Best in-process load time of `url` (the `load_time` example of modelio-cli).
+fn load_time(url: &str) -> Result<Duration, String> {
+    let exe = root().join("target/release/examples/load_time");
+    let out =
+        Command::new(&exe).args([url, &RUNS.to_string()]).output().map_err(|e| format!("{}: {e}", exe.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    match (out.status.success(), text.trim().parse::<f64>()) {
+        (true, Ok(secs)) => Ok(Duration::from_secs_f64(secs)),
+        _ => Err(format!("{} {url} failed: {}", exe.display(), String::from_utf8_lossy(&out.stderr).trim())),
+    }
+}
+
+fn info_cmd(bin: &Path, url: &str) -> Command {
+    let mut c = Command::new(bin);
+    c.args(["-q", "info", url]);
+    c
+}
+
+fn stores(bin: &Path, work: &Path, home: &Path) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    for (scheme, mib) in [("indexeddb", 4usize), ("localstorage", 3)] {
+        let dir = work.join(format!("m{mib}"));
+        write_model_sized(&dir, mib, 1 << 20)?;
+        let src = file_url(&dir);
+        let dst = format!("{scheme}://bench-{mib}mib");
+        let with_home = |args: &[&str]| {
+            let mut c = Command::new(bin);
+            c.arg("-q").args(args).env("MODELIO_HOME", home);
+            c
+        };
+        let file_only = best_of(|| info_with(bin, home, &src))?;
+        let save = best_of(|| with_home(&["cp", &src, &dst]))?;
+        let load = best_of(|| info_with(bin, home, &dst))?;
+        let rate = |d: Duration| format!("{:.0} MiB/s", mib as f64 / d.as_secs_f64());
+        rows.push(Row {
+            what: format!("{scheme}:// save of a {mib} MiB model (`modelio cp file:// …`)"),
+            value: format!("{} ({})", ms(save), rate(save)),
+            reference: format!("file:// load alone {}", ms(file_only)),
+            verdict: "-".into(),
+        });
+        rows.push(Row {
+            what: format!("{scheme}:// load of that model (`modelio info`)"),
+            value: format!("{} ({})", ms(load), rate(load)),
+            reference: format!("file:// load {}", ms(file_only)),
+            verdict: format!("{:.2}x file://", load.as_secs_f64() / file_only.as_secs_f64()),
+        });
+    }
+    Ok(rows)
+}
+
+fn info_with(bin: &Path, home: &Path, url: &str) -> Command {
+    let mut c = info_cmd(bin, url);
+    c.env("MODELIO_HOME", home);
+    c
+}
+
+/// base64 (standard alphabet, as TF.js's localStorage values) encode and decode of 4 MiB.
+fn base64_throughput() -> Row {
+    let data: Vec<u8> = (0..4 * MIB as usize).map(|i| (i * 31 % 251) as u8).collect();
+    let engine = base64::engine::general_purpose::STANDARD;
+    let (mut enc, mut dec) = (Duration::MAX, Duration::MAX);
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let text = engine.encode(&data);
+        enc = enc.min(t.elapsed());
+        let t = Instant::now();
+        let back = engine.decode(text.as_bytes()).expect("valid base64");
+        dec = dec.min(t.elapsed());
+        assert_eq!(back.len(), data.len());
+    }
+    let rate = |d: Duration| 4.0 / d.as_secs_f64();
+    Row {
+        what: "base64 of 4 MiB (`base64` crate, standard alphabet)".into(),
+        value: format!("encode {:.0} MiB/s, decode {:.0} MiB/s", rate(enc), rate(dec)),
+        reference: "-".into(),
+        verdict: "-".into(),
+    }
+}
+
+/// A server process, stopped (SIGTERM) on drop, also on error paths.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        stop(&mut self.0);
+    }
+}
+
+fn serve_vs_nginx(bin: &Path, work: &Path) -> Result<Vec<Row>, String> {
+    let not_run = |why: String| {
+        Ok(vec![Row {
+            what: "`modelio serve` vs nginx, GET throughput (wrk)".into(),
+            value: "not measured".into(),
+            reference: "-".into(),
+            verdict: why,
+        }])
+    };
+    if let Err(e) = install_debian(&["nginx", "wrk"]) {
+        return not_run(e);
+    }
+    let store = work.join("serve-store");
+    let Some((server, base)) = start_modelio_serve(bin, &store)? else {
+        return not_run("`modelio serve` is not available in this build".into());
+    };
+    // The 4 MiB model is uploaded (io-http, as TF.js would); nginx then serves the very files the
+    // server's file:// store holds, and `modelio serve` the same model through its routes.
+    run(Command::new(bin).args(["-q", "cp", &file_url(&work.join("m4")), &format!("{base}/models/bench")]))?;
+    let port = free_port()?;
+    let (nginx, nginx_name) = start_server(work, &store.join("bench"), port)?;
+    let nginx = Server(nginx);
+    let mut rows = Vec::new();
+    for (label, ours, theirs) in
+        [("model.json", "model.json", "model.json"), ("4 MiB weights", "model.weights.bin", "weights.bin")]
+    {
+        let ours = wrk(&format!("{base}/models/bench/{ours}"))?;
+        let theirs = wrk(&format!("http://127.0.0.1:{port}/bench/{theirs}"))?;
+        rows.push(Row {
+            what: format!("GET {label}: `modelio serve` (wrk, 2 threads, 8 connections, 10 s)"),
+            value: format!("{ours:.0} req/s"),
+            reference: format!("{nginx_name} {theirs:.0} req/s"),
+            verdict: verdict_min(ours / theirs, 0.8, "x nginx"),
+        });
+    }
+    drop((server, nginx));
+    Ok(rows)
+}
+
+/// Starts `modelio serve` on 127.0.0.1:0 and reads its address from the first stdout line.
+fn start_modelio_serve(bin: &Path, store: &Path) -> Result<Option<(Server, String)>, String> {
+    let _ = std::fs::remove_dir_all(store);
+    let mut child = Command::new(bin)
+        .args(["serve", "--addr", "127.0.0.1:0", "--store", &format!("file://{}", store.display())])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().expect("piped")).read_line(&mut line).map_err(|e| e.to_string())?;
+    match line.trim().strip_prefix("listening on ") {
+        Some(base) => Ok(Some((Server(child), base.to_string()))),
+        None => {
+            let _ = child.wait();
+            Ok(None)
+        }
+    }
+}
+
+/// Requests per second `wrk` reports for `url`.
+fn wrk(url: &str) -> Result<f64, String> {
+    let out = Command::new("wrk").args(["-t2", "-c8", "-d10s", url]).output().map_err(|e| format!("wrk: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !text.contains("Non-2xx") && out.status.success() {
+        if let Some(v) = text.lines().find_map(|l| l.trim().strip_prefix("Requests/sec:")) {
+            return v.trim().parse().map_err(|e| format!("wrk output: {e}"));
+        }
+    }
+    Err(format!("wrk {url} failed or got non-2xx responses: {text}"))
+}
+
+fn install_debian(packages: &[&str]) -> Res {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| !Command::new("dpkg").args(["-s", p]).output().is_ok_and(|o| o.status.success()))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    run(Command::new("apt-get").arg("update"))?;
+    run(Command::new("apt-get").args(["install", "-y"]).args(&missing))
+        .map_err(|e| format!("{e} (installing {} needs root and Debian's apt)", missing.join(", ")))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// `ratio` against a ceiling: met, or missed by how much.
+fn verdict(ratio: f64, max: f64, unit: &str) -> String {
+    match ratio <= max {
+        true => format!("{ratio:.2}{unit} (target <= {max}: met)"),
+        false => format!("{ratio:.2}{unit} (target <= {max}: MISSED by {:.0}%)", (ratio / max - 1.0) * 100.0),
+    }
+}
+
+/// `ratio` against a floor: met, or missed by how much.
+fn verdict_min(ratio: f64, min: f64, unit: &str) -> String {
+    match ratio >= min {
+        true => format!("{ratio:.2}{unit} (target >= {min}: met)"),
+        false => format!("{ratio:.2}{unit} (target >= {min}: MISSED by {:.0}%)", (1.0 - ratio / min) * 100.0),
+    }
+}
+
+fn render(rows: &[Row]) -> String {
+    let mut t = String::from("| measurement | modelio | reference | ratio / target |\n|---|---|---|---|\n");
+    for r in rows {
+        let _ = writeln!(t, "| {} | {} | {} | {} |", r.what, r.value, r.reference, r.verdict);
+    }
+    t
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<u64>().unwrap_or(0)))
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cpu}, {cores} cores, {:.1} GiB RAM, Linux {}", mem as f64 / (1 << 20) as f64, kernel.trim())
+}
