@@ -12,10 +12,13 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn origin() -> &'static str {
-    option_env!("MODELIO_TEST_HTTP_ORIGIN").expect(
-        "MODELIO_TEST_HTTP_ORIGIN is not set: run the browser tests with `cargo xtask test-all`, which starts the \
-         loopback server (crates/modelio-web-tests/http-server.mjs) and passes its origin",
-    )
+    match option_env!("MODELIO_TEST_HTTP_ORIGIN") {
+        Some(o) => o,
+        None => panic!(
+            "MODELIO_TEST_HTTP_ORIGIN is not set: run the browser tests with `cargo xtask test-browser` (or test-all), \
+             which starts the loopback server (crates/modelio-web-tests/http-server.mjs) and passes its origin"
+        ),
+    }
 }
 
 #[wasm_bindgen_test]
