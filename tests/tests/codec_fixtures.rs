@@ -167,3 +167,66 @@ fn groups_and_shards_check_names_the_file() {
         "{msg}"
     );
 }
+
+/// The weights TF.js's save handler received decode to the formula values of `models/<m>/expected.json`,
+/// bit for bit, and re-encoding them gives TF.js's weightData byte for byte (d: trained, so re-encoding only).
+#[test]
+fn savehandler_weights_decode_to_the_formulas_and_reencode_exactly() {
+    use io_core::testkit::fixtures;
+    for m in fixtures::MODELS {
+        let model = fixtures::model(m);
+        let tensors = codec::decode_weights(&model.weight_specs, &model.weight_data).unwrap();
+        let (specs, bytes) = codec::encode_weights(&tensors, None);
+        assert_eq!(bytes, model.weight_data.to_vec(), "model {m}: re-encoded bytes");
+        let names: Vec<_> = specs.iter().map(|s| (&s.name, &s.shape, &s.dtype)).collect();
+        let want: Vec<_> = model.weight_specs.iter().map(|s| (&s.name, &s.shape, &s.dtype)).collect();
+        assert_eq!(names, want, "model {m}: re-encoded specs");
+        if m == "d" {
+            continue;
+        }
+        let expected = json(&format!("models/{m}/expected.json"));
+        for (k, w) in expected["weights"].as_array().unwrap().iter().enumerate() {
+            let name = w["name"].as_str().unwrap();
+            let t = tensors.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("{m}: no weight {name}"));
+            let TensorData::F32(v) = &t.tensor.data else { panic!("{name} is not float32") };
+            for (i, x) in v.iter().enumerate() {
+                let f = match w["formula"].as_str().unwrap() {
+                    "generic" => ((((i * 37 + 11 * k) % 64) as f64) - 32.0) / 64.0,
+                    "positive" => 0.5 + (i % 4) as f64 / 8.0,
+                    "large" => ((((i * 13 + 7 * k) % 33) as f64) - 16.0) / 1024.0,
+                    other => panic!("unknown formula {other}"),
+                };
+                assert_eq!(*x as f64, f, "model {m} weight {name}[{i}] (k = {k})");
+            }
+        }
+    }
+}
+
+/// The converter's two-group, 256-byte-shard layout of model b decodes to the same tensors as TF.js's
+/// own weightData of b.
+#[test]
+fn two_groups_of_small_shards_decode_to_the_same_weights() {
+    let dir = "converter_write_weights/b_2groups_256B_shards";
+    let groups: Vec<ManifestGroup> = serde_json::from_value(json(&format!("{dir}/weights_manifest.json"))).unwrap();
+    let want = {
+        let b = io_core::testkit::fixtures::model("b");
+        codec::decode_weights(&b.weight_specs, &b.weight_data).unwrap()
+    };
+    let mut seen = 0;
+    for g in &groups {
+        let mut data = WeightData::default();
+        let mut files = Vec::new();
+        for p in &g.paths {
+            let bytes = read(&format!("{dir}/{p}"));
+            files.push(codec::FileSpan { name: p.clone(), len: bytes.len() });
+            data.push(bytes.into());
+        }
+        codec::check_group(g, &data, &files).unwrap();
+        for t in codec::decode_weights(&g.weights, &data).unwrap() {
+            let w = want.iter().find(|w| w.name == t.name).unwrap();
+            assert_eq!(t, *w, "{}", t.name);
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, want.len());
+}
