@@ -8,8 +8,11 @@
 //! | `GET`/`HEAD /models/{name}/model.weights.bin` | its weights |
 //! | `GET /models/{name}` | the model's info |
 //! | `DELETE /models/{name}` | remove it, answering its info |
+//!
+//! The two files are served from an in-memory cache of their prepared answers (bytes and ETag), dropped
+//! on every write of the name through the server and checked against the store after
+//! [`ServeConfig::revalidate_after`]; see [`crate::cache`] for exactly what is seen when.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -20,14 +23,21 @@ use axum::routing::get;
 use axum::{Json, Router};
 use bytes::Bytes;
 use io_core::artifacts::BROWSER_ORDER;
-use io_core::{ModelArtifacts, ModelJson, WeightData};
+use io_core::{ModelArtifactsInfo, ModelJson, WeightData};
 use io_http::multipart::{MODEL_JSON_PART, WEIGHTS_PART, WEIGHTS_PATH};
 
+use crate::cache::{Cache, File, Files, Lookup};
 use crate::config::ServeConfig;
 use crate::error::ApiError;
 use crate::{names, upload};
 
-type Shared = State<Arc<ServeConfig>>;
+/// The configuration and the read cache.
+struct App {
+    cfg: ServeConfig,
+    cache: Cache,
+}
+
+type Shared = State<Arc<App>>;
 
 /// The application: routes, upload limit, CORS.
 pub fn router(cfg: ServeConfig) -> Router {
@@ -37,14 +47,15 @@ pub fn router(cfg: ServeConfig) -> Router {
         .route("/models", get(list))
         .route("/models/{*path}", get(get_path).post(save).put(save).delete(remove))
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(Arc::new(cfg));
+        .with_state(Arc::new(App { cache: Cache::new(cfg.revalidate_after, cfg.cache_max_bytes), cfg }));
     match cors {
         Some(c) => app.layer(c),
         None => app,
     }
 }
 
-async fn list(State(cfg): Shared) -> Result<Response, ApiError> {
+async fn list(State(app): Shared) -> Result<Response, ApiError> {
+    let cfg = &app.cfg;
     let all = cfg.registry.list_under(&cfg.store).await?;
     let mine: serde_json::Map<String, serde_json::Value> = all
         .into_iter()
@@ -54,32 +65,62 @@ async fn list(State(cfg): Shared) -> Result<Response, ApiError> {
 }
 
 /// A model's file, or its info.
-async fn get_path(State(cfg): Shared, Path(path): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
-    if let Some(name) = path.strip_suffix(&format!("/{MODEL_JSON_PART}")) {
-        let a = load(&cfg, name).await?;
-        let json = ModelJson::for_artifacts(&a, vec![WEIGHTS_PATH.to_string()]).to_bytes(BROWSER_ORDER);
-        let tag = etag(&[Bytes::from(json.clone())]);
-        return Ok(file(&headers, tag, "application/json", WeightData::single(json)));
+async fn get_path(State(app): Shared, Path(path): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let cfg = &app.cfg;
+    if let Some(name) = path.strip_suffix(MODEL_JSON_PART).and_then(|p| p.strip_suffix('/')) {
+        let files = files(&app, checked(name)?).await?;
+        return Ok(file(&headers, &files.json, "application/json"));
     }
-    if let Some(name) = path.strip_suffix(&format!("/{WEIGHTS_PART}")) {
-        let a = load(&cfg, name).await?;
-        let tag = etag(a.weight_data.chunks());
-        return Ok(file(&headers, tag, "application/octet-stream", a.weight_data));
+    if let Some(name) = path.strip_suffix(WEIGHTS_PART).and_then(|p| p.strip_suffix('/')) {
+        let files = files(&app, checked(name)?).await?;
+        return Ok(file(&headers, &files.weights, "application/octet-stream"));
     }
     let name = checked(&path)?;
-    let info = cfg.registry.list_under(&cfg.model_url(name)).await?.remove(&strip_scheme(&cfg.model_url(name)));
-    match info {
+    match info(cfg, name).await? {
         Some(info) => Ok(Json(info).into_response()),
         None => Err(io_core::Error::not_found(cfg.model_url(name)).into()),
     }
 }
 
+/// The store's info for model `name`, `None` when it has no such model.
+async fn info(cfg: &ServeConfig, name: &str) -> io_core::Result<Option<ModelArtifactsInfo>> {
+    let url = cfg.model_url(name);
+    Ok(cfg.registry.list_under(&url).await?.remove(strip_scheme(&url)))
+}
+
+/// The prepared files of model `name`: from the cache when its entry is fresh or the store's info
+/// confirms it, else loaded from the store (and cached when the store reported its info).
+async fn files(app: &App, name: &str) -> Result<Arc<Files>, ApiError> {
+    let ticket = app.cache.ticket();
+    let lookup = app.cache.lookup(name);
+    if let Lookup::Fresh(files) = lookup {
+        return Ok(files);
+    }
+    // Read before loading (see crate::cache). A store that cannot list gives no info: served uncached.
+    let now = info(&app.cfg, name).await.ok().flatten();
+    if let Lookup::Stale(files, was) = lookup {
+        if now.as_ref() == Some(&was) {
+            app.cache.confirm(name, &files);
+            return Ok(files);
+        }
+        app.cache.forget(name, &files);
+    }
+    let a = app.cfg.registry.load(&app.cfg.model_url(name)).await?;
+    let json = ModelJson::for_artifacts(&a, vec![WEIGHTS_PATH.to_string()]).to_bytes(BROWSER_ORDER);
+    let files = Arc::new(Files { json: File::new(WeightData::single(json)), weights: File::new(a.weight_data) });
+    if let Some(info) = now {
+        app.cache.insert(name, files.clone(), info, ticket);
+    }
+    Ok(files)
+}
+
 async fn save(
-    State(cfg): Shared,
+    State(app): Shared,
     Path(path): Path<String>,
     headers: HeaderMap,
     body: Multipart,
 ) -> Result<Response, ApiError> {
+    let cfg = &app.cfg;
     let name = checked(&path)?;
     if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()) {
         if len > cfg.max_upload_bytes {
@@ -87,25 +128,24 @@ async fn save(
         }
     }
     let artifacts = upload::read(body).await?;
-    let result = cfg.registry.save(&cfg.model_url(name), &artifacts).await?;
-    Ok(Json(result).into_response())
+    let result = cfg.registry.save(&cfg.model_url(name), &artifacts).await;
+    app.cache.drop_name(name);
+    Ok(Json(result?).into_response())
 }
 
-async fn remove(State(cfg): Shared, Path(path): Path<String>) -> Result<Response, ApiError> {
+async fn remove(State(app): Shared, Path(path): Path<String>) -> Result<Response, ApiError> {
     let name = checked(&path)?;
-    Ok(Json(cfg.registry.remove_model(&cfg.model_url(name)).await?).into_response())
+    let removed = app.cfg.registry.remove_model(&app.cfg.model_url(name)).await;
+    app.cache.drop_name(name);
+    Ok(Json(removed?).into_response())
 }
 
 fn checked(path: &str) -> Result<&str, ApiError> {
     names::check(path).map_err(ApiError::bad_request)
 }
 
-async fn load(cfg: &ServeConfig, name: &str) -> Result<ModelArtifacts, ApiError> {
-    Ok(cfg.registry.load(&cfg.model_url(checked(name)?)).await?)
-}
-
-fn strip_scheme(url: &str) -> String {
-    url.split_once("://").map_or(url, |(_, p)| p).to_string()
+fn strip_scheme(url: &str) -> &str {
+    url.split_once("://").map_or(url, |(_, p)| p)
 }
 
 fn too_large(len: u64, max: u64) -> ApiError {
@@ -115,37 +155,31 @@ fn too_large(len: u64, max: u64) -> ApiError {
     }
 }
 
-/// A strong ETag over the bytes (SipHash; changes whenever the content does).
-fn etag(pieces: &[Bytes]) -> String {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for p in pieces {
-        p.as_ref().hash(&mut h);
-    }
-    format!("\"{:016x}-{:x}\"", h.finish(), pieces.iter().map(|p| p.len()).sum::<usize>())
-}
-
-/// A file answer: 304 when `If-None-Match` has the tag, else the bytes (streamed, not joined) with
-/// their type, length and tag. HEAD gets the same headers without the body (axum drops it).
-fn file(headers: &HeaderMap, tag: String, content_type: &'static str, data: WeightData) -> Response {
-    let tag_value = HeaderValue::from_str(&tag).expect("hex ETag");
+/// A file answer: 304 when `If-None-Match` has the tag, else the bytes (not joined) with their type,
+/// length and tag. HEAD gets the same headers without the body (axum drops it).
+fn file(headers: &HeaderMap, f: &File, content_type: &'static str) -> Response {
+    let tag = f.tag.as_bytes();
     let matches = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim() == tag || t.trim() == "*");
-    let common = [(header::ETAG, tag_value), (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))];
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .any(|t| t.trim_ascii() == b"*" || t.trim_ascii() == tag);
+    let common = [(header::ETAG, f.tag.clone()), (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))];
     if matches {
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
-    let len = data.len();
-    let chunks: Vec<Result<Bytes, std::io::Error>> = data.chunks().iter().cloned().map(Ok).collect();
-    let body = Body::from_stream(futures::stream::iter(chunks));
+    let body = match f.data.chunks() {
+        [one] => Body::from(one.clone()),
+        many => {
+            let chunks: Vec<Result<Bytes, std::io::Error>> = many.iter().cloned().map(Ok).collect();
+            Body::from_stream(futures::stream::iter(chunks))
+        }
+    };
     (
         common,
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (header::CONTENT_LENGTH, HeaderValue::from(len)),
+            (header::CONTENT_LENGTH, HeaderValue::from(f.data.len())),
         ],
         body,
     )

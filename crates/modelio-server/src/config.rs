@@ -1,6 +1,7 @@
 //! [`ServeConfig`]: what `modelio serve` serves, where, and its limits.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use io_core::Registry;
 
@@ -10,6 +11,10 @@ pub const DEFAULT_STORE: &str = "file://./models";
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 /// Default upload limit: 2 GiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 2 << 30;
+/// Default [`ServeConfig::revalidate_after`]: 1 s.
+pub const DEFAULT_REVALIDATE_AFTER: Duration = Duration::from_secs(1);
+/// Default [`ServeConfig::cache_max_bytes`]: 1 GiB.
+pub const DEFAULT_CACHE_MAX_BYTES: u64 = 1 << 30;
 
 /// How to run the server.
 #[derive(Clone)]
@@ -26,6 +31,17 @@ pub struct ServeConfig {
     pub cors_origins: Vec<String>,
     /// The schemes to store through (default: [`modelio::registry()`], every enabled plugin).
     pub registry: &'static Registry,
+    /// How long a model's files, once cached, are served without asking the store whether the model
+    /// changed (default [`DEFAULT_REVALIDATE_AFTER`], 1 s; `Duration::ZERO` asks on every request).
+    /// This only matters for changes made to the store by other processes (e.g. `modelio cp` into the
+    /// store folder): uploads and deletes through this server are seen by the very next request. The
+    /// check reads the store's info for the model (`dateSaved` and byte counts), not its weights; see
+    /// [`crate::cache`].
+    pub revalidate_after: Duration,
+    /// Most bytes (model.json plus weights) the read cache holds (default [`DEFAULT_CACHE_MAX_BYTES`],
+    /// 1 GiB); the least recently served models are dropped first, a model bigger than this is served
+    /// uncached, and 0 turns the cache off.
+    pub cache_max_bytes: u64,
 }
 
 impl Default for ServeConfig {
@@ -36,6 +52,8 @@ impl Default for ServeConfig {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             cors_origins: vec!["*".to_string()],
             registry: modelio::registry(),
+            revalidate_after: DEFAULT_REVALIDATE_AFTER,
+            cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
         }
     }
 }
@@ -48,6 +66,8 @@ impl std::fmt::Debug for ServeConfig {
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("cors_origins", &self.cors_origins)
             .field("registry", &self.registry.schemes())
+            .field("revalidate_after", &self.revalidate_after)
+            .field("cache_max_bytes", &self.cache_max_bytes)
             .finish()
     }
 }

@@ -17,9 +17,13 @@
 //! Uploads are checked completely (multipart shape, model.json, every weight file against the
 //! manifest) before the store is touched, so a bad upload stores nothing and leaves an earlier model of
 //! the same name as it was. The upload limit gives 413, bad names and bad uploads 400, missing models 404.
+//!
+//! Model files are served from an in-memory cache ([`cache`]): writes through the server are seen at
+//! once, changes made directly in the store after at most [`ServeConfig::revalidate_after`] (1 s).
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod cache;
 mod config;
 mod cors;
 mod error;
@@ -30,7 +34,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 pub use api::router;
-pub use config::{ServeConfig, DEFAULT_ADDR, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_STORE};
+pub use config::{
+    ServeConfig, DEFAULT_ADDR, DEFAULT_CACHE_MAX_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_REVALIDATE_AFTER,
+    DEFAULT_STORE,
+};
 pub use error::ApiError;
 pub use upload::assemble;
 

@@ -261,3 +261,113 @@ async fn bad_uploads_store_nothing() {
     let back = HttpHandler::new(format!("{url}/model.json")).load().await.unwrap();
     assert_same_model("after an upload over the limit", &back, &fixtures::model("a"));
 }
+
+/// GETs `url`: status, ETag (empty when absent) and body.
+async fn fetch(url: &str) -> (StatusCode, String, bytes::Bytes) {
+    let r = client().get(url).send().await.unwrap();
+    let tag = r.headers().get(header::ETAG).map(|t| t.to_str().unwrap().to_string()).unwrap_or_default();
+    (r.status(), tag, r.bytes().await.unwrap())
+}
+
+const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// With an interval of an hour, only writes through the server can change what is served: a re-upload
+/// and a delete are seen by the very next request, an unchanged model is re-served identically.
+#[tokio::test]
+async fn cached_files_follow_uploads_and_deletes_through_the_server() {
+    let s = support::start("cache-writes", |c| c.revalidate_after = HOUR).await;
+    let (json, weights) = (format!("{}/model.json", s.model("m")), format!("{}/model.weights.bin", s.model("m")));
+    save(&s.model("m"), "a").await;
+    let first = (fetch(&json).await, fetch(&weights).await);
+    assert_eq!(first.1 .2, fixtures::weight_bytes("a"));
+    for _ in 0..3 {
+        assert_eq!((fetch(&json).await, fetch(&weights).await), first, "re-served identically");
+    }
+    for (url, tag) in [(&json, &first.0 .1), (&weights, &first.1 .1)] {
+        let r = client().get(url).header(header::IF_NONE_MATCH, tag).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED, "{url}");
+        assert_eq!(r.headers()[header::ETAG], tag.as_str());
+    }
+
+    save(&s.model("m"), "b").await;
+    let (status, tag, body) = fetch(&weights).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(tag, first.1 .1, "a new ETag after a re-upload");
+    assert_eq!(body, fixtures::weight_bytes("b"));
+    let back = HttpHandler::new(&json).load().await.unwrap();
+    assert_same_model("after the re-upload", &back, &fixtures::model("b"));
+    let r = client().get(&weights).header(header::IF_NONE_MATCH, &first.1 .1).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the old ETag no longer matches");
+
+    assert_eq!(client().delete(s.model("m")).send().await.unwrap().status(), StatusCode::OK);
+    for url in [&json, &weights] {
+        assert_eq!(fetch(url).await.0, StatusCode::NOT_FOUND, "{url} after the delete");
+    }
+    save(&s.model("m"), "a").await;
+    assert_eq!((fetch(&json).await, fetch(&weights).await), first, "the same content has the same ETags");
+}
+
+/// A store change made by another process (here: the registry directly, bypassing the server) is seen
+/// after the revalidation interval; with an interval of an hour it is not seen, which shows the files
+/// really come from the cache; with the cache off it is seen at once.
+#[tokio::test]
+async fn store_changes_outside_the_server_are_seen_after_the_interval() {
+    store_changes_outside_on("memory://outside".into()).await;
+}
+
+/// The same on the default kind of store, a folder via `file://` (info from model.json's mtime and sizes).
+#[tokio::test]
+async fn store_changes_outside_the_server_are_seen_after_the_interval_on_a_file_store() {
+    let dir = tempfile::tempdir().unwrap();
+    store_changes_outside_on(format!("file://{}/models", dir.path().display())).await;
+}
+
+/// Three servers on one store: revalidating after 100 ms, after an hour, and without a cache.
+async fn store_changes_outside_on(store: String) {
+    let start = |interval, max| {
+        let store = store.clone();
+        support::start("", move |c| {
+            c.store = store;
+            c.revalidate_after = interval;
+            c.cache_max_bytes = max;
+        })
+    };
+    let short = start(std::time::Duration::from_millis(100), 1 << 20).await;
+    let long = start(HOUR, 1 << 20).await;
+    let uncached = start(HOUR, 0).await;
+    let weights = |s: &support::Running| format!("{}/model.weights.bin", s.model("m"));
+    save(&short.model("m"), "a").await;
+    for s in [&short, &long, &uncached] {
+        assert_eq!(fetch(&weights(s)).await.2, fixtures::weight_bytes("a"));
+    }
+    let url = format!("{store}/m");
+    modelio::registry().save(&url, &fixtures::model("b")).await.unwrap();
+    assert_eq!(fetch(&weights(&uncached)).await.2, fixtures::weight_bytes("b"), "no cache: seen at once");
+    assert_eq!(fetch(&weights(&long)).await.2, fixtures::weight_bytes("a"), "an hour's interval: still cached");
+    poll(&format!("{store}: the direct save"), || async {
+        fetch(&weights(&short)).await.2 == fixtures::weight_bytes("b")
+    })
+    .await;
+    let back = HttpHandler::new(format!("{}/model.json", short.model("m"))).load().await.unwrap();
+    assert_same_model("after the direct save", &back, &fixtures::model("b"));
+
+    modelio::registry().remove_model(&url).await.unwrap();
+    assert_eq!(fetch(&weights(&uncached)).await.0, StatusCode::NOT_FOUND, "no cache: seen at once");
+    assert_eq!(fetch(&weights(&long)).await.0, StatusCode::OK, "an hour's interval: still cached");
+    poll(&format!("{store}: the direct removal"), || async {
+        fetch(&weights(&short)).await.0 == StatusCode::NOT_FOUND
+            && fetch(&format!("{}/model.json", short.model("m"))).await.0 == StatusCode::NOT_FOUND
+    })
+    .await;
+}
+
+/// Waits (at most 30 s) until `ok` holds.
+async fn poll<F: std::future::Future<Output = bool>>(what: &str, mut ok: impl FnMut() -> F) {
+    for _ in 0..300 {
+        if ok().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what} was not seen by the server within 30 s");
+}
