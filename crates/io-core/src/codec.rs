@@ -351,8 +351,41 @@ pub fn decode_weights(specs: &[WeightSpec], data: &WeightData) -> Result<Vec<Nam
     specs
         .iter()
         .zip(ranges)
-        .map(|(spec, r)| Ok(NamedTensor { name: spec.name.clone(), tensor: decode_one(spec, &data.slice(r))? }))
+        .map(|(spec, r)| Ok(NamedTensor { name: spec.name.clone(), tensor: decode_range(spec, data, r)? }))
         .collect()
+}
+
+/// Decodes the weight at `range` of `data`. Unquantized 4-byte dtypes are copied piece by piece
+/// straight into the tensor (no intermediate join when the weight spans buffers); the rest goes
+/// through [`decode_one`] on the (possibly joined) bytes.
+fn decode_range(spec: &WeightSpec, data: &WeightData, range: Range<usize>) -> Result<Tensor> {
+    if spec.quantization.is_none() && cfg!(target_endian = "little") {
+        let n = range.len() / 4;
+        let fill = |dst: &mut [u8]| {
+            let mut off = 0;
+            data.for_each_piece(range.clone(), |p| {
+                dst[off..off + p.len()].copy_from_slice(p);
+                off += p.len();
+            });
+        };
+        let values = match spec.dtype {
+            DType::Float32 | DType::Complex64 => {
+                let mut v = vec![0f32; n];
+                fill(bytemuck::cast_slice_mut(&mut v));
+                Some(if spec.dtype == DType::Float32 { TensorData::F32(v) } else { TensorData::Complex64(v) })
+            }
+            DType::Int32 => {
+                let mut v = vec![0i32; n];
+                fill(bytemuck::cast_slice_mut(&mut v));
+                Some(TensorData::I32(v))
+            }
+            _ => None,
+        };
+        if let Some(values) = values {
+            return Ok(Tensor { shape: spec.shape.clone(), data: values });
+        }
+    }
+    decode_one(spec, &data.slice(range))
 }
 
 /// Decodes one weight from exactly its bytes (as returned by [`layout`]).
