@@ -351,14 +351,14 @@ pub fn decode_weights(specs: &[WeightSpec], data: &WeightData) -> Result<Vec<Nam
     specs
         .iter()
         .zip(ranges)
-        .map(|(spec, r)| Ok(NamedTensor { name: spec.name.clone(), tensor: decode_range(spec, data, r)? }))
+        .map(|(spec, r)| Ok(NamedTensor { name: spec.name.clone(), tensor: decode_weight(spec, data, r)? }))
         .collect()
 }
 
-/// Decodes the weight at `range` of `data`. Unquantized 4-byte dtypes are copied piece by piece
-/// straight into the tensor (no intermediate join when the weight spans buffers); the rest goes
-/// through [`decode_one`] on the (possibly joined) bytes.
-fn decode_range(spec: &WeightSpec, data: &WeightData, range: Range<usize>) -> Result<Tensor> {
+/// Decodes the weight at `range` of `data` (a range from [`layout`]). Unquantized 4-byte dtypes are
+/// copied piece by piece straight into the tensor (no intermediate join when the weight spans
+/// buffers); the rest goes through [`decode_one`] on the (possibly joined) bytes.
+pub fn decode_weight(spec: &WeightSpec, data: &WeightData, range: Range<usize>) -> Result<Tensor> {
     if spec.quantization.is_none() && cfg!(target_endian = "little") {
         let n = range.len() / 4;
         let fill = |dst: &mut [u8]| {

@@ -198,7 +198,13 @@ impl Registry {
 
     /// Loads the model at `url`; its weights are checked against its specs before it is returned.
     pub async fn load(&self, url: &str) -> Result<ModelArtifacts> {
-        let a = self.load_handler(url)?.load().await?;
+        Self::load_with(url, self.load_handler(url)?.as_ref()).await
+    }
+
+    /// Loads with a handler built by hand (e.g. with options) for `url`, with the same check of the
+    /// weights against their specs as [`Registry::load`].
+    pub async fn load_with(url: &str, handler: &dyn LoadHandler) -> Result<ModelArtifacts> {
+        let a = handler.load().await?;
         codec::layout(&a.weight_specs, &a.weight_data, &[]).map_err(|e| e.at(url))?;
         Ok(a)
     }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use modelio::codec::{decode_one, layout};
+use modelio::codec::{decode_weight, layout};
 use modelio::{ModelArtifacts, Quantization, Result, Topology, WeightSpec};
 use serde::Serialize;
 
@@ -98,7 +98,7 @@ impl ModelReport {
             let bytes = range.len() as u64;
             *bytes_per_dtype.entry(stored_dtype(spec).to_string()).or_insert(0) += bytes;
             let stats = match with_stats {
-                true => Some(WeightStats::of(&decode_one(spec, &data.slice(range)).map_err(|e| e.at(url))?)),
+                true => Some(WeightStats::of(&decode_weight(spec, data, range).map_err(|e| e.at(url))?)),
                 false => None,
             };
             weights.push(WeightReport {

@@ -1,8 +1,7 @@
 //! Loading a model for a command, with byte progress where the scheme can report it.
 
-use modelio::codec::layout;
 use modelio::http::HttpHandler;
-use modelio::{LoadHandler, ModelArtifacts, ModelUrl, Result};
+use modelio::{ModelArtifacts, ModelUrl, Result};
 
 use crate::progress::Task;
 
@@ -20,7 +19,5 @@ pub async fn load(url: &str, task: &Task) -> Result<ModelArtifacts> {
     }
     let sink = task.byte_sink();
     let handler = HttpHandler::new(url).on_progress(move |p| sink(p.loaded, p.total));
-    let artifacts = task.run(handler.load()).await?;
-    layout(&artifacts.weight_specs, &artifacts.weight_data, &[]).map_err(|e| e.at(url))?;
-    Ok(artifacts)
+    task.run(modelio::Registry::load_with(url, &handler)).await
 }

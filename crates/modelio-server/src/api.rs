@@ -85,7 +85,8 @@ async fn get_path(State(app): Shared, Path(path): Path<String>, headers: HeaderM
 /// The store's info for model `name`, `None` when it has no such model.
 async fn info(cfg: &ServeConfig, name: &str) -> io_core::Result<Option<ModelArtifactsInfo>> {
     let url = cfg.model_url(name);
-    Ok(cfg.registry.list_under(&url).await?.remove(strip_scheme(&url)))
+    let path = io_core::ModelUrl::parse(&url)?.path;
+    Ok(cfg.registry.list_under(&url).await?.remove(&path))
 }
 
 /// The prepared files of model `name`: from the cache when its entry is fresh or the store's info
@@ -142,10 +143,6 @@ async fn remove(State(app): Shared, Path(path): Path<String>) -> Result<Response
 
 fn checked(path: &str) -> Result<&str, ApiError> {
     names::check(path).map_err(ApiError::bad_request)
-}
-
-fn strip_scheme(url: &str) -> &str {
-    url.split_once("://").map_or(url, |(_, p)| p)
 }
 
 fn too_large(len: u64, max: u64) -> ApiError {

@@ -7,24 +7,8 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn schemes_of_feature(f: &str) -> &'static [&'static str] {
-    match f {
-        "localstorage" => modelio::localstorage::SCHEMES,
-        "indexeddb" => modelio::indexeddb::SCHEMES,
-        "downloads" => modelio::downloads::SCHEMES,
-        "http" => modelio::http::SCHEMES,
-        _ => &[],
-    }
-}
-
 fn enabled_schemes() -> Vec<String> {
-    let mut want: Vec<String> = modelio::enabled_features()
-        .into_iter()
-        .flat_map(|f| schemes_of_feature(f).iter().map(|s| s.to_string()))
-        .collect();
-    want.sort();
-    want.dedup();
-    want
+    modelio::enabled_schemes().into_iter().map(String::from).collect()
 }
 
 #[wasm_bindgen_test]

@@ -65,23 +65,31 @@ pub fn registry() -> &'static Registry {
 
 /// The Cargo features of this crate that are enabled and apply to this target.
 pub fn enabled_features() -> Vec<&'static str> {
-    let mut v = Vec::new();
-    if cfg!(feature = "localstorage") {
-        v.push("localstorage");
-    }
-    if cfg!(feature = "indexeddb") {
-        v.push("indexeddb");
-    }
-    if cfg!(feature = "downloads") {
-        v.push("downloads");
-    }
-    if cfg!(feature = "http") {
-        v.push("http");
-    }
-    if cfg!(all(feature = "file", not(target_arch = "wasm32"))) {
-        v.push("file");
-    }
+    enabled_plugins().into_iter().map(|(f, _)| f).collect()
+}
+
+/// The schemes the enabled features provide on this target (what [`registry`] must hold), sorted.
+pub fn enabled_schemes() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = enabled_plugins().into_iter().flat_map(|(_, s)| s.iter().copied()).collect();
+    v.sort_unstable();
+    v.dedup();
     v
+}
+
+/// (feature, the schemes its plugin declares) for every enabled feature that applies to this target.
+fn enabled_plugins() -> Vec<(&'static str, &'static [&'static str])> {
+    vec![
+        #[cfg(feature = "localstorage")]
+        ("localstorage", io_localstorage::SCHEMES),
+        #[cfg(feature = "indexeddb")]
+        ("indexeddb", io_indexeddb::SCHEMES),
+        #[cfg(feature = "downloads")]
+        ("downloads", io_downloads::SCHEMES),
+        #[cfg(feature = "http")]
+        ("http", io_http::SCHEMES),
+        #[cfg(all(feature = "file", not(target_arch = "wasm32")))]
+        ("file", io_file::SCHEMES),
+    ]
 }
 
 /// Saves `artifacts` to `url` (`model.save(url)` in TF.js).
