@@ -339,6 +339,12 @@ pub const METADATA_ORDER: &[Field] = &[
 ];
 
 impl ModelArtifacts {
+    /// The number of weight bytes the specs describe; `None` when a string weight makes it unknown
+    /// before the bytes are read, or the sum overflows.
+    pub fn fixed_weight_bytes(&self) -> Option<usize> {
+        self.weight_specs.iter().try_fold(0usize, |acc, s| acc.checked_add(s.fixed_byte_len()?))
+    }
+
     /// A model's artifacts from a topology and encoded weights, marked as TF.js layers models are.
     pub fn new(topology: Value, weight_specs: Vec<WeightSpec>, weight_data: WeightData) -> Self {
         ModelArtifacts {

@@ -4,7 +4,7 @@
 //! document ([`artifacts`]), weight bytes held as one or many buffers ([`weights`]), the weight
 //! codec with its validation ([`codec`]), TF.js's `ModelArtifactsInfo` ([`info`]), the handler
 //! traits a scheme plugin implements ([`handler`]), and the scheme router with model management
-//! ([`router`]).
+//! ([`router`]); plus fresh memory for the weight bytes plugins read ([`buffer`]).
 //!
 //! This crate knows nothing about any storage medium, HTTP or the browser. Plugins (`io-file`,
 //! `io-http`, ...) depend on it; it depends on none of them.
@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod artifacts;
+pub mod buffer;
 pub mod codec;
 pub mod error;
 #[doc(hidden)]

@@ -1,8 +1,11 @@
 //! A model folder opened once: every file of one load is read through the same folder handle, so a
 //! save that swaps the folder meanwhile cannot make a load mix files of two models.
 
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use io_core::buffer::ShardMemory;
 
 /// An open folder. On Unix it holds a directory file descriptor and reads with `openat`;
 /// elsewhere it falls back to joining paths (no protection against a concurrent swap).
@@ -35,8 +38,8 @@ impl ModelDir {
         self.path.join(rel)
     }
 
-    /// Reads the file `rel` (relative to the folder) completely.
-    pub(crate) fn read(&self, rel: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+    /// Reads the file `rel` (relative to the folder) completely, into the next bytes of `memory`.
+    pub(crate) fn read(&self, rel: impl AsRef<Path>, memory: &ShardMemory) -> io::Result<Bytes> {
         let rel = rel.as_ref();
         #[cfg(unix)]
         let mut f = {
@@ -45,9 +48,8 @@ impl ModelDir {
         };
         #[cfg(not(unix))]
         let mut f = std::fs::File::open(self.path.join(rel))?;
-        let mut buf = Vec::with_capacity(f.metadata().map(|m| m.len() as usize).unwrap_or(0));
-        f.read_to_end(&mut buf)?;
-        Ok(buf)
+        let size = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
+        memory.read_to_end(&mut f, size)
     }
 
     /// Whether the path still names the folder that was opened (a save may have swapped it since).

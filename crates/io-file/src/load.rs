@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
+use io_core::buffer::ShardMemory;
 use io_core::codec::{check_group, FileSpan};
 use io_core::{Error, ModelArtifacts, ModelJson, Result, WeightData};
 
@@ -47,7 +47,7 @@ fn open_error(folder: &Path, e: std::io::Error) -> Error {
 
 fn load_from(dir: &ModelDir, json_name: &Path, allow_outside: bool) -> Result<ModelArtifacts> {
     let json_path = dir.display(json_name);
-    let bytes = dir.read(json_name).map_err(|e| match e.kind() {
+    let bytes = dir.read(json_name, &ShardMemory::none()).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::NotFound {
             url: json_path.display().to_string(),
             detail: format!("no {} in the folder", json_name.display()),
@@ -57,6 +57,8 @@ fn load_from(dir: &ModelDir, json_name: &Path, allow_outside: bool) -> Result<Mo
     let location = json_path.display().to_string();
     let parsed = ModelJson::parse(&bytes, &location)?;
     let mut weights = WeightData::default();
+    // All weight files in one allocation, faulted in ahead on a helper thread (io_core::buffer).
+    let memory = ShardMemory::new(parsed.artifacts.fixed_weight_bytes().unwrap_or(0));
     for group in &parsed.weights_manifest {
         let mut data = WeightData::default();
         let mut spans = Vec::with_capacity(group.paths.len());
@@ -65,9 +67,9 @@ fn load_from(dir: &ModelDir, json_name: &Path, allow_outside: bool) -> Result<Mo
                 check_inside(rel, &location)?;
             }
             let file = dir.display(rel);
-            let b = dir.read(rel).map_err(|e| Error::io("reading weight file", &file, e))?;
+            let b = dir.read(rel, &memory).map_err(|e| Error::io("reading weight file", &file, e))?;
             spans.push(FileSpan { name: file.display().to_string(), len: b.len() });
-            data.push(Bytes::from(b));
+            data.push(b);
         }
         check_group(group, &data, &spans)?;
         weights.append(data);

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use futures::StreamExt;
+use io_core::buffer::ShardMemory;
 use io_core::{Error, Result};
 use reqwest::{Method, Response};
 
@@ -48,17 +49,18 @@ impl HttpHandler {
         })
     }
 
-    /// `GET url` and its whole body, retried on temporary failures. `on_bytes` sees every byte once
+    /// `GET url` and its whole body (in `memory` when it fits), retried on temporary failures. `on_bytes` sees every byte once
     /// per attempt, with the attempt's running total.
     pub(crate) async fn get_bytes(
         &self,
         url: &str,
         size_hint: Option<usize>,
+        memory: &ShardMemory,
         on_bytes: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<Bytes> {
         self.with_retries(|| async {
             let resp = self.send(self.request(Method::GET, url), &Method::GET, url).await?;
-            read_body(resp, url, size_hint, on_bytes).await
+            read_body(resp, url, size_hint, memory, on_bytes).await
         })
         .await
     }
@@ -83,31 +85,58 @@ impl HttpHandler {
     }
 }
 
-/// Reads a response body into one buffer sized from `Content-Length` (capped by `size_hint`), and
-/// refuses a body whose length differs from its `Content-Length`.
+/// Reads a response body. A body whose `Content-Length` fits `size_hint` (default 64 MiB) goes into
+/// the next bytes of `memory`, else into a buffer that grows as bytes arrive; a body whose length
+/// differs from its `Content-Length` is refused.
 async fn read_body(
     resp: Response,
     url: &str,
     size_hint: Option<usize>,
+    memory: &ShardMemory,
     on_bytes: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<Bytes> {
     let declared = resp.content_length();
-    let cap = declared.map(|n| n as usize).unwrap_or(0).min(size_hint.unwrap_or(64 << 20));
-    let mut buf = Vec::with_capacity(cap);
+    let limit = size_hint.unwrap_or(64 << 20);
+    let fixed = declared.and_then(|n| usize::try_from(n).ok()).filter(|&n| n <= limit).and_then(|n| memory.take(n));
     let mut body = resp.bytes_stream();
+    if let Some(mut buf) = fixed {
+        let mut filled = 0;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| network(url, &e))?;
+            let end = filled + chunk.len();
+            let Some(dst) = buf.get_mut(filled..end) else {
+                return Err(length_error(url, declared, end as u64));
+            };
+            dst.copy_from_slice(&chunk);
+            filled = end;
+            on_bytes(filled as u64);
+        }
+        if filled != buf.len() {
+            return Err(length_error(url, declared, filled as u64));
+        }
+        return Ok(buf.freeze());
+    }
+    let mut buf = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(limit));
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| network(url, &e))?;
         buf.extend_from_slice(&chunk);
         on_bytes(buf.len() as u64);
     }
     match declared {
-        Some(n) if n != buf.len() as u64 => Err(Error::Network {
-            url: url.to_string(),
-            detail: format!("the response ended after {} of the {n} bytes its Content-Length announced", buf.len()),
-            temporary: true,
-        }),
+        Some(n) if n != buf.len() as u64 => Err(length_error(url, declared, buf.len() as u64)),
         _ => Ok(Bytes::from(buf)),
     }
+}
+
+/// A body of `got` bytes that does not match its `Content-Length` (temporary: the transfer broke).
+fn length_error(url: &str, declared: Option<u64>, got: u64) -> Error {
+    let n = declared.unwrap_or_default();
+    let detail = if got > n {
+        format!("the response sent more than the {n} bytes its Content-Length announced")
+    } else {
+        format!("the response ended after {got} of the {n} bytes its Content-Length announced")
+    };
+    Error::Network { url: url.to_string(), detail, temporary: true }
 }
 
 /// The first bytes of a body as text, for error messages (empty when it cannot be read).
@@ -127,7 +156,8 @@ async fn body_start(resp: Response) -> String {
 /// A reqwest error as [`Error::Network`]; connection problems, time-outs and broken bodies are temporary.
 pub(crate) fn network(url: &str, e: &reqwest::Error) -> Error {
     #[cfg(not(target_arch = "wasm32"))]
-    let temporary = e.is_connect() || e.is_timeout() || e.is_request() || e.is_body();
+    // A body cut short surfaces as a decode error of the byte stream (no decompression is enabled).
+    let temporary = e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() || e.is_decode();
     // The browser's fetch only says that it failed (offline, refused, CORS, aborted by the time limit).
     #[cfg(target_arch = "wasm32")]
     let temporary = e.is_timeout() || e.is_request() || e.is_body();

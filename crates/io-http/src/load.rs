@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use io_core::buffer::ShardMemory;
 use io_core::codec::{check_group, FileSpan};
 use io_core::{Error, ModelArtifacts, ModelJson, Result, WeightData};
 
@@ -28,7 +29,7 @@ impl HttpHandler {
 
     /// Fetches and parses model.json. 404 and 410 are [`Error::NotFound`]; HTML is refused.
     pub(crate) async fn load_model_json(&self) -> Result<ModelJson> {
-        let bytes = self.get_bytes(&self.url, None, &|_| {}).await.map_err(|e| match e {
+        let bytes = self.get_bytes(&self.url, None, &ShardMemory::none(), &|_| {}).await.map_err(|e| match e {
             Error::HttpStatus { status: status @ (404 | 410), url, .. } => Error::NotFound {
                 url,
                 detail: format!("HTTP {status}; check that the URL points to the model.json of the model"),
@@ -42,12 +43,15 @@ impl HttpHandler {
     pub(crate) async fn load_artifacts(&self) -> Result<ModelArtifacts> {
         let model_json = self.load_model_json().await?;
         let urls = self.weight_urls(&model_json);
-        let total: Option<u64> =
-            model_json.artifacts.weight_specs.iter().map(|s| s.fixed_byte_len().map(|n| n as u64)).sum();
+        let fixed = model_json.artifacts.fixed_weight_bytes();
+        let total = fixed.map(|n| n as u64);
         let meter = Meter { on_progress: self.on_progress.clone(), total, loaded: Mutex::new(0) };
         let flat: Vec<String> = urls.iter().flatten().cloned().collect();
         let mut shards: Vec<Bytes> = vec![Bytes::new(); flat.len()];
         let meter = &meter;
+        // All weight bytes in one allocation, faulted in ahead on a helper thread (io_core::buffer).
+        let memory = ShardMemory::new(fixed.unwrap_or(0));
+        let memory = &memory;
         // Collected first (the futures are lazy): a plain Vec keeps the future `Send` on native.
         let fetches: Vec<_> = flat
             .into_iter()
@@ -55,7 +59,7 @@ impl HttpHandler {
             .map(|(i, url)| async move {
                 let counted = AtomicU64::new(0);
                 let on_bytes = |received: u64| meter.advance(&counted, received);
-                self.get_bytes(&url, total.map(|t| t as usize), &on_bytes).await.map(|b| (i, b))
+                self.get_bytes(&url, total.map(|t| t as usize), memory, &on_bytes).await.map(|b| (i, b))
             })
             .collect();
         let mut done = stream::iter(fetches).buffer_unordered(self.concurrency);

@@ -264,3 +264,46 @@ async fn time_limit_applies_per_request() {
     assert!(e.to_string().contains("timed out"), "{e}");
     assert_eq!(srv.take_log().iter().filter(|l| l.contains("shard2of2")).count(), 2);
 }
+
+/// A server on a raw socket whose shard announces 8 bytes and sends 4 before closing; the count
+/// of shard requests.
+fn truncating_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let shard_requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = shard_requests.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut req = [0u8; 4096];
+            let n = s.read(&mut req).unwrap_or(0);
+            let head = String::from_utf8_lossy(&req[..n]).to_string();
+            let reply: Vec<u8> = if head.starts_with("GET /m/model.json") {
+                let json = br#"{"modelTopology":{},"weightsManifest":[{"paths":["w.bin"],"weights":[{"name":"w","shape":[2],"dtype":"float32"}]}]}"#;
+                let mut r = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                    json.len()
+                )
+                .into_bytes();
+                r.extend_from_slice(json);
+                r
+            } else {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nabcd".to_vec()
+            };
+            let _ = s.write_all(&reply);
+        }
+    });
+    (format!("http://{addr}/m/model.json"), shard_requests)
+}
+
+#[tokio::test]
+async fn a_body_cut_short_is_retried_then_a_network_error_naming_the_shard() {
+    let (url, shard_requests) = truncating_server();
+    let e = load_err(HttpHandler::new(&url).retries(2).backoff(std::time::Duration::from_millis(1))).await;
+    let shard = url.replace("model.json", "w.bin");
+    assert!(matches!(&e, Error::Network { url, temporary: true, .. } if *url == shard), "{e:?}");
+    assert!(e.to_string().contains(&shard), "{e}");
+    assert_eq!(shard_requests.load(std::sync::atomic::Ordering::SeqCst), 3, "a cut-off body is retried");
+}
