@@ -232,7 +232,8 @@ fn report(m: &[Measure], server: &str) -> String {
         tfjs.rss_mib() / weights_mib
     );
     let _ = writeln!(s, "- TF.js is measured with `tf.io.http(url).load()` (fetch and join, no model building), the same work modelio does.");
-    let _ = writeln!(s, "- curl writes to /dev/null; modelio keeps all 256 MiB in fresh memory, and its extra time is mostly the kernel's ~65,000 page faults for it (sys time 0.25 s vs curl's 0.10 s). Receiving into `MADV_HUGEPAGE` buffers cut a load to 0.16-0.18 s (faster than curl) when huge pages were free, but stalled for ~0.9 s on direct compaction when other processes had fragmented memory, so it was not kept.");
+    let _ = writeln!(s, "- curl writes to /dev/null; modelio keeps all 256 MiB in fresh memory, ~65,000 page faults of 4 KiB. A load receives into one allocation that a helper thread populates ahead of the shards (`io_core::buffer::ShardMemory`, `MADV_POPULATE_WRITE`), overlapping the faults with the transfer: median 0.23 s -> 0.195 s in a side-by-side run of 8 (curl 0.12 s).");
+    let _ = writeln!(s, "- Why 1.25x curl is not reached on this machine: populating 256 MiB of 4 KiB pages alone costs ~0.1 s of CPU in this VM (1.6 us per page; perf: 22% of both cores' samples during a load), and the 2 cores are shared with nginx, which needs ~0.06-0.08 s; perf shows no other large cost (the copy out of hyper's buffer is ~0.03 s). Huge pages (`MADV_HUGEPAGE` + populate) got 0.10-0.13 s, faster than curl, when the kernel reused 2 MiB blocks freed moments before, but 0.4-0.7 s when the blocks had been handed back to the hypervisor (virtio_balloon free page reporting of free 2 MiB blocks: `page_reporting_order` 9); with 3 s between loads their median was 0.42 s against 0.23 s with small pages, so modelio does not ask for them. No compaction stalls were seen (`compact_stall` 0).");
     s
 }
 
