@@ -40,9 +40,8 @@ pub fn npm_peer() -> Result<PathBuf, String> {
     Ok(peer)
 }
 
-/// The wasm32 target, wasm-bindgen-cli at the version in Cargo.lock, Debian's chromium and
-/// chromedriver. Returns the environment the browser test runner needs.
-pub fn wasm_browser() -> Result<Vec<(String, String)>, String> {
+/// The wasm32 target of the Rust toolchain (`rustup target add`).
+pub fn wasm_target() -> Res {
     let targets = have("rustup", "--version").and_then(|_| {
         Command::new("rustup")
             .args(["target", "list", "--installed"])
@@ -53,6 +52,13 @@ pub fn wasm_browser() -> Result<Vec<(String, String)>, String> {
     if !targets.unwrap_or_default().contains("wasm32-unknown-unknown") {
         run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
+    Ok(())
+}
+
+/// The wasm32 target, wasm-bindgen-cli at the version in Cargo.lock, Debian's chromium and
+/// chromedriver. Returns the environment the browser test runner needs.
+pub fn wasm_browser() -> Result<Vec<(String, String)>, String> {
+    wasm_target()?;
     let want = wasm_bindgen_version()?;
     let got = have("wasm-bindgen-test-runner", "--version").unwrap_or_default();
     if !got.contains(&want) {

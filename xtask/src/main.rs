@@ -5,7 +5,8 @@
 //!   workspace (unit, integration, doc), the facade's feature matrix, and the wasm32 tests in
 //!   headless Chromium.
 //! - `test-browser`: only the wasm32 tests in headless Chromium and the web demo (part of `test-all`).
-//! - `lint`: `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`.
+//! - `lint`: `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`, natively and for
+//!   wasm32 (the libraries and browser tests that build there).
 //! - `bench [NAME]`: criterion benchmarks and the side-by-side benchmarks against TF.js.
 //! - `fuzz [TARGET] [SECONDS]`: runs cargo-fuzz (nightly) on a target, installing cargo-fuzz.
 
@@ -156,9 +157,44 @@ fn test_browser(peer: &Path) -> Res {
     web_demo(peer)
 }
 
+/// Libraries built for the browser (wasm32), linted for that target too: code behind
+/// `cfg(target_arch = "wasm32")` / `cfg(target_os = "linux")` differs between the two. (Their
+/// native dev-dependencies do not build there; the browser tests are linted with their own crate.)
+const WASM_LINT_LIBS: &[&str] = &[
+    "io-core",
+    "io-http",
+    "io-localstorage",
+    "io-indexeddb",
+    "io-downloads",
+    "io-store-support",
+    "modelio",
+    "modelio-web-demo",
+];
+
 fn lint() -> Res {
     run(cargo().args(["fmt", "--all", "--check"]))?;
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    install::wasm_target()?;
+    let mut libs = cargo();
+    libs.args(["clippy", "--target", "wasm32-unknown-unknown", "--lib"]);
+    for p in WASM_LINT_LIBS {
+        libs.args(["-p", p]);
+    }
+    run(libs.args(["--", "-D", "warnings"]))?;
+    for p in WASM_TEST_PACKAGES {
+        run(cargo().args([
+            "clippy",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--tests",
+            "-p",
+            p,
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+    }
+    Ok(())
 }
 
 fn bench(name: Option<&str>) -> Res {

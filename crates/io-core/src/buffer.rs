@@ -12,8 +12,10 @@
 //! arrives commits no more memory than that; and the allocation itself is fallible (a manifest
 //! that announces more than the machine has gets no shared memory, not an abort).
 //!
-//! Everything is safe code but the `madvise` call, which reads or writes no memory. Elsewhere (older
-//! kernels, other systems, wasm32) the same API simply hands out zeroed buffers.
+//! Unsafe code is limited to the zeroed allocation (fallible, unlike `vec![0; n]`, and unlike
+//! `try_reserve` + `resize` it writes no byte, so the pages stay untouched) and the `madvise` call,
+//! which reads or writes no memory. Elsewhere (older kernels, other systems, wasm32) the same API
+//! simply hands out zeroed buffers.
 //!
 //! Huge pages (`MADV_HUGEPAGE`) were measured and left out: where a hypervisor takes free 2 MiB
 //! blocks back from the guest (free page reporting), a fresh process paid 2-3x more for them than
@@ -41,9 +43,6 @@ pub struct ShardMemory {
     prefault: Option<linux::Prefault>,
 }
 
-/// Below this many bytes the helper thread is not worth starting.
-const PREFAULT_MIN: usize = 4 << 20;
-
 /// How far the helper thread populates ahead of the bytes handed out by [`ShardMemory::take`].
 pub const PREFAULT_AHEAD: usize = 64 << 20;
 
@@ -51,15 +50,11 @@ impl ShardMemory {
     /// Memory for `total` bytes, populated ahead on a helper thread when it is large (Linux). When
     /// `total` bytes cannot be allocated, every [`take`](Self::take) gets a buffer of its own.
     pub fn new(total: usize) -> Self {
-        let Some(mut rest) = try_zeroed(total) else {
+        let Some(rest) = try_zeroed(total) else {
             return ShardMemory::none();
         };
         #[cfg(target_os = "linux")]
-        let prefault = (total >= PREFAULT_MIN).then(|| {
-            // An empty view of the same allocation keeps it alive while the helper works on it.
-            let keep = rest.split_off(total);
-            linux::Prefault::start(rest.as_ptr() as usize, total, keep)
-        });
+        let (rest, prefault) = linux::Prefault::start(rest);
         ShardMemory {
             rest: Mutex::new(rest),
             #[cfg(target_os = "linux")]
@@ -134,12 +129,6 @@ fn try_zeroed(len: usize) -> Option<BytesMut> {
     Some(BytesMut::from(Bytes::from(vec)))
 }
 
-impl Default for ShardMemory {
-    fn default() -> Self {
-        ShardMemory::none()
-    }
-}
-
 impl std::fmt::Debug for ShardMemory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let left = self.rest.lock().map_or(0, |r| r.len());
@@ -155,6 +144,9 @@ mod linux {
     use std::time::Duration;
 
     use bytes::BytesMut;
+
+    /// Below this many bytes the helper thread is not worth starting.
+    const PREFAULT_MIN: usize = 4 << 20;
 
     /// Populate this much per call, so that the helper notices soon when it should wait or stop.
     const STEP: usize = 2 << 20;
@@ -172,8 +164,20 @@ mod linux {
     }
 
     impl Prefault {
+        /// Starts populating `memory` when it is large enough to be worth a thread.
+        pub(super) fn start(mut memory: BytesMut) -> (BytesMut, Option<Prefault>) {
+            let len = memory.len();
+            if len < PREFAULT_MIN {
+                return (memory, None);
+            }
+            // An empty view of the same allocation keeps it alive while the helper works on it.
+            let keep = memory.split_off(len);
+            let prefault = Prefault::spawn(memory.as_ptr() as usize, len, keep);
+            (memory, Some(prefault))
+        }
+
         /// Populates `len` bytes from address `start`, which `keep` keeps allocated.
-        pub(super) fn start(start: usize, len: usize, keep: BytesMut) -> Self {
+        fn spawn(start: usize, len: usize, keep: BytesMut) -> Self {
             let shared = Arc::new(Shared { stop: AtomicBool::new(false), handed_out: AtomicUsize::new(0) });
             let mine = shared.clone();
             let spawned = std::thread::Builder::new().name("io-prefault".into()).spawn(move || {

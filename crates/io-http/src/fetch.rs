@@ -1,6 +1,6 @@
 //! One request: hooks, sending, status check, retries, and reading the body with length checks.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use io_core::buffer::ShardMemory;
 use io_core::{Error, Result};
@@ -49,8 +49,8 @@ impl HttpHandler {
         })
     }
 
-    /// `GET url` and its whole body (in `memory` when it fits), retried on temporary failures. `on_bytes` sees every byte once
-    /// per attempt, with the attempt's running total.
+    /// `GET url` and its whole body (in `memory` when it fits), retried on temporary failures.
+    /// `on_bytes` sees every byte once per attempt, with the attempt's running total.
     pub(crate) async fn get_bytes(
         &self,
         url: &str,
@@ -97,40 +97,37 @@ async fn read_body(
 ) -> Result<Bytes> {
     let declared = resp.content_length();
     let limit = size_hint.unwrap_or(64 << 20);
-    let fixed = declared.and_then(|n| usize::try_from(n).ok()).filter(|&n| n <= limit).and_then(|n| memory.take(n));
+    let fits = declared.and_then(|n| usize::try_from(n).ok()).filter(|&n| n <= limit);
+    // A piece of `memory` is zeroed and as long as announced; the fallback starts empty and grows.
+    let mut buf = fits
+        .and_then(|n| memory.take(n))
+        .unwrap_or_else(|| BytesMut::with_capacity(declared.map_or(0, |n| n as usize).min(limit)));
     let mut body = resp.bytes_stream();
-    if let Some(mut buf) = fixed {
-        let mut filled = 0;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| network(url, &e))?;
-            let end = filled + chunk.len();
-            let Some(dst) = buf.get_mut(filled..end) else {
-                return Err(length_error(url, declared, end as u64));
-            };
-            dst.copy_from_slice(&chunk);
-            filled = end;
-            on_bytes(filled as u64);
-        }
-        if filled != buf.len() {
-            return Err(length_error(url, declared, filled as u64));
-        }
-        return Ok(buf.freeze());
-    }
-    let mut buf = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(limit));
+    let mut filled = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| network(url, &e))?;
-        buf.extend_from_slice(&chunk);
-        on_bytes(buf.len() as u64);
+        let end = filled + chunk.len();
+        match buf.get_mut(filled..end) {
+            Some(dst) => dst.copy_from_slice(&chunk),
+            None => {
+                buf.truncate(filled);
+                buf.extend_from_slice(&chunk);
+            }
+        }
+        filled = end;
+        on_bytes(filled as u64);
     }
     match declared {
-        Some(n) if n != buf.len() as u64 => Err(length_error(url, declared, buf.len() as u64)),
-        _ => Ok(Bytes::from(buf)),
+        Some(n) if n != filled as u64 => Err(length_error(url, n, filled as u64)),
+        _ => {
+            buf.truncate(filled);
+            Ok(buf.freeze())
+        }
     }
 }
 
-/// A body of `got` bytes that does not match its `Content-Length` (temporary: the transfer broke).
-fn length_error(url: &str, declared: Option<u64>, got: u64) -> Error {
-    let n = declared.unwrap_or_default();
+/// A body of `got` bytes that does not match its `Content-Length` of `n` (temporary: the transfer broke).
+fn length_error(url: &str, n: u64, got: u64) -> Error {
     let detail = if got > n {
         format!("the response sent more than the {n} bytes its Content-Length announced")
     } else {

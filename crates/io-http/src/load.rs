@@ -44,14 +44,14 @@ impl HttpHandler {
         let model_json = self.load_model_json().await?;
         let urls = self.weight_urls(&model_json);
         let fixed = model_json.artifacts.fixed_weight_bytes();
-        let total = fixed.map(|n| n as u64);
-        let meter = Meter { on_progress: self.on_progress.clone(), total, loaded: Mutex::new(0) };
-        let flat: Vec<String> = urls.iter().flatten().cloned().collect();
-        let mut shards: Vec<Bytes> = vec![Bytes::new(); flat.len()];
-        let meter = &meter;
         // All weight bytes in one allocation, faulted in ahead on a helper thread (io_core::buffer).
         let memory = ShardMemory::new(fixed.unwrap_or(0));
         let memory = &memory;
+        let meter =
+            Meter { on_progress: self.on_progress.clone(), total: fixed.map(|n| n as u64), loaded: Mutex::new(0) };
+        let flat: Vec<String> = urls.iter().flatten().cloned().collect();
+        let mut shards: Vec<Bytes> = vec![Bytes::new(); flat.len()];
+        let meter = &meter;
         // Collected first (the futures are lazy): a plain Vec keeps the future `Send` on native.
         let fetches: Vec<_> = flat
             .into_iter()
@@ -59,7 +59,7 @@ impl HttpHandler {
             .map(|(i, url)| async move {
                 let counted = AtomicU64::new(0);
                 let on_bytes = |received: u64| meter.advance(&counted, received);
-                self.get_bytes(&url, total.map(|t| t as usize), memory, &on_bytes).await.map(|b| (i, b))
+                self.get_bytes(&url, fixed, memory, &on_bytes).await.map(|b| (i, b))
             })
             .collect();
         let mut done = stream::iter(fetches).buffer_unordered(self.concurrency);
