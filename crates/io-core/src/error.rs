@@ -160,6 +160,29 @@ pub enum Error {
     /// Source and destination of a copy or move are the same.
     #[error("old path and new path are the same: '{0}'")]
     SamePath(String),
+    /// The caller cancelled the operation ([`crate::Cancel`]). A cancelled save wrote nothing.
+    #[error("cancelled: {operation} '{url}'")]
+    Cancelled {
+        /// `"save"`, `"load"`, `"copy"`, `"move"`.
+        operation: &'static str,
+        /// The URL concerned.
+        url: String,
+    },
+    /// Something is bigger than a limit allows (a model.json, the declared weight bytes, a file
+    /// longer than the manifest announces). Nothing beyond the limit was read.
+    #[error("{what} at {location} is too large: {actual} bytes, the limit is {limit} bytes{}", detail_suffix(.detail))]
+    TooLarge {
+        /// What was measured, e.g. `"model.json"`, `"the declared weights"`, `"weight file"`.
+        what: &'static str,
+        /// Where (URL, path, file).
+        location: String,
+        /// The limit in bytes.
+        limit: u64,
+        /// The size found (at least `limit + 1` when only that much was read).
+        actual: u64,
+        /// How to change the limit, or what announced the size.
+        detail: String,
+    },
 }
 
 impl Error {

@@ -6,12 +6,15 @@
 //! ```ignore
 //! #[cfg_attr(not(target_arch = "wasm32"), io_core::async_trait)]
 //! #[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
-//! impl io_core::LoadHandler for MyHandler { async fn load(&self) -> io_core::Result<io_core::ModelArtifacts> { todo!() } }
+//! impl io_core::LoadHandler for MyHandler {
+//!     async fn load(&self, opts: &io_core::Options) -> io_core::Result<io_core::ModelArtifacts> { todo!() }
+//! }
 //! ```
 
 use crate::artifacts::ModelArtifacts;
 use crate::error::{Error, Result};
 use crate::info::{ModelArtifactsInfo, SaveResult};
+use crate::options::Options;
 
 /// `Send + Sync` on native targets, nothing on `wasm32`.
 #[cfg(not(target_arch = "wasm32"))]
@@ -28,16 +31,18 @@ impl<T: ?Sized> MaybeSendSync for T {}
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 pub trait SaveHandler: MaybeSendSync {
-    /// Saves the model. Must not leave a half-written model behind on failure.
-    async fn save(&self, artifacts: &ModelArtifacts) -> Result<SaveResult>;
+    /// Saves the model. Must not leave a half-written model behind on failure or cancellation;
+    /// reports the bytes it writes through `opts` ([`Options::meter`]).
+    async fn save(&self, artifacts: &ModelArtifacts, opts: &Options) -> Result<SaveResult>;
 }
 
 /// Loads artifacts from one place (TF.js's `IOHandler.load`).
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 pub trait LoadHandler: MaybeSendSync {
-    /// Loads the model; [`Error::NotFound`] when there is none.
-    async fn load(&self) -> Result<ModelArtifacts>;
+    /// Loads the model; [`Error::NotFound`] when there is none. Reads no more than `opts`'
+    /// limits allow and reports the bytes it reads ([`Options::meter`]).
+    async fn load(&self, opts: &Options) -> Result<ModelArtifacts>;
 }
 
 /// A store that holds many models by path and can list and remove them (TF.js's `ModelStoreManager`).

@@ -15,13 +15,16 @@
 #![warn(missing_docs)]
 
 pub mod artifacts;
+pub mod blocking;
 pub mod buffer;
 pub mod codec;
 pub mod error;
+pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handler;
 pub mod info;
+pub mod options;
 pub mod router;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -34,7 +37,8 @@ pub use error::{Error, Result};
 pub use handler::{LoadHandler, MaybeSendSync, ModelStore, SaveHandler};
 pub use info::{ModelArtifactsInfo, SaveResponse, SaveResult};
 pub use inventory;
-pub use router::{global, register, ModelUrl, Registry, Scheme, SchemeRegistration, KNOWN_SCHEMES};
+pub use options::{Cancel, Limits, Meter, Options, Progress, ProgressFn};
+pub use router::{global, register, Config, ModelUrl, Registry, Scheme, SchemeRegistration, KNOWN_SCHEMES};
 pub use weights::WeightData;
 
 /// Saves `artifacts` to `url` through the process-wide registry.

@@ -1,13 +1,22 @@
 //! URL → scheme plugin → handler. Plugins register through `inventory` and through [`Registry::register`].
 
 use std::collections::BTreeMap;
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use tracing::Instrument;
 
 use crate::artifacts::ModelArtifacts;
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::handler::{LoadHandler, ModelStore, SaveHandler};
 use crate::info::{ModelArtifactsInfo, SaveResult};
+use crate::options::Options;
+
+/// Schemes whose URLs are hierarchical (RFC 3986) and are parsed and validated with the `url`
+/// crate, as `object_store` and HTTP clients read them. `file://` keeps TF.js's literal split
+/// (tfjs-node reads `file://./relative/dir` as a path, which is not a valid RFC 3986 URL); the
+/// browser stores' opaque paths (`localstorage://a/b`) keep TF.js's split too.
+pub const HIERARCHICAL_SCHEMES: &[&str] = &["http", "https", "s3", "gs", "az", "abfs", "azure"];
 
 /// A model URL split as TF.js splits it: `scheme://path`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,12 +25,16 @@ pub struct ModelUrl {
     pub raw: String,
     /// Lower-case scheme without `://`, e.g. `indexeddb`.
     pub scheme: String,
-    /// Everything after `://` (may contain `/`, may be empty).
+    /// Everything after `://` (may contain `/`, may be empty). For a URL that reached a mounted
+    /// scheme ([`Registry::mount`]), the part after the mount's prefix.
     pub path: String,
+    /// The parsed URL, for [`HIERARCHICAL_SCHEMES`].
+    pub parsed: Option<url::Url>,
 }
 
 impl ModelUrl {
-    /// Splits `scheme://path`. A missing or malformed scheme is an [`Error::InvalidUrl`].
+    /// Splits `scheme://path`. A missing or malformed scheme, or a hierarchical URL the `url` crate
+    /// refuses (no host, bad port, ...), is an [`Error::InvalidUrl`].
     pub fn parse(url: &str) -> Result<Self> {
         let Some((scheme, path)) = url.split_once("://") else {
             return Err(Error::InvalidUrl {
@@ -37,9 +50,32 @@ impl ModelUrl {
                 reason: format!("'{scheme}' is not a valid scheme"),
             });
         }
-        Ok(ModelUrl { raw: url.to_string(), scheme: scheme.to_ascii_lowercase(), path: path.to_string() })
+        let scheme = scheme.to_ascii_lowercase();
+        let parsed = if HIERARCHICAL_SCHEMES.contains(&scheme.as_str()) {
+            let u = url::Url::parse(url)
+                .map_err(|e| Error::InvalidUrl { url: url.to_string(), reason: format!("not a valid URL: {e}") })?;
+            if u.host_str().map_or(true, str::is_empty) {
+                return Err(Error::InvalidUrl {
+                    url: url.to_string(),
+                    reason: "the URL has no host (or bucket)".into(),
+                });
+            }
+            Some(u)
+        } else {
+            None
+        };
+        Ok(ModelUrl { raw: url.to_string(), scheme, path: path.to_string(), parsed })
+    }
+
+    /// The same URL as seen by a scheme mounted at `prefix`: `path` becomes the rest after it.
+    fn under_mount(&self, prefix: &str) -> ModelUrl {
+        ModelUrl { path: self.raw[prefix.len()..].trim_start_matches('/').to_string(), ..self.clone() }
     }
 }
+
+/// Configuration of a scheme instance, as key-value pairs (`root`, `header.Authorization`, ...),
+/// the way OpenDAL and `object_store` take a service's options.
+pub type Config = BTreeMap<String, String>;
 
 /// A scheme plugin: makes handlers for URLs of its scheme and, if it is a store, lists and removes.
 pub trait Scheme: Send + Sync + 'static {
@@ -50,6 +86,17 @@ pub trait Scheme: Send + Sync + 'static {
     /// The model store behind the scheme, for stores that can list and remove.
     fn store(&self) -> Option<Box<dyn ModelStore>> {
         None
+    }
+    /// A configured instance of this plugin (a store rooted at a folder, an http handler with
+    /// headers), built from `config`; [`Registry::mount_configured`] mounts it at a URL prefix.
+    /// The keys each plugin understands are in its docs; unknown keys are an error.
+    fn configure(&self, config: &Config) -> Result<Arc<dyn Scheme>> {
+        let _ = config;
+        Err(Error::Unsupported {
+            operation: "configure",
+            url: String::new(),
+            reason: "this plugin takes no configuration".into(),
+        })
     }
 }
 
@@ -76,9 +123,40 @@ pub const KNOWN_SCHEMES: &[(&str, &str)] = &[
     ("file", "file"),
 ];
 
+/// A registered scheme: a plugin's static registration, or a configured instance mounted at a prefix.
+#[derive(Clone)]
+struct Entry {
+    scheme: String,
+    plugin: String,
+    handler: Handle,
+    /// `Some(prefix)` for mounted instances: they take the URLs that start with it.
+    mount: Option<String>,
+}
+
+#[derive(Clone)]
+enum Handle {
+    Static(&'static dyn Scheme),
+    Shared(Arc<dyn Scheme>),
+}
+
+impl Handle {
+    fn get(&self) -> &dyn Scheme {
+        match self {
+            Handle::Static(s) => *s,
+            Handle::Shared(s) => s.as_ref(),
+        }
+    }
+}
+
+/// Where a URL goes: one mounted instance, or the plugins registered for its scheme.
+enum Routed {
+    Mounted(Entry, ModelUrl),
+    Plugins(Vec<Entry>, ModelUrl),
+}
+
 /// The set of registered schemes, and the TF.js-style operations over them.
 pub struct Registry {
-    entries: RwLock<Vec<&'static SchemeRegistration>>,
+    entries: RwLock<Vec<Entry>>,
 }
 
 impl Default for Registry {
@@ -105,32 +183,77 @@ impl Registry {
     /// Registers a scheme. Registering the same (scheme, plugin) again does nothing.
     pub fn register(&self, reg: &'static SchemeRegistration) {
         let mut e = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if !e.iter().any(|x| x.scheme == reg.scheme && x.plugin == reg.plugin) {
-            e.push(reg);
+        if !e.iter().any(|x| x.mount.is_none() && x.scheme == reg.scheme && x.plugin == reg.plugin) {
+            e.push(Entry {
+                scheme: reg.scheme.to_string(),
+                plugin: reg.plugin.to_string(),
+                handler: Handle::Static(reg.handler),
+                mount: None,
+            });
         }
     }
 
-    /// Registered schemes, sorted, each once.
+    /// Mounts a configured scheme instance at a URL prefix (`"models://"`, `"file:///srv/models/"`,
+    /// `"http://cdn.example/"`), the way `object_store`'s registry maps URL prefixes to stores: URLs
+    /// starting with `prefix` go to it, the longest matching prefix first, before any plugin of
+    /// their scheme; the instance sees [`ModelUrl::path`] relative to the prefix. Mounting the same
+    /// prefix again replaces the instance.
+    pub fn mount(&self, prefix: &str, scheme: Arc<dyn Scheme>) -> Result<()> {
+        let u = ModelUrl::parse(prefix)?;
+        let mut e = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        e.retain(|x| x.mount.as_deref() != Some(prefix));
+        e.push(Entry {
+            scheme: u.scheme,
+            plugin: format!("mount {prefix}"),
+            handler: Handle::Shared(scheme),
+            mount: Some(prefix.to_string()),
+        });
+        Ok(())
+    }
+
+    /// Builds a configured instance of the plugin registered for `plugin_scheme` (its
+    /// [`Scheme::configure`]) and mounts it at `prefix` (OpenDAL-style: a service from a scheme and
+    /// key-value options). E.g. `mount_configured("models://", "file", &[("root", "/srv/models")].into())`.
+    pub fn mount_configured(&self, prefix: &str, plugin_scheme: &str, config: &Config) -> Result<()> {
+        let probe = ModelUrl::parse(&format!("{plugin_scheme}://"))?;
+        let entries = self.plugins_for(&probe)?;
+        let [entry] = entries.as_slice() else {
+            return Err(Error::MultipleHandlers {
+                url: prefix.to_string(),
+                direction: "configure",
+                plugins: entries.iter().map(|e| e.plugin.clone()).collect(),
+            });
+        };
+        let configured = entry.handler.get().configure(config).map_err(|e| match e {
+            Error::Unsupported { operation, reason, .. } => {
+                Error::Unsupported { operation, url: prefix.to_string(), reason }
+            }
+            other => other,
+        })?;
+        self.mount(prefix, configured)
+    }
+
+    /// Registered schemes (mounted ones included), sorted, each once.
     pub fn schemes(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.read().iter().map(|r| r.scheme.to_string()).collect();
+        let mut v: Vec<String> = self.read().iter().map(|r| r.scheme.clone()).collect();
         v.sort();
         v.dedup();
         v
     }
 
-    /// `(scheme, plugin)` of every registration, sorted.
+    /// `(scheme, plugin)` of every registration, sorted (mounts appear as `mount PREFIX`).
     pub fn registrations(&self) -> Vec<(String, String)> {
-        let mut v: Vec<_> = self.read().iter().map(|r| (r.scheme.to_string(), r.plugin.to_string())).collect();
+        let mut v: Vec<_> = self.read().iter().map(|r| (r.scheme.clone(), r.plugin.clone())).collect();
         v.sort();
         v
     }
 
-    fn read(&self) -> Vec<&'static SchemeRegistration> {
+    fn read(&self) -> Vec<Entry> {
         self.entries.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn plugins_for(&self, url: &ModelUrl) -> Result<Vec<&'static SchemeRegistration>> {
-        let regs: Vec<_> = self.read().into_iter().filter(|r| r.scheme == url.scheme).collect();
+    fn plugins_for(&self, url: &ModelUrl) -> Result<Vec<Entry>> {
+        let regs: Vec<_> = self.read().into_iter().filter(|r| r.mount.is_none() && r.scheme == url.scheme).collect();
         if regs.is_empty() {
             let registered = self.schemes();
             if let Some((_, feature)) = KNOWN_SCHEMES.iter().find(|(s, _)| *s == url.scheme) {
@@ -144,6 +267,22 @@ impl Registry {
             return Err(Error::UnsupportedScheme { url: url.raw.clone(), registered });
         }
         Ok(regs)
+    }
+
+    fn route(&self, url: &str) -> Result<Routed> {
+        let u = ModelUrl::parse(url)?;
+        let mounted = self
+            .read()
+            .into_iter()
+            .filter(|e| e.mount.as_deref().is_some_and(|p| u.raw.starts_with(p)))
+            .max_by_key(|e| e.mount.as_ref().map_or(0, String::len));
+        match mounted {
+            Some(e) => {
+                let rel = u.under_mount(e.mount.as_deref().unwrap_or_default());
+                Ok(Routed::Mounted(e, rel))
+            }
+            None => Ok(Routed::Plugins(self.plugins_for(&u)?, u)),
+        }
     }
 
     /// The one save handler for `url` (TF.js's exactly-one-handler rule).
@@ -162,28 +301,41 @@ impl Registry {
         direction: &'static str,
         make: impl Fn(&dyn Scheme, &ModelUrl) -> Result<Option<Box<H>>>,
     ) -> Result<Box<H>> {
-        let u = ModelUrl::parse(url)?;
+        let (entries, u) = match self.route(url)? {
+            Routed::Mounted(e, u) => (vec![e], u),
+            Routed::Plugins(es, u) => (es, u),
+        };
         let mut found = Vec::new();
-        for reg in self.plugins_for(&u)? {
-            if let Some(h) = make(reg.handler, &u)? {
-                found.push((reg.plugin, h));
+        for reg in &entries {
+            if let Some(h) = make(reg.handler.get(), &u)? {
+                found.push((reg.plugin.clone(), h));
             }
         }
         one(found, &u, direction)
     }
 
-    /// The store behind `scheme`, if a registered plugin of that scheme is one.
+    /// The store behind `scheme` (not a mounted one), if a registered plugin of that scheme is one.
     pub fn store(&self, scheme: &str) -> Option<Box<dyn ModelStore>> {
-        self.read().into_iter().filter(|r| r.scheme == scheme).find_map(|r| r.handler.store())
+        self.read()
+            .into_iter()
+            .filter(|r| r.mount.is_none() && r.scheme == scheme)
+            .find_map(|r| r.handler.get().store())
     }
 
-    fn store_for(&self, url: &ModelUrl, operation: &'static str) -> Result<Box<dyn ModelStore>> {
-        self.plugins_for(url)?;
-        self.store(&url.scheme).ok_or_else(|| Error::Unsupported {
+    /// The store a URL belongs to, the path inside it, and an identity (same identity = same store).
+    fn store_for(&self, url: &str, operation: &'static str) -> Result<(Box<dyn ModelStore>, ModelUrl, String)> {
+        let (store, u, id) = match self.route(url)? {
+            Routed::Mounted(e, u) => (e.handler.get().store(), u, e.mount.clone().unwrap_or_default()),
+            Routed::Plugins(es, u) => {
+                (es.iter().find_map(|e| e.handler.get().store()), u.clone(), format!("{}://", u.scheme))
+            }
+        };
+        let store = store.ok_or_else(|| Error::Unsupported {
             operation,
-            url: url.raw.clone(),
-            reason: format!("'{}://' is not a model store (stores: {})", url.scheme, self.store_schemes().join(", ")),
-        })
+            url: u.raw.clone(),
+            reason: format!("'{}://' is not a model store (stores: {})", u.scheme, self.store_schemes().join(", ")),
+        })?;
+        Ok((store, u, id))
     }
 
     fn store_schemes(&self) -> Vec<String> {
@@ -192,30 +344,72 @@ impl Registry {
 
     /// Saves `artifacts` to `url`.
     pub async fn save(&self, url: &str, artifacts: &ModelArtifacts) -> Result<SaveResult> {
-        codec::layout(&artifacts.weight_specs, &artifacts.weight_data, &[]).map_err(|e| e.at(url))?;
-        self.save_handler(url)?.save(artifacts).await
+        self.save_with(url, artifacts, &Options::new()).await
     }
 
-    /// Loads the model at `url`; its weights are checked against its specs before it is returned.
+    /// Saves `artifacts` to `url` with per-call options (progress, cancellation, shard size,
+    /// scheme-specific options). The weights are checked against their specs before anything is
+    /// written. Emits a `modelio.save` tracing span (URL, bytes, duration).
+    pub async fn save_with(&self, url: &str, artifacts: &ModelArtifacts, opts: &Options) -> Result<SaveResult> {
+        let span = tracing::info_span!("modelio.save", url = %url, bytes = artifacts.weight_data.len());
+        async {
+            let started = web_time::Instant::now();
+            codec::layout(&artifacts.weight_specs, &artifacts.weight_data, &[]).map_err(|e| e.at(url))?;
+            opts.check_cancelled("save", url)?;
+            let result = self.save_handler(url)?.save(artifacts, opts).await;
+            log_outcome("save", &result, started);
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Loads the model at `url`; its weights are checked against their specs before it is returned.
     pub async fn load(&self, url: &str) -> Result<ModelArtifacts> {
-        Self::load_with(url, self.load_handler(url)?.as_ref()).await
+        self.load_with(url, &Options::new()).await
     }
 
-    /// Loads with a handler built by hand (e.g. with options) for `url`, with the same check of the
-    /// weights against their specs as [`Registry::load`].
-    pub async fn load_with(url: &str, handler: &dyn LoadHandler) -> Result<ModelArtifacts> {
-        let a = handler.load().await?;
-        codec::layout(&a.weight_specs, &a.weight_data, &[]).map_err(|e| e.at(url))?;
-        Ok(a)
+    /// Loads the model at `url` with per-call options (progress, cancellation, limits,
+    /// scheme-specific options). Emits a `modelio.load` tracing span (URL, bytes, duration).
+    pub async fn load_with(&self, url: &str, opts: &Options) -> Result<ModelArtifacts> {
+        let handler = self.load_handler(url)?;
+        Self::load_from(url, handler.as_ref(), opts).await
     }
 
-    /// Every model in every store that can list, keyed `scheme://path` (TF.js's `listModels`).
+    /// Loads through a handler built by hand for `url`, with the same checks and tracing as
+    /// [`Registry::load_with`].
+    pub async fn load_from(url: &str, handler: &dyn LoadHandler, opts: &Options) -> Result<ModelArtifacts> {
+        let span = tracing::info_span!("modelio.load", url = %url);
+        async {
+            let started = web_time::Instant::now();
+            opts.check_cancelled("load", url)?;
+            let result = handler.load(opts).await.and_then(|a| {
+                codec::layout(&a.weight_specs, &a.weight_data, &[]).map_err(|e| e.at(url))?;
+                Ok(a)
+            });
+            log_outcome("load", &result, started);
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Every model in every store that can list, keyed `scheme://path` (TF.js's `listModels`);
+    /// mounted stores that list everything are keyed by their prefix.
     pub async fn list_models(&self) -> Result<BTreeMap<String, ModelArtifactsInfo>> {
         let mut out = BTreeMap::new();
         for scheme in self.store_schemes() {
             if let Some(store) = self.store(&scheme).filter(|s| s.lists_everything()) {
                 for (path, info) in store.list().await? {
                     out.insert(format!("{scheme}://{path}"), info);
+                }
+            }
+        }
+        for e in self.read().into_iter().filter(|e| e.mount.is_some()) {
+            let prefix = e.mount.as_deref().unwrap_or_default();
+            if let Some(store) = e.handler.get().store().filter(|s| s.lists_everything()) {
+                for (path, info) in store.list().await? {
+                    out.insert(join_prefix(prefix, &path), info);
                 }
             }
         }
@@ -228,29 +422,51 @@ impl Registry {
     }
 
     /// Models of a store under a URL prefix (`file://./models`, `indexeddb://team`), keyed by path
-    /// (without `scheme://`). Works for stores that cannot list everything, too.
+    /// (without `scheme://` or the mount prefix). Works for stores that cannot list everything, too.
     pub async fn list_under(&self, url: &str) -> Result<BTreeMap<String, ModelArtifactsInfo>> {
-        let u = ModelUrl::parse(url)?;
-        Ok(self.store_for(&u, "list")?.list_under(&u.path).await?.into_iter().collect())
+        let (store, u, _) = self.store_for(url, "list")?;
+        Ok(store.list_under(&u.path).await?.into_iter().collect())
     }
 
     /// Copies the model at `src` to `dst` (any scheme to any scheme): load, then save.
     pub async fn copy_model(&self, src: &str, dst: &str) -> Result<ModelArtifactsInfo> {
+        self.copy_with(src, dst, &Options::new()).await
+    }
+
+    /// [`Registry::copy_model`] with options: progress is reported for the load, then for the
+    /// save; cancellation stops either (the destination keeps what it had).
+    pub async fn copy_with(&self, src: &str, dst: &str, opts: &Options) -> Result<ModelArtifactsInfo> {
         same_path_check(src, dst)?;
-        let artifacts = self.load(src).await?;
-        Ok(self.save(dst, &artifacts).await?.model_artifacts_info)
+        let artifacts = self.load_with(src, opts).await?;
+        Ok(self.save_with(dst, &artifacts, opts).await?.model_artifacts_info)
     }
 
     /// Moves the model at `src` to `dst` without ever losing it: within a store that can rename,
     /// one atomic rename; otherwise save to `dst` first and delete `src` only after that succeeded.
     pub async fn move_model(&self, src: &str, dst: &str) -> Result<ModelArtifactsInfo> {
+        self.move_with(src, dst, &Options::new()).await
+    }
+
+    /// [`Registry::move_model`] with options (see [`Registry::copy_with`]). Cancellation before the
+    /// source is deleted leaves the source in place.
+    pub async fn move_with(&self, src: &str, dst: &str, opts: &Options) -> Result<ModelArtifactsInfo> {
         same_path_check(src, dst)?;
-        let (s, d) = (ModelUrl::parse(src)?, ModelUrl::parse(dst)?);
-        let src_store = self.store_for(&s, "move")?;
-        if s.scheme == d.scheme && src_store.can_rename() {
+        let (src_store, s, src_id) = self.store_for(src, "move")?;
+        let dst_id = match self.route(dst)? {
+            Routed::Mounted(e, _) => e.mount.unwrap_or_default(),
+            Routed::Plugins(_, u) => format!("{}://", u.scheme),
+        };
+        if src_id == dst_id && src_store.can_rename() {
+            let d = match self.route(dst)? {
+                Routed::Mounted(_, u) | Routed::Plugins(_, u) => u,
+            };
+            opts.check_cancelled("move", src)?;
             return src_store.rename(&s.path, &d.path).await;
         }
-        let info = self.copy_model(src, dst).await?;
+        let info = self.copy_with(src, dst, opts).await?;
+        opts.check_cancelled("move", src).map_err(|_| {
+            Error::storage("move", src, format!("cancelled after the copy to '{dst}': both copies exist"))
+        })?;
         src_store.remove(&s.path).await.map_err(|e| {
             Error::storage(
                 "move",
@@ -263,8 +479,39 @@ impl Registry {
 
     /// Removes the model at `url`, returning its info.
     pub async fn remove_model(&self, url: &str) -> Result<ModelArtifactsInfo> {
-        let u = ModelUrl::parse(url)?;
-        self.store_for(&u, "remove")?.remove(&u.path).await
+        let (store, u, _) = self.store_for(url, "remove")?;
+        store.remove(&u.path).await
+    }
+}
+
+fn join_prefix(prefix: &str, path: &str) -> String {
+    if prefix.ends_with('/') || path.is_empty() {
+        format!("{prefix}{path}")
+    } else {
+        format!("{prefix}/{path}")
+    }
+}
+
+fn log_outcome<T: ByteCount>(operation: &'static str, result: &Result<T>, started: web_time::Instant) {
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    match result {
+        Ok(v) => tracing::info!(operation, bytes = v.byte_count(), duration_ms = ms, "done"),
+        Err(e) => tracing::warn!(operation, error = %e, duration_ms = ms, "failed"),
+    }
+}
+
+/// What a finished operation reports as its byte count in tracing.
+trait ByteCount {
+    fn byte_count(&self) -> u64;
+}
+impl ByteCount for ModelArtifacts {
+    fn byte_count(&self) -> u64 {
+        self.weight_data.len() as u64
+    }
+}
+impl ByteCount for SaveResult {
+    fn byte_count(&self) -> u64 {
+        self.model_artifacts_info.weight_data_bytes.unwrap_or(0)
     }
 }
 
@@ -276,7 +523,7 @@ fn same_path_check(src: &str, dst: &str) -> Result<()> {
     Ok(())
 }
 
-fn one<H: ?Sized>(mut found: Vec<(&'static str, Box<H>)>, url: &ModelUrl, direction: &'static str) -> Result<Box<H>> {
+fn one<H: ?Sized>(mut found: Vec<(String, Box<H>)>, url: &ModelUrl, direction: &'static str) -> Result<Box<H>> {
     match found.len() {
         1 => Ok(found.pop().expect("one").1),
         0 => Err(Error::Unsupported {
@@ -287,7 +534,7 @@ fn one<H: ?Sized>(mut found: Vec<(&'static str, Box<H>)>, url: &ModelUrl, direct
         _ => Err(Error::MultipleHandlers {
             url: url.raw.clone(),
             direction,
-            plugins: found.iter().map(|(p, _)| p.to_string()).collect(),
+            plugins: found.iter().map(|(p, _)| p.clone()).collect(),
         }),
     }
 }

@@ -17,9 +17,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use io_core::artifacts::{ModelJson, BROWSER_ORDER};
+use io_core::files::{WeightFiles, BROWSER_DOWNLOADS};
 use io_core::{
-    Error, LoadHandler, ModelArtifacts, ModelUrl, Result, SaveHandler, SaveResult, Scheme, SchemeRegistration, Topology,
+    Error, LoadHandler, ModelArtifacts, ModelUrl, Options, Result, SaveHandler, SaveResult, Scheme, SchemeRegistration,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -125,25 +125,22 @@ fn no_window(url: &str) -> Error {
 
 #[io_core::async_trait(?Send)]
 impl SaveHandler for DownloadsSave {
-    async fn save(&self, artifacts: &ModelArtifacts) -> Result<SaveResult> {
+    async fn save(&self, artifacts: &ModelArtifacts, opts: &Options) -> Result<SaveResult> {
         let url = self.url.as_str();
-        if let Some(Topology::GraphDef(_)) = artifacts.model_topology {
-            return Err(Error::Unsupported {
-                operation: "save",
-                url: url.to_string(),
-                reason: "downloads:// does not support saving model topology in binary formats yet (as TF.js)".into(),
-            });
-        }
-        let document = web_sys::window().and_then(|w| w.document()).ok_or_else(|| no_window(url))?;
         let (json_name, weights_name) = crate::file_names(&self.name, 0);
+        // The topology policy and the weights are checked before anything is downloaded.
+        let files = io_core::files::split(artifacts, url, BROWSER_DOWNLOADS, &WeightFiles::One(weights_name.clone()))?;
+        let document = web_sys::window().and_then(|w| w.document()).ok_or_else(|| no_window(url))?;
+        let meter = opts.meter(Some(files.total_bytes()));
 
         let weight_parts = js_sys::Array::new();
-        for chunk in artifacts.weight_data.chunks() {
+        for chunk in files.weights[0].1.chunks() {
             weight_parts.push(&js_sys::Uint8Array::from(&chunk[..]));
         }
         let weights_blob = blob(&weight_parts, "application/octet-stream", url)?;
-        let json = ModelJson::for_artifacts(artifacts, vec![format!("./{weights_name}")]).to_bytes(BROWSER_ORDER);
+        let json = &files.model_json;
         let json_blob = blob(&js_sys::Array::of1(&js_sys::Uint8Array::from(&json[..])), "application/json", url)?;
+        opts.check_cancelled("save", url)?;
 
         let mut urls = ObjectUrls(Vec::new());
         for b in [&weights_blob, &json_blob] {
@@ -169,6 +166,7 @@ impl SaveHandler for DownloadsSave {
         // One more task so the browser has picked up both URLs before `urls` revokes them.
         next_task(url).await?;
         drop(urls);
+        meter.finish(files.total_bytes());
         Ok(SaveResult::for_artifacts(artifacts))
     }
 }
@@ -182,7 +180,7 @@ pub async fn load_files(json: &web_sys::File, weights: &[web_sys::File]) -> Resu
     for w in weights {
         named.push(read_file(w).await?);
     }
-    crate::files::artifacts_from_files(&json, &named)
+    crate::files::artifacts_from_files(&json, &named).await
 }
 
 async fn read_file(file: &web_sys::File) -> Result<crate::NamedFile> {

@@ -1,9 +1,11 @@
 //! TF.js's `browserFiles` on any target: a model.json and weight files given as `(name, bytes)`,
 //! weight files matched to the manifest's paths by basename, with TF.js's error texts.
 
+use std::collections::{HashMap, HashSet};
+
 use bytes::Bytes;
-use io_core::codec::{check_group, FileSpan};
-use io_core::{Error, ManifestGroup, ModelArtifacts, ModelJson, Result, WeightData};
+use io_core::files::{self, FileSource, NamedFiles, PathPolicy};
+use io_core::{Error, ManifestGroup, ModelArtifacts, ModelJson, Options, Result};
 
 /// A file the user picked: its name (no folders needed) and its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,32 +23,31 @@ impl NamedFile {
     }
 }
 
-/// TF.js's `basename`: the text after the last `/`, ignoring surrounding whitespace and trailing `/`.
-pub fn basename(path: &str) -> &str {
-    let p = path.trim().trim_end_matches('/');
-    p.rsplit('/').next().unwrap_or(p)
-}
+pub use io_core::files::basename;
 
 /// For every manifest path, group by group, the index in `file_names` of the weight file with the
 /// same basename. Errors exactly as TF.js's `browserFiles`: a basename twice in the manifest, a path
 /// with no file, or more files than paths. `location` (the model.json's name) goes into errors.
+/// Linear in paths and files.
 pub fn match_weight_files(manifest: &[ManifestGroup], file_names: &[&str], location: &str) -> Result<Vec<Vec<usize>>> {
-    let names: Vec<&str> = file_names.iter().map(|n| basename(n)).collect();
-    let mut seen: Vec<&str> = Vec::new();
+    let mut names: HashMap<&str, usize> = HashMap::with_capacity(file_names.len());
+    for (i, n) in file_names.iter().enumerate() {
+        names.entry(basename(n)).or_insert(i);
+    }
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut out = Vec::with_capacity(manifest.len());
     for group in manifest {
         let mut idx = Vec::with_capacity(group.paths.len());
         for path in &group.paths {
             let b = basename(path);
-            if seen.contains(&b) {
+            if !seen.insert(b) {
                 return Err(Error::invalid_model(
                     location,
                     format!("Duplicate file basename found in weights manifest: '{b}'"),
                 ));
             }
-            seen.push(b);
-            match names.iter().position(|n| *n == b) {
-                Some(i) => idx.push(i),
+            match names.get(b) {
+                Some(&i) => idx.push(i),
                 None => {
                     return Err(Error::invalid_model(
                         location,
@@ -72,27 +73,43 @@ pub fn match_weight_files(manifest: &[ManifestGroup], file_names: &[&str], locat
 
 /// The model in `model_json` with its weights taken from `weights` (TF.js's `browserFiles(...).load()`).
 ///
-/// Every group's files are checked against its weights (a short or long file is an error naming it).
-/// As in TF.js, giving no weight files at all loads the model without weights (topology and
-/// metadata only; modelio also drops the weight specs, so the result is consistent).
-pub fn artifacts_from_files(model_json: &NamedFile, weights: &[NamedFile]) -> Result<ModelArtifacts> {
-    let parsed = ModelJson::parse(&model_json.bytes, &model_json.name)?;
-    let mut artifacts = parsed.artifacts;
-    if weights.is_empty() {
+/// The files are matched with TF.js's rules and errors ([`match_weight_files`]), then read through
+/// the layout component ([`io_core::files`]): every group's files are checked against its weights
+/// (a short or long file is an error naming it). As in TF.js, giving no weight files at all loads
+/// the model without weights (topology and metadata only; modelio also drops the weight specs, so
+/// the result is consistent).
+pub async fn artifacts_from_files(model_json: &NamedFile, weights: &[NamedFile]) -> Result<ModelArtifacts> {
+    let source = NamedFiles::new(weights.iter().map(|f| (f.name.clone(), f.bytes.clone())), &model_json.name)?;
+    load_matched(model_json, &source, &weights.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), &Options::new())
+        .await
+}
+
+/// [`artifacts_from_files`] over any [`FileSource`] that finds weight files by basename: `json` is
+/// the model.json already read, `names` the weight files' names (for TF.js's matching errors).
+pub(crate) async fn load_matched(
+    json: &NamedFile,
+    source: &dyn FileSource,
+    names: &[&str],
+    opts: &Options,
+) -> Result<ModelArtifacts> {
+    let limit = opts.get_limits().max_model_json_bytes;
+    if json.bytes.len() as u64 > limit {
+        return Err(Error::TooLarge {
+            what: "model.json",
+            location: json.name.clone(),
+            limit,
+            actual: json.bytes.len() as u64,
+            detail: "raise Limits::max_model_json_bytes to allow more".into(),
+        });
+    }
+    let parsed = ModelJson::parse(&json.bytes, &json.name)?;
+    if names.is_empty() {
+        let mut artifacts = parsed.artifacts;
         artifacts.weight_specs.clear();
         return Ok(artifacts);
     }
-    let names: Vec<&str> = weights.iter().map(|f| f.name.as_str()).collect();
-    let matched = match_weight_files(&parsed.weights_manifest, &names, &model_json.name)?;
-    for (group, idx) in parsed.weights_manifest.iter().zip(matched) {
-        let files: Vec<&NamedFile> = idx.iter().map(|&i| &weights[i]).collect();
-        let data = WeightData::from_chunks(files.iter().map(|f| f.bytes.clone()).collect());
-        let spans: Vec<FileSpan> =
-            files.iter().map(|f| FileSpan { name: f.name.clone(), len: f.bytes.len() }).collect();
-        check_group(group, &data, &spans)?;
-        artifacts.weight_data.append(data);
-    }
-    Ok(artifacts)
+    match_weight_files(&parsed.weights_manifest, names, &json.name)?;
+    files::assemble(parsed, source, &json.name, PathPolicy::Basename, opts).await
 }
 
 #[cfg(test)]

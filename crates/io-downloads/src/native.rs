@@ -4,10 +4,12 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use io_core::artifacts::BROWSER_ORDER;
-use io_core::{Error, LoadHandler, ModelArtifacts, ModelJson, ModelUrl, Result, SaveHandler, SaveResult, Scheme};
+use std::collections::HashMap;
 
-use crate::files::{artifacts_from_files, NamedFile};
+use io_core::files::{self, FileKind, FileRequest, FileSource, ModelFiles, WeightFiles, BROWSER_DOWNLOADS};
+use io_core::{Error, LoadHandler, ModelArtifacts, ModelUrl, Options, Result, SaveHandler, SaveResult, Scheme};
+
+use crate::files::{load_matched, NamedFile};
 use crate::names::{file_names, sanitize_prefix};
 
 /// Environment variable naming the folder `downloads://` saves into.
@@ -81,6 +83,11 @@ pub struct DownloadedFiles {
 }
 
 impl DownloadsHandler {
+    /// The files of the `k`-th name candidate (`P`, `P (1)`, ...), laid out as TF.js's browserDownloads.
+    fn files(&self, artifacts: &ModelArtifacts, url: &str, k: usize) -> Result<ModelFiles> {
+        files::split(artifacts, url, BROWSER_DOWNLOADS, &WeightFiles::One(file_names(&self.prefix, k).1))
+    }
+
     /// A handler for the file name prefix `prefix` (empty means `model`).
     pub fn new(prefix: impl Into<String>) -> Self {
         DownloadsHandler { prefix: prefix.into(), dir: None }
@@ -94,26 +101,38 @@ impl DownloadsHandler {
 
     /// Saves (blocking) and says which files were written.
     pub fn save_files(&self, artifacts: &ModelArtifacts) -> Result<DownloadedFiles> {
-        io_core::codec::layout(&artifacts.weight_specs, &artifacts.weight_data, &[])?;
+        self.save_files_with(artifacts, &Options::new())
+    }
+
+    /// Saves (blocking) with per-call options (progress in bytes written, cancellation before the
+    /// files are published) and says which files were written.
+    pub fn save_files_with(&self, artifacts: &ModelArtifacts, opts: &Options) -> Result<DownloadedFiles> {
+        let url = format!("downloads://{}", self.prefix);
+        // The topology policy and the weights are checked before anything is written.
+        let first = self.files(artifacts, &url, 0)?;
         let dir = self.dir.clone().unwrap_or_else(default_dir);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating the downloads folder", &dir, e))?;
         remove_stale_parts(&dir);
-        let weights_tmp = TempFile::write(&dir, &self.prefix, |f| {
-            artifacts.weight_data.chunks().iter().try_for_each(|c| f.write_all(c))
-        })?;
+        let meter = opts.meter(Some(first.total_bytes()));
+        let weights = &first.weights[0].1;
+        let weights_tmp =
+            TempFile::write(&dir, &self.prefix, |f| weights.chunks().iter().try_for_each(|c| f.write_all(c)))?;
+        meter.add(weights.len() as u64);
         for k in 0..MAX_CANDIDATES {
+            opts.check_cancelled("save", &url)?;
             let (json_name, weights_name) = file_names(&self.prefix, k);
             let (json_path, weights_path) = (dir.join(&json_name), dir.join(&weights_name));
             if json_path.exists() || !weights_tmp.publish(&weights_path)? {
                 continue;
             }
-            let doc = ModelJson::for_artifacts(artifacts, vec![format!("./{weights_name}")]).to_bytes(BROWSER_ORDER);
+            let doc = if k == 0 { first.model_json.clone() } else { self.files(artifacts, &url, k)?.model_json };
             let json_tmp = TempFile::write(&dir, &self.prefix, |f| f.write_all(&doc))?;
             if !json_tmp.publish(&json_path)? {
                 // Taken meanwhile: give the weights name back and try the next pair.
                 let _ = std::fs::remove_file(&weights_path);
                 continue;
             }
+            meter.add(doc.len() as u64);
             sync_dir(&dir);
             return Ok(DownloadedFiles {
                 model_json: json_path,
@@ -129,11 +148,11 @@ impl DownloadsHandler {
     }
 }
 
-#[cfg_attr(not(target_arch = "wasm32"), io_core::async_trait)]
-#[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
+#[io_core::async_trait]
 impl SaveHandler for DownloadsHandler {
-    async fn save(&self, artifacts: &ModelArtifacts) -> Result<SaveResult> {
-        self.save_files(artifacts).map(|f| f.result)
+    async fn save(&self, artifacts: &ModelArtifacts, opts: &Options) -> Result<SaveResult> {
+        let (h, a, o) = (self.clone(), artifacts.clone(), opts.clone());
+        io_core::blocking::unblock(move || h.save_files_with(&a, &o).map(|f| f.result)).await
     }
 }
 
@@ -216,21 +235,89 @@ pub struct BrowserFiles {
     weights: Vec<PathBuf>,
 }
 
-fn read_named(path: &Path) -> Result<NamedFile> {
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+/// The picked files, found by basename; every read is bounded by the manifest and refuses
+/// anything but a regular file.
+struct PickedFiles<'a> {
+    model_json: &'a Path,
+    by_name: HashMap<&'a str, &'a Path>,
+}
+
+impl PickedFiles<'_> {
+    fn path(&self, req: &FileRequest<'_>) -> Result<&Path> {
+        match req.kind() {
+            FileKind::ModelJson => Ok(self.model_json),
+            FileKind::Weights => self
+                .by_name
+                .get(files::basename(req.path()))
+                .copied()
+                .ok_or_else(|| Error::invalid_model(req.path(), "no weight file of that name was given")),
+        }
+    }
+}
+
+#[io_core::async_trait]
+impl FileSource for PickedFiles<'_> {
+    fn name(&self, path: &str) -> String {
+        match self.by_name.get(files::basename(path)) {
+            Some(p) => p.display().to_string(),
+            None => path.to_string(),
+        }
+    }
+
+    async fn read(&self, req: &FileRequest<'_>) -> Result<bytes::Bytes> {
+        let path = self.path(req)?;
+        let (mut file, size) = open_regular(path)?;
+        req.read_from(&mut file, Some(size))
+    }
+}
+
+/// Opens a file for reading, refusing FIFOs, devices, sockets and folders without reading from
+/// them (the open does not wait for a FIFO's writer: `O_NONBLOCK`, which regular files ignore).
+fn open_regular(path: &Path) -> Result<(File, u64)> {
+    let mut options = File::options();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK | libc::O_NOCTTY);
+    let file = options.open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::not_found(path.display().to_string()),
         _ => Error::io("reading", path, e),
     })?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(NamedFile::new(name, bytes))
+    let meta = file.metadata().map_err(|e| Error::io("reading", path, e))?;
+    if !meta.is_file() {
+        return Err(Error::io(
+            "reading",
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file (a FIFO, device, socket or folder)",
+            ),
+        ));
+    }
+    Ok((file, meta.len()))
 }
 
-#[cfg_attr(not(target_arch = "wasm32"), io_core::async_trait)]
-#[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
+impl BrowserFiles {
+    fn load_sync(&self, opts: &Options) -> Result<ModelArtifacts> {
+        let names: Vec<String> = self
+            .weights
+            .iter()
+            .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+            .collect();
+        let by_name = names.iter().map(String::as_str).zip(self.weights.iter().map(PathBuf::as_path)).collect();
+        let source = PickedFiles { model_json: &self.model_json, by_name };
+        let json_name = self.model_json.display().to_string();
+        let url = format!("file://{json_name}");
+        let bytes = futures::executor::block_on(files::read_model_json(&source, &json_name, &url, opts))?;
+        let json = NamedFile::new(json_name, bytes);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        futures::executor::block_on(load_matched(&json, &source, &names, opts))
+    }
+}
+
+#[io_core::async_trait]
 impl LoadHandler for BrowserFiles {
-    async fn load(&self) -> Result<ModelArtifacts> {
-        let json = read_named(&self.model_json)?;
-        let weights = self.weights.iter().map(|p| read_named(p)).collect::<Result<Vec<_>>>()?;
-        artifacts_from_files(&json, &weights)
+    async fn load(&self, opts: &Options) -> Result<ModelArtifacts> {
+        let (h, o) = (self.clone(), opts.clone());
+        io_core::blocking::unblock(move || h.load_sync(&o)).await
     }
 }

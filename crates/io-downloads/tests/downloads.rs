@@ -95,7 +95,7 @@ fn never_overwrites_and_the_manifest_names_the_weights_written() {
         let manifest = json(&f.model_json)["weightsManifest"][0]["paths"].clone();
         let wname = f.weights.file_name().unwrap().to_str().unwrap();
         assert_eq!(manifest, serde_json::json!([format!("./{wname}")]));
-        let back = block_on(browser_files(&f.model_json, vec![f.weights.clone()]).load()).unwrap();
+        let back = block_on(browser_files(&f.model_json, vec![f.weights.clone()]).load(&Default::default())).unwrap();
         assert_same_model(wname, &back, m);
     }
     assert!(!stale.exists(), "a stale part file is removed");
@@ -122,7 +122,7 @@ fn concurrent_saves_to_one_name_each_get_their_own_files() {
         let files = vec![out.path().join(format!("{stem}.weights.bin"))];
         assert_same_model(
             &stem,
-            &block_on(browser_files(out.path().join(format!("{stem}.json")), files).load()).unwrap(),
+            &block_on(browser_files(out.path().join(format!("{stem}.json")), files).load(&Default::default())).unwrap(),
             &a,
         );
     }
@@ -131,15 +131,17 @@ fn concurrent_saves_to_one_name_each_get_their_own_files() {
 #[test]
 fn browser_files_loads_tfjs_downloads_and_converter_shards_with_tfjs_errors() {
     let dl = fixture("chromium_downloads/fixture-a");
-    let back =
-        block_on(browser_files(dl.join("fixture-a.json"), vec![dl.join("fixture-a.weights.bin")]).load()).unwrap();
+    let back = block_on(
+        browser_files(dl.join("fixture-a.json"), vec![dl.join("fixture-a.weights.bin")]).load(&Default::default()),
+    )
+    .unwrap();
     assert_same_model("browserFiles fixture-a", &back, &fixtures::model("a"));
 
     // Four shards in two groups, given in any order.
     let b2 = fixture("converter_write_weights/b_2groups_256B_shards");
     let shards = ["group2-shard2of2.bin", "group1-shard1of2.bin", "group2-shard1of2.bin", "group1-shard2of2.bin"]
         .map(|n| b2.join(n));
-    let m = block_on(browser_files(b2.join("model.json"), shards.to_vec()).load()).unwrap();
+    let m = block_on(browser_files(b2.join("model.json"), shards.to_vec()).load(&Default::default())).unwrap();
     assert_eq!(m.weight_data.len(), 724);
 
     // The error TF.js gave in Chromium (fixtures/tfjs/chromium_model_management/steps.json).
@@ -157,12 +159,15 @@ fn browser_files_loads_tfjs_downloads_and_converter_shards_with_tfjs_errors() {
     let other = tempfile::tempdir().unwrap();
     let renamed = other.path().join("renamed.bin");
     std::fs::copy(dl.join("fixture-a.weights.bin"), &renamed).unwrap();
-    let err = block_on(browser_files(dl.join("fixture-a.json"), vec![renamed.clone()]).load()).unwrap_err();
+    let err = block_on(browser_files(dl.join("fixture-a.json"), vec![renamed.clone()]).load(&Default::default()))
+        .unwrap_err();
     assert!(err.to_string().contains(&tfjs_error), "{err} lacks TF.js's '{tfjs_error}'");
 
-    let err =
-        block_on(browser_files(dl.join("fixture-a.json"), vec![dl.join("fixture-a.weights.bin"), renamed]).load())
-            .unwrap_err();
+    let err = block_on(
+        browser_files(dl.join("fixture-a.json"), vec![dl.join("fixture-a.weights.bin"), renamed])
+            .load(&Default::default()),
+    )
+    .unwrap_err();
     assert!(
         err.to_string().contains(
             "Mismatch in the number of files in weights manifest (1) and the number of weight files provided (2)."
@@ -173,7 +178,7 @@ fn browser_files_loads_tfjs_downloads_and_converter_shards_with_tfjs_errors() {
     // A short weight file names the file and the byte counts.
     let short = other.path().join("fixture-a.weights.bin");
     std::fs::write(&short, &std::fs::read(dl.join("fixture-a.weights.bin")).unwrap()[..88]).unwrap();
-    let err = block_on(browser_files(dl.join("fixture-a.json"), vec![short]).load()).unwrap_err();
+    let err = block_on(browser_files(dl.join("fixture-a.json"), vec![short]).load(&Default::default())).unwrap_err();
     assert!(
         matches!(err, Error::WeightsMismatch { expected: 92, actual: 88, .. })
             && err.to_string().contains("fixture-a.weights.bin"),
@@ -181,6 +186,6 @@ fn browser_files_loads_tfjs_downloads_and_converter_shards_with_tfjs_errors() {
     );
 
     // No weight files: the model without weights, as TF.js.
-    let topo = block_on(browser_files(dl.join("fixture-a.json"), vec![]).load()).unwrap();
+    let topo = block_on(browser_files(dl.join("fixture-a.json"), vec![]).load(&Default::default())).unwrap();
     assert!(topo.model_topology.is_some() && topo.weight_specs.is_empty() && topo.weight_data.is_empty());
 }

@@ -4,9 +4,6 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
-use io_core::buffer::ShardMemory;
-
 /// An open folder. On Unix it holds a directory file descriptor and reads with `openat`;
 /// elsewhere it falls back to joining paths (no protection against a concurrent swap).
 pub(crate) struct ModelDir {
@@ -38,18 +35,33 @@ impl ModelDir {
         self.path.join(rel)
     }
 
-    /// Reads the file `rel` (relative to the folder) completely, into the next bytes of `memory`.
-    pub(crate) fn read(&self, rel: impl AsRef<Path>, memory: &ShardMemory) -> io::Result<Bytes> {
+    /// Opens the file `rel` (relative to the folder) for reading and returns it with its size.
+    /// Anything but a regular file (a FIFO, a device, a socket, a folder) is refused with
+    /// `InvalidInput` without reading from it; the open itself does not wait for a FIFO's writer
+    /// (`O_NONBLOCK`, cleared again on the regular file).
+    pub(crate) fn open_regular(&self, rel: impl AsRef<Path>) -> io::Result<(std::fs::File, u64)> {
         let rel = rel.as_ref();
         #[cfg(unix)]
-        let mut f = {
+        let f = {
             use rustix::fs::{Mode, OFlags};
-            std::fs::File::from(rustix::fs::openat(&self.fd, rel, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?)
+            let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+            std::fs::File::from(rustix::fs::openat(&self.fd, rel, flags, Mode::empty())?)
         };
         #[cfg(not(unix))]
-        let mut f = std::fs::File::open(self.path.join(rel))?;
-        let size = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
-        memory.read_to_end(&mut f, size)
+        let f = std::fs::File::open(self.path.join(rel))?;
+        let meta = f.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "'{}' is not a regular file (a FIFO, device, socket or folder); refusing to read it",
+                    rel.display()
+                ),
+            ));
+        }
+        #[cfg(unix)]
+        rustix::fs::fcntl_setfl(&f, rustix::fs::fcntl_getfl(&f)? - rustix::fs::OFlags::NONBLOCK)?;
+        Ok((f, meta.len()))
     }
 
     /// Whether the path still names the folder that was opened (a save may have swapped it since).

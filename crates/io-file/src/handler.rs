@@ -2,7 +2,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use io_core::{Error, LoadHandler, ModelArtifacts, ModelUrl, Result, SaveHandler, SaveResult, Scheme, Topology};
+use io_core::files::{self, WeightFiles, NODE_FILE};
+use io_core::{Error, LoadHandler, ModelArtifacts, ModelUrl, Options, Result, SaveHandler, SaveResult, Scheme};
 
 use crate::{load, save, swap};
 
@@ -30,16 +31,17 @@ impl Scheme for FileScheme {
 ///
 /// ```no_run
 /// # async fn demo(model: &io_core::ModelArtifacts) -> io_core::Result<()> {
-/// use io_core::{LoadHandler, SaveHandler};
+/// use io_core::{LoadHandler, Options, SaveHandler};
 /// let h = io_file::FileHandler::new("./my-model").shard_size(4 << 20);
-/// h.save(model).await?; // my-model/model.json + group1-shard{I}of{N}.bin
-/// let back = io_file::FileHandler::new("./my-model/model.json").load().await?;
+/// h.save(model, &Options::new()).await?; // my-model/model.json + group1-shard{I}of{N}.bin
+/// let opts = Options::new().on_progress(|p| eprintln!("{} bytes", p.bytes));
+/// let back = io_file::FileHandler::new("./my-model/model.json").load(&opts).await?;
 /// # Ok(()) }
 /// ```
 ///
-/// The file system calls are blocking; the async methods run them in place (no runtime needed).
-/// Under tokio, call them from `spawn_blocking` for big models, or use [`FileHandler::save_sync`] /
-/// [`FileHandler::load_sync`] there.
+/// The file system calls are blocking: the async methods ([`SaveHandler`], [`LoadHandler`]) run
+/// them on a blocking thread ([`io_core::blocking::unblock`]), so they never block an executor;
+/// [`FileHandler::save_sync`] / [`FileHandler::load_sync`] run them in place.
 #[derive(Clone, Debug)]
 pub struct FileHandler {
     path: PathBuf,
@@ -87,21 +89,28 @@ impl FileHandler {
 
     /// Loads the model (blocking): see the crate docs.
     pub fn load_sync(&self) -> Result<ModelArtifacts> {
-        load::load(&self.path, self.allow_outside)
+        self.load_sync_with(&Options::new())
+    }
+
+    /// Loads the model (blocking) with per-call options (progress, cancellation, limits).
+    pub fn load_sync_with(&self, opts: &Options) -> Result<ModelArtifacts> {
+        load::load(&self.path, &self.url, self.allow_outside, opts)
     }
 
     /// Saves the model (blocking), crash-safely: see the crate docs.
     pub fn save_sync(&self, artifacts: &ModelArtifacts) -> Result<SaveResult> {
-        if let Some(Topology::GraphDef(_)) = artifacts.model_topology {
-            return Err(Error::Unsupported {
-                operation: "save",
-                url: self.url.clone(),
-                reason: "a binary GraphDef topology cannot be written to model.json (TF.js's file:// cannot either)"
-                    .into(),
-            });
-        }
-        // Weights that do not match their specs are refused before anything is touched.
-        io_core::codec::layout(&artifacts.weight_specs, &artifacts.weight_data, &[]).map_err(|e| e.at(&self.url))?;
+        self.save_sync_with(artifacts, &Options::new())
+    }
+
+    /// Saves the model (blocking) with per-call options: progress in bytes written, cancellation
+    /// (checked between files; a cancelled save leaves the previous model), `shard_size`.
+    pub fn save_sync_with(&self, artifacts: &ModelArtifacts, opts: &Options) -> Result<SaveResult> {
+        let naming = match self.shard_size.or(opts.get_shard_size()) {
+            Some(n) => WeightFiles::Shards(n),
+            None => WeightFiles::One(WEIGHTS_BIN.into()),
+        };
+        // The topology policy and the weights are checked before anything is touched.
+        let model = files::split(artifacts, &self.url, NODE_FILE, &naming)?;
         let target = self.target()?;
         check_replaceable(&target, &self.url)?;
         let parent = target.parent().expect("an absolute path with a file name has a parent");
@@ -109,8 +118,9 @@ impl FileHandler {
         swap::clean_stale(&target);
         let temp =
             swap::create_temp(&target).map_err(|e| Error::io("creating a temporary folder next to", &target, e))?;
-        let result = save::write_model(&temp, artifacts, self.shard_size)
+        let result = save::write_model(&temp, &model, &self.url, opts)
             .and_then(|_| keep_permissions(&target, &temp))
+            .and_then(|_| opts.check_cancelled("save", &self.url))
             .and_then(|_| {
                 swap::install(&temp, &target).map_err(|e| Error::io("putting the saved model in place at", &target, e))
             });
@@ -194,18 +204,18 @@ pub(crate) fn check_replaceable(target: &Path, url: &str) -> Result<()> {
     Ok(())
 }
 
-#[cfg_attr(not(target_arch = "wasm32"), io_core::async_trait)]
-#[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
+#[io_core::async_trait]
 impl SaveHandler for FileHandler {
-    async fn save(&self, artifacts: &ModelArtifacts) -> Result<SaveResult> {
-        self.save_sync(artifacts)
+    async fn save(&self, artifacts: &ModelArtifacts, opts: &Options) -> Result<SaveResult> {
+        let (h, a, o) = (self.clone(), artifacts.clone(), opts.clone());
+        io_core::blocking::unblock(move || h.save_sync_with(&a, &o)).await
     }
 }
 
-#[cfg_attr(not(target_arch = "wasm32"), io_core::async_trait)]
-#[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
+#[io_core::async_trait]
 impl LoadHandler for FileHandler {
-    async fn load(&self) -> Result<ModelArtifacts> {
-        self.load_sync()
+    async fn load(&self, opts: &Options) -> Result<ModelArtifacts> {
+        let (h, o) = (self.clone(), opts.clone());
+        io_core::blocking::unblock(move || h.load_sync_with(&o)).await
     }
 }

@@ -7,7 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
-use io_core::{Error, ModelArtifactsInfo, ModelJson, ModelStore, Result};
+use io_core::files;
+use io_core::{Error, ModelArtifactsInfo, ModelJson, ModelStore, Options, Result};
+
+use crate::dir::ModelDir;
+use crate::load::DirSource;
 
 use crate::handler::{FileHandler, MODEL_JSON};
 use crate::swap;
@@ -77,14 +81,21 @@ fn walk(dir: &Path, label: &str, depth: usize, out: &mut Vec<(String, ModelArtif
 /// shard files' sizes, `dateSaved` from model.json's modification time.
 fn info(folder: &Path) -> Result<ModelArtifactsInfo> {
     let json_path = folder.join(MODEL_JSON);
-    let bytes = std::fs::read(&json_path).map_err(|e| Error::io("reading", &json_path, e))?;
+    let url = format!("file://{}", folder.display());
+    let dir = ModelDir::open(folder).map_err(|e| Error::io("opening the model folder", folder, e))?;
+    let bytes = futures::executor::block_on(files::read_model_json(
+        &DirSource { dir: &dir },
+        MODEL_JSON,
+        &url,
+        &Options::new(),
+    ))?;
     let doc = ModelJson::parse(&bytes, &json_path.display().to_string())?;
     let mtime =
         std::fs::metadata(&json_path).and_then(|m| m.modified()).map_err(|e| Error::io("reading", &json_path, e))?;
     let mut info = ModelArtifactsInfo::for_artifacts_at(&doc.artifacts, io_core::info::iso(mtime));
     let mut weight_bytes = 0u64;
     for path in doc.weights_manifest.iter().flat_map(|g| &g.paths) {
-        crate::load::check_inside(path, &json_path.display().to_string())?;
+        files::check_inside(path, &json_path.display().to_string())?;
         let p = folder.join(path);
         weight_bytes += std::fs::metadata(&p).map_err(|e| Error::io("reading", &p, e))?.len();
     }
@@ -92,8 +103,7 @@ fn info(folder: &Path) -> Result<ModelArtifactsInfo> {
     Ok(info)
 }
 
-#[cfg_attr(not(target_arch = "wasm32"), io_core::async_trait)]
-#[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
+#[io_core::async_trait]
 impl ModelStore for FileStore {
     async fn list(&self) -> Result<Vec<(String, ModelArtifactsInfo)>> {
         Err(Error::Unsupported {
@@ -108,10 +118,12 @@ impl ModelStore for FileStore {
     }
 
     async fn list_under(&self, prefix: &str) -> Result<Vec<(String, ModelArtifactsInfo)>> {
-        Self::list_sync(prefix)
+        let prefix = prefix.to_string();
+        io_core::blocking::unblock(move || Self::list_sync(&prefix)).await
     }
 
     async fn remove(&self, path: &str) -> Result<ModelArtifactsInfo> {
-        Self::remove_sync(path)
+        let path = path.to_string();
+        io_core::blocking::unblock(move || Self::remove_sync(&path)).await
     }
 }

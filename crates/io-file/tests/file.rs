@@ -113,7 +113,7 @@ fn sharded_save_uses_converter_names_and_round_trips() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("sharded");
     let b = fixtures::model("b");
-    block_on(FileHandler::new(&dir).shard_size(256).save(&b)).unwrap();
+    block_on(FileHandler::new(&dir).shard_size(256).save(&b, &Default::default())).unwrap();
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("model.json")).unwrap()).unwrap();
     assert_eq!(
         json["weightsManifest"][0]["paths"],
@@ -122,9 +122,9 @@ fn sharded_save_uses_converter_names_and_round_trips() {
     let sizes: Vec<u64> =
         (1..=3).map(|i| std::fs::metadata(dir.join(format!("group1-shard{i}of3.bin"))).unwrap().len()).collect();
     assert_eq!(sizes, [256, 256, 212]);
-    assert_same_model("sharded", &block_on(FileHandler::new(&dir).load()).unwrap(), &b);
+    assert_same_model("sharded", &block_on(FileHandler::new(&dir).load(&Default::default())).unwrap(), &b);
     // Saving unsharded over it removes the old shards: the folder is replaced as a whole.
-    block_on(FileHandler::new(&dir).save(&b)).unwrap();
+    block_on(FileHandler::new(&dir).save(&b, &Default::default())).unwrap();
     assert!(!dir.join("group1-shard1of3.bin").exists());
 }
 
@@ -167,17 +167,17 @@ fn short_or_long_shard_names_file_and_byte_counts() {
 fn manifest_paths_outside_the_folder_are_refused_unless_allowed() {
     let root = tempfile::tempdir().unwrap();
     let a = fixtures::model("a");
-    block_on(FileHandler::new(root.path().join("real")).save(&a)).unwrap();
+    block_on(FileHandler::new(root.path().join("real")).save(&a, &Default::default())).unwrap();
     let json = std::fs::read_to_string(root.path().join("real/model.json")).unwrap();
     let outside = root.path().join("real/weights.bin");
     for (name, path) in [("up", "../real/weights.bin".to_string()), ("abs", outside.display().to_string())] {
         let dir = root.path().join(name);
         std::fs::create_dir(&dir).unwrap();
         std::fs::write(dir.join("model.json"), json.replace("\"weights.bin\"", &format!("{path:?}"))).unwrap();
-        let err = block_on(FileHandler::new(&dir).load()).unwrap_err();
+        let err = block_on(FileHandler::new(&dir).load(&Default::default())).unwrap_err();
         assert!(matches!(err, Error::InvalidModel { .. }) && err.to_string().contains(&path), "{name}: {err}");
         assert!(err.to_string().contains("allow_paths_outside_folder"), "{err}");
-        let ok = block_on(FileHandler::new(&dir).allow_paths_outside_folder(true).load()).unwrap();
+        let ok = block_on(FileHandler::new(&dir).allow_paths_outside_folder(true).load(&Default::default())).unwrap();
         assert_same_model(name, &ok, &a);
     }
 }

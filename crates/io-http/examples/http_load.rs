@@ -10,7 +10,7 @@ fn main() {
     let concurrency = args.next().map_or(io_http::DEFAULT_CONCURRENCY, |c| c.parse().expect("CONCURRENCY is a number"));
     let t0 = std::time::Instant::now();
     let handler = io_http::HttpHandler::new(url).concurrency(concurrency);
-    let model = futures::executor::block_on(handler.load()).unwrap_or_else(|e| {
+    let model = futures::executor::block_on(handler.load(&Default::default())).unwrap_or_else(|e| {
         eprintln!("http_load: {e}");
         std::process::exit(1)
     });

@@ -1,8 +1,8 @@
 //! One request: hooks, sending, status check, retries, and reading the body with length checks.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::StreamExt;
-use io_core::buffer::ShardMemory;
+use io_core::files::FileRequest;
 use io_core::{Error, Result};
 use reqwest::{Method, Response};
 
@@ -49,18 +49,13 @@ impl HttpHandler {
         })
     }
 
-    /// `GET url` and its whole body (in `memory` when it fits), retried on temporary failures.
-    /// `on_bytes` sees every byte once per attempt, with the attempt's running total.
-    pub(crate) async fn get_bytes(
-        &self,
-        url: &str,
-        size_hint: Option<usize>,
-        memory: &ShardMemory,
-        on_bytes: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<Bytes> {
+    /// `GET url` and its whole body, read through `req` (bounded by what the manifest declares,
+    /// into the load's memory when its `Content-Length` fits), retried on temporary failures.
+    pub(crate) async fn get_bytes(&self, url: &str, req: &FileRequest<'_>) -> Result<Bytes> {
         self.with_retries(|| async {
+            req.restart();
             let resp = self.send(self.request(Method::GET, url), &Method::GET, url).await?;
-            read_body(resp, url, size_hint, memory, on_bytes).await
+            read_body(resp, url, req).await
         })
         .await
     }
@@ -85,27 +80,21 @@ impl HttpHandler {
     }
 }
 
-/// Reads a response body. A body whose `Content-Length` fits `size_hint` (default 64 MiB) goes into
-/// the next bytes of `memory`, else into a buffer that grows as bytes arrive; a body whose length
-/// differs from its `Content-Length` is refused.
-async fn read_body(
-    resp: Response,
-    url: &str,
-    size_hint: Option<usize>,
-    memory: &ShardMemory,
-    on_bytes: &(dyn Fn(u64) + Send + Sync),
-) -> Result<Bytes> {
+/// Reads a response body through `req`: a `Content-Length` over what the manifest allows fails
+/// before the body is read, a body that runs past it is cut off one byte after, and a body whose
+/// length differs from its `Content-Length` is refused.
+async fn read_body(resp: Response, url: &str, req: &FileRequest<'_>) -> Result<Bytes> {
     let declared = resp.content_length();
-    let limit = size_hint.unwrap_or(64 << 20);
-    let fits = declared.and_then(|n| usize::try_from(n).ok()).filter(|&n| n <= limit);
-    // A piece of `memory` is zeroed and as long as announced; the fallback starts empty and grows.
-    let mut buf = fits
-        .and_then(|n| memory.take(n))
-        .unwrap_or_else(|| BytesMut::with_capacity(declared.map_or(0, |n| n as usize).min(limit)));
+    if let Some(n) = declared {
+        req.announce(n)?;
+    }
+    // A piece of the load's memory is zeroed and as long as announced; else a growing buffer.
+    let mut buf = req.buffer(declared);
     let mut body = resp.bytes_stream();
     let mut filled = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| network(url, &e))?;
+        req.take(chunk.len())?;
         let end = filled + chunk.len();
         match buf.get_mut(filled..end) {
             Some(dst) => dst.copy_from_slice(&chunk),
@@ -115,7 +104,6 @@ async fn read_body(
             }
         }
         filled = end;
-        on_bytes(filled as u64);
     }
     match declared {
         Some(n) if n != filled as u64 => Err(length_error(url, n, filled as u64)),

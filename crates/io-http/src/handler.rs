@@ -20,26 +20,8 @@ pub type FetchFuture = Pin<Box<dyn Future<Output = io_core::Result<reqwest::Resp
 pub type FetchFn = Arc<dyn Fn(reqwest::Request) -> FetchFuture + Send + Sync>;
 /// A hook that edits every request before it is sent (auth headers, credentials, ...).
 pub type RequestHook = Arc<dyn Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder + Send + Sync>;
-/// Called as weight bytes arrive.
-pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 /// Turns a manifest path into the URL to fetch it from (TF.js's `weightUrlConverter`).
 pub type UrlConverter = Arc<dyn Fn(&str) -> String + Send + Sync>;
-
-/// How far a load is, in weight bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Progress {
-    /// Weight bytes received so far (never decreases, also across retries).
-    pub loaded: u64,
-    /// Weight bytes the manifest describes; `None` while unknown (models with `string` weights).
-    pub total: Option<u64>,
-}
-
-impl Progress {
-    /// `loaded / total`, or `None` while the total is unknown.
-    pub fn fraction(&self) -> Option<f64> {
-        self.total.map(|t| if t == 0 { 1.0 } else { self.loaded as f64 / t as f64 })
-    }
-}
 
 /// Default number of weight files fetched at once.
 pub const DEFAULT_CONCURRENCY: usize = 6;
@@ -60,14 +42,13 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 ///   manifest group, its length against the weight specs.
 ///
 /// ```no_run
-/// use io_core::LoadHandler;
+/// use io_core::{LoadHandler, Options};
 /// # async fn demo() -> io_core::Result<()> {
 /// let model = io_http::HttpHandler::new("https://example.com/models/m/model.json")
 ///     .concurrency(8)
 ///     .retries(5)
 ///     .header("authorization", "Bearer t0ken")?
-///     .on_progress(|p| eprintln!("{:?} of {:?} bytes", p.loaded, p.total))
-///     .load()
+///     .load(&Options::new().on_progress(|p| eprintln!("{} of {:?} bytes", p.bytes, p.total)))
 ///     .await?;
 /// # Ok(()) }
 /// ```
@@ -86,7 +67,6 @@ pub struct HttpHandler {
     pub(crate) retries: u32,
     pub(crate) backoff: Duration,
     pub(crate) timeout: Option<Duration>,
-    pub(crate) on_progress: Option<ProgressFn>,
     pub(crate) on_request: Option<RequestHook>,
     pub(crate) fetch: Option<FetchFn>,
 }
@@ -119,7 +99,6 @@ impl HttpHandler {
             retries: DEFAULT_RETRIES,
             backoff: DEFAULT_BACKOFF,
             timeout: Some(DEFAULT_TIMEOUT),
-            on_progress: None,
             on_request: None,
             fetch: None,
         }
@@ -190,12 +169,6 @@ impl HttpHandler {
     /// Time limit of one request including its body (default 120 s; `None` = no limit).
     pub fn timeout(mut self, limit: Option<Duration>) -> Self {
         self.timeout = limit;
-        self
-    }
-
-    /// Calls `f` as weight bytes arrive: `loaded` never decreases and the last call has `loaded == total`.
-    pub fn on_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
-        self.on_progress = Some(Arc::new(f));
         self
     }
 

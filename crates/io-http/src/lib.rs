@@ -27,13 +27,13 @@ mod save;
 pub mod urls;
 
 use io_core::{
-    LoadHandler, ModelArtifacts, ModelStore, ModelUrl, Registry, Result, SaveHandler, SaveResult, Scheme,
+    LoadHandler, ModelArtifacts, ModelStore, ModelUrl, Options, Registry, Result, SaveHandler, SaveResult, Scheme,
     SchemeRegistration,
 };
 
 pub use handler::{
-    FetchFn, FetchFuture, HttpHandler, Progress, ProgressFn, RequestHook, UrlConverter, DEFAULT_BACKOFF,
-    DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_TIMEOUT,
+    FetchFn, FetchFuture, HttpHandler, RequestHook, UrlConverter, DEFAULT_BACKOFF, DEFAULT_CONCURRENCY,
+    DEFAULT_RETRIES, DEFAULT_TIMEOUT,
 };
 pub use reqwest;
 
@@ -70,17 +70,17 @@ pub fn register(registry: &Registry) {
 #[cfg_attr(not(target_arch = "wasm32"), io_core::async_trait)]
 #[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
 impl SaveHandler for HttpHandler {
-    async fn save(&self, artifacts: &ModelArtifacts) -> Result<SaveResult> {
-        let (h, a) = (self.clone(), artifacts.clone());
-        runtime::run(async move { h.save_artifacts(&a).await }).await
+    async fn save(&self, artifacts: &ModelArtifacts, opts: &Options) -> Result<SaveResult> {
+        let (h, a, o) = (self.clone(), artifacts.clone(), opts.clone());
+        runtime::run(async move { h.save_artifacts(&a, &o).await }).await
     }
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), io_core::async_trait)]
 #[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
 impl LoadHandler for HttpHandler {
-    async fn load(&self) -> Result<ModelArtifacts> {
-        let h = self.clone();
-        runtime::run(async move { h.load_artifacts().await }).await
+    async fn load(&self, opts: &Options) -> Result<ModelArtifacts> {
+        let (h, o) = (self.clone(), opts.clone());
+        runtime::run(async move { h.load_artifacts(&o).await }).await
     }
 }

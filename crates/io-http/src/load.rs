@@ -1,15 +1,13 @@
-//! Loading: model.json, then every weight file with bounded concurrency, checked against the manifest.
+//! Loading: model.json, then every weight file at TF.js's URL for it, through the layout component
+//! ([`io_core::files`]): bounded concurrency, every body bounded and checked against the manifest.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::collections::HashMap;
 
 use bytes::Bytes;
-use futures::stream::{self, StreamExt, TryStreamExt};
-use io_core::buffer::ShardMemory;
-use io_core::codec::{check_group, FileSpan};
-use io_core::{Error, ModelArtifacts, ModelJson, Result, WeightData};
+use io_core::files::{self, FileKind, FileRequest, FileSource, PathPolicy};
+use io_core::{Error, ModelArtifacts, ModelJson, Options, Result};
 
-use crate::handler::{HttpHandler, Progress, ProgressFn};
+use crate::handler::HttpHandler;
 use crate::urls::ShardUrlRule;
 
 impl HttpHandler {
@@ -27,9 +25,11 @@ impl HttpHandler {
         }
     }
 
-    /// Fetches and parses model.json. 404 and 410 are [`Error::NotFound`]; HTML is refused.
-    pub(crate) async fn load_model_json(&self) -> Result<ModelJson> {
-        let bytes = self.get_bytes(&self.url, None, &ShardMemory::none(), &|_| {}).await.map_err(|e| match e {
+    /// Fetches model.json (at most `Limits::max_model_json_bytes` + 1 bytes). 404 and 410 are
+    /// [`Error::NotFound`]; HTML is refused.
+    pub(crate) async fn load_model_json(&self, opts: &Options) -> Result<ModelJson> {
+        let source = HttpFiles { handler: self, urls: HashMap::new() };
+        let bytes = files::read_model_json(&source, &self.url, &self.url, opts).await.map_err(|e| match e {
             Error::HttpStatus { status: status @ (404 | 410), url, .. } => Error::NotFound {
                 url,
                 detail: format!("HTTP {status}; check that the URL points to the model.json of the model"),
@@ -39,78 +39,50 @@ impl HttpHandler {
         ModelJson::parse(&bytes, &self.url)
     }
 
-    /// The whole load: model.json, then the weights, each shard kept as its own buffer.
-    pub(crate) async fn load_artifacts(&self) -> Result<ModelArtifacts> {
-        let model_json = self.load_model_json().await?;
+    /// The whole load: model.json, then the weights, each file kept as its own buffer.
+    pub(crate) async fn load_artifacts(&self, opts: &Options) -> Result<ModelArtifacts> {
+        let model_json = self.load_model_json(opts).await?;
         let urls = self.weight_urls(&model_json);
-        let fixed = model_json.artifacts.fixed_weight_bytes();
-        // All weight bytes in one allocation, faulted in ahead on a helper thread (io_core::buffer).
-        let memory = ShardMemory::new(fixed.unwrap_or(0));
-        let memory = &memory;
-        let meter =
-            Meter { on_progress: self.on_progress.clone(), total: fixed.map(|n| n as u64), loaded: Mutex::new(0) };
-        let flat: Vec<String> = urls.iter().flatten().cloned().collect();
-        let mut shards: Vec<Bytes> = vec![Bytes::new(); flat.len()];
-        let meter = &meter;
-        // Collected first (the futures are lazy): a plain Vec keeps the future `Send` on native.
-        let fetches: Vec<_> = flat
-            .into_iter()
-            .enumerate()
-            .map(|(i, url)| async move {
-                let counted = AtomicU64::new(0);
-                let on_bytes = |received: u64| meter.advance(&counted, received);
-                self.get_bytes(&url, fixed, memory, &on_bytes).await.map(|b| (i, b))
-            })
+        let by_path = model_json
+            .weights_manifest
+            .iter()
+            .zip(&urls)
+            .flat_map(|(g, u)| g.paths.iter().cloned().zip(u.iter().cloned()))
             .collect();
-        let mut done = stream::iter(fetches).buffer_unordered(self.concurrency);
-        while let Some((i, b)) = done.try_next().await? {
-            shards[i] = b;
-        }
-        drop(done);
-        let mut weight_data = WeightData::default();
-        let mut next = 0;
-        for (group, group_urls) in model_json.weights_manifest.iter().zip(&urls) {
-            let mine = &shards[next..next + group_urls.len()];
-            next += group_urls.len();
-            let spans: Vec<FileSpan> =
-                group_urls.iter().zip(mine).map(|(u, b)| FileSpan { name: u.clone(), len: b.len() }).collect();
-            let data = WeightData::from_chunks(mine.to_vec());
-            check_group(group, &data, &spans).map_err(|e| e.at(&self.url))?;
-            weight_data.append(data);
-        }
-        meter.finish(weight_data.len() as u64);
-        let mut artifacts = model_json.artifacts;
-        artifacts.weight_data = weight_data;
-        Ok(artifacts)
+        let source = HttpFiles { handler: self, urls: by_path };
+        files::assemble(model_json, &source, &self.url, PathPolicy::Any, opts).await
     }
 }
 
-/// Progress across concurrent shard fetches: bytes are counted once, also when a shard is retried.
-struct Meter {
-    on_progress: Option<ProgressFn>,
-    total: Option<u64>,
-    loaded: Mutex<u64>,
+/// The files of one model over HTTP: model.json at the handler's URL, weight files at their URLs.
+struct HttpFiles<'a> {
+    handler: &'a HttpHandler,
+    /// Manifest path → URL (TF.js's rule).
+    urls: HashMap<String, String>,
 }
 
-impl Meter {
-    /// A shard's attempt has `received` bytes; `counted` is the most any attempt of it had reported.
-    fn advance(&self, counted: &AtomicU64, received: u64) {
-        let before = counted.fetch_max(received, Ordering::Relaxed);
-        if received <= before {
-            return;
-        }
-        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        *loaded += received - before;
-        if let Some(f) = &self.on_progress {
-            let shown = self.total.map_or(*loaded, |t| (*loaded).min(t));
-            f(Progress { loaded: shown, total: self.total });
-        }
+impl HttpFiles<'_> {
+    fn url<'p>(&'p self, path: &'p str) -> &'p str {
+        self.urls.get(path).map_or(path, String::as_str)
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), io_core::async_trait)]
+#[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
+impl FileSource for HttpFiles<'_> {
+    fn name(&self, path: &str) -> String {
+        self.url(path).to_string()
     }
 
-    /// The load succeeded with `bytes` weight bytes: the last report is 100%.
-    fn finish(&self, bytes: u64) {
-        if let Some(f) = &self.on_progress {
-            f(Progress { loaded: bytes, total: Some(bytes) });
-        }
+    async fn read(&self, req: &FileRequest<'_>) -> Result<Bytes> {
+        let url = match req.kind() {
+            FileKind::ModelJson => self.handler.url.as_str(),
+            FileKind::Weights => self.url(req.path()),
+        };
+        self.handler.get_bytes(url, req).await
+    }
+
+    fn concurrency(&self) -> usize {
+        self.handler.concurrency
     }
 }

@@ -6,8 +6,8 @@
 //! bytes with its own boundary. The weights are not copied: the body is a list of buffers.
 
 use bytes::Bytes;
-use io_core::artifacts::BROWSER_ORDER;
-use io_core::{ModelArtifacts, ModelJson, WeightData};
+use io_core::files::{self, ModelFiles, WeightFiles, HTTP};
+use io_core::{ModelArtifacts, Result, WeightData};
 
 /// Name (and filename) of the model.json part.
 pub const MODEL_JSON_PART: &str = "model.json";
@@ -26,12 +26,20 @@ pub struct MultipartBody {
 }
 
 impl MultipartBody {
-    /// The body TF.js sends to save `artifacts`, with the given boundary.
-    pub fn for_artifacts(artifacts: &ModelArtifacts, boundary: &str) -> Self {
-        let json = ModelJson::for_artifacts(artifacts, vec![WEIGHTS_PATH.to_string()]).to_bytes(BROWSER_ORDER);
-        let mut pieces = vec![part_head(boundary, MODEL_JSON_PART, "application/json", true), Bytes::from(json)];
-        pieces.push(part_head(boundary, WEIGHTS_PART, "application/octet-stream", false));
-        pieces.extend(artifacts.weight_data.chunks().iter().cloned());
+    /// The body TF.js sends to save `artifacts`, with the given boundary. A model TF.js cannot
+    /// upload (a GraphDef topology) or whose weights do not match their specs is refused.
+    pub fn for_artifacts(artifacts: &ModelArtifacts, boundary: &str) -> Result<Self> {
+        let files = files::split(artifacts, "http://", HTTP, &WeightFiles::One(WEIGHTS_PART.into()))?;
+        Ok(Self::for_files(&files, boundary))
+    }
+
+    /// The body for a model already laid out as files ([`files::split`] with [`HTTP`]).
+    pub fn for_files(files: &ModelFiles, boundary: &str) -> Self {
+        let mut pieces = vec![part_head(boundary, MODEL_JSON_PART, "application/json", true), files.model_json.clone()];
+        for (name, data) in &files.weights {
+            pieces.push(part_head(boundary, name, "application/octet-stream", false));
+            pieces.extend(data.chunks().iter().cloned());
+        }
         pieces.push(Bytes::from(format!("\r\n--{boundary}--\r\n")));
         MultipartBody { boundary: boundary.to_string(), pieces }
     }

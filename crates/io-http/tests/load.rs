@@ -6,7 +6,8 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use io_core::{Error, LoadHandler, ModelJson, Registry};
-use io_http::{HttpHandler, Progress};
+use io_core::{Options, Progress};
+use io_http::HttpHandler;
 use support::{fixtures as dir, Fault, Server};
 
 fn node_load() -> serde_json::Value {
@@ -50,7 +51,7 @@ async fn every_tfjs_load_case_requests_the_same_urls_and_loads_bit_exact() {
         }
         let h = handler_for(label, &srv, &urls[0]);
         srv.take_log();
-        let got = h.load().await;
+        let got = h.load(&Default::default()).await;
         assert_eq!(sorted(srv.take_log()), sorted(saw.iter().map(fix).collect()), "{label}: requests on the wire");
         if urls.len() == 1 {
             let e = got.expect_err(label);
@@ -101,7 +102,7 @@ async fn loads_through_the_registry_with_a_query() {
 }
 
 async fn load_err(h: HttpHandler) -> Error {
-    h.load().await.expect_err("the load should fail")
+    h.load(&Default::default()).await.expect_err("the load should fail")
 }
 
 const C: &str = "/serve/converter_write_weights/c_sharded";
@@ -142,7 +143,7 @@ async fn server_errors_are_retried_then_succeed() {
     srv.fault(&format!("{C}/model.json"), Fault::FailTimes(503, 1));
     srv.fault(&format!("{C}/group1-shard1of2.bin"), Fault::FailTimes(500, 2));
     let h = HttpHandler::new(srv.url(&format!("{C}/model.json"))).backoff(std::time::Duration::from_millis(5));
-    let a = h.load().await.unwrap();
+    let a = h.load(&Default::default()).await.unwrap();
     assert_eq!(a.weight_data.len(), 4_404_000);
     let log = srv.take_log();
     assert_eq!(log.iter().filter(|l| l.contains("model.json")).count(), 2);
@@ -187,15 +188,13 @@ async fn progress_is_monotonic_and_ends_at_total() {
     srv.fault(&format!("{C}/group1-shard2of2.bin"), Fault::FailTimes(500, 1));
     let seen: Arc<Mutex<Vec<Progress>>> = Arc::default();
     let s = seen.clone();
-    let h = HttpHandler::new(srv.url(&format!("{C}/model.json")))
-        .backoff(std::time::Duration::from_millis(1))
-        .on_progress(move |p| s.lock().unwrap().push(p));
-    h.load().await.unwrap();
+    let h = HttpHandler::new(srv.url(&format!("{C}/model.json"))).backoff(std::time::Duration::from_millis(1));
+    h.load(&Options::new().on_progress(move |p| s.lock().unwrap().push(p))).await.unwrap();
     let seen = seen.lock().unwrap();
     assert!(seen.len() > 2, "{seen:?}");
-    assert!(seen.windows(2).all(|w| w[0].loaded <= w[1].loaded), "progress went back");
+    assert!(seen.windows(2).all(|w| w[0].bytes <= w[1].bytes), "progress went back");
     assert!(seen.iter().all(|p| p.total == Some(4_404_000)));
-    assert_eq!(seen.last().unwrap().fraction(), Some(1.0));
+    assert_eq!(seen.last().unwrap().bytes, 4_404_000);
 }
 
 /// Never more than `concurrency` weight requests at once.
@@ -206,7 +205,7 @@ async fn concurrency_is_bounded() {
     for s in ["group1-shard1of2", "group1-shard2of2", "group2-shard1of2", "group2-shard2of2"] {
         srv.fault(&format!("{g}/{s}.bin"), Fault::Slow(30));
     }
-    HttpHandler::new(srv.url(&format!("{g}/model.json"))).concurrency(2).load().await.unwrap();
+    HttpHandler::new(srv.url(&format!("{g}/model.json"))).concurrency(2).load(&Default::default()).await.unwrap();
     let max = srv.state.max_in_flight.load(std::sync::atomic::Ordering::SeqCst);
     assert!((1..=2).contains(&max), "{max} requests at once");
 }
@@ -223,7 +222,7 @@ async fn request_hook_and_replacement_fetch() {
     assert!(matches!(e, Error::HttpStatus { status: 401, .. }), "{e}");
     let h = HttpHandler::new(&url).on_request(|rb| rb.bearer_auth("s3cret"));
     assert_eq!(
-        h.load().await.unwrap().weight_data.len(),
+        h.load(&Default::default()).await.unwrap().weight_data.len(),
         std::fs::metadata(dir().join("converter_write_weights/a_quant_mixed/group1-shard1of1.bin")).unwrap().len()
             as usize
     );
@@ -235,7 +234,7 @@ async fn request_hook_and_replacement_fetch() {
         let client = client.clone();
         Box::pin(async move { client.execute(req).await.map_err(|e| Error::storage("test-fetch", "", e)) })
     });
-    h.load().await.unwrap();
+    h.load(&Default::default()).await.unwrap();
     assert_eq!(sorted(calls.lock().unwrap().clone()), [format!("{g}/group1-shard1of1.bin"), format!("{g}/model.json")]);
 }
 
@@ -245,7 +244,7 @@ fn works_without_a_tokio_runtime() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let srv = rt.block_on(Server::start());
     let url = srv.url(&format!("{C}/model.json"));
-    let a = futures::executor::block_on(HttpHandler::new(url).load()).unwrap();
+    let a = futures::executor::block_on(HttpHandler::new(url).load(&Default::default())).unwrap();
     assert_eq!(a.weight_data.len(), 4_404_000);
 }
 

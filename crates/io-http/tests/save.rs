@@ -21,7 +21,7 @@ fn fixture_boundary(route: &str, m: &str) -> String {
 #[test]
 fn body_is_byte_identical_to_tfjs_in_node() {
     for m in ["a", "b", "d"] {
-        let body = MultipartBody::for_artifacts(&fixtures::model(m), &fixture_boundary("node_http_upload", m));
+        let body = MultipartBody::for_artifacts(&fixtures::model(m), &fixture_boundary("node_http_upload", m)).unwrap();
         let want = read(&format!("node_http_upload/{m}/request_body.bin"));
         assert!(
             body.to_bytes() == want,
@@ -39,7 +39,7 @@ fn body_is_byte_identical_to_tfjs_in_node() {
 #[test]
 fn parts_match_chromium_and_model_c() {
     for (route, m) in [("chromium_http_upload", "a"), ("chromium_http_upload", "d"), ("node_http_upload", "c")] {
-        let body = MultipartBody::for_artifacts(&fixtures::model(m), "B").to_bytes();
+        let body = MultipartBody::for_artifacts(&fixtures::model(m), "B").unwrap().to_bytes();
         let json = read(&format!("{route}/{m}/parts/model.json"));
         let at = body.windows(json.len()).position(|w| w == json);
         assert!(at.is_some(), "{route}/{m}: model.json part not found verbatim in our body");
@@ -55,7 +55,7 @@ async fn upload_is_accepted_by_multer() {
     for m in ["a", "d", "c"] {
         let url = srv.url(&format!("/upload/{m}"));
         let h = HttpHandler::new(&url).method(io_http::reqwest::Method::PUT).header("X-Fixture", m).unwrap();
-        let res = h.save(&fixtures::model(m)).await.unwrap_or_else(|e| panic!("save {m}: {e}"));
+        let res = h.save(&fixtures::model(m), &Default::default()).await.unwrap_or_else(|e| panic!("save {m}: {e}"));
         assert_eq!(res.responses.len(), 1);
         assert_eq!((res.responses[0].status, res.responses[0].url.as_str()), (201, url.as_str()));
         assert_eq!(res.model_artifacts_info.weight_data_bytes, fixtures::info(m).weight_data_bytes);
@@ -78,7 +78,7 @@ async fn upload_is_accepted_by_multer() {
         );
         assert!(up.parts[1].data == fixtures::weight_bytes(m), "model {m}: weights part");
         let boundary = multer::parse_boundary(up.headers["content-type"].to_str().unwrap()).unwrap();
-        let want_len = MultipartBody::for_artifacts(&fixtures::model(m), &boundary).len();
+        let want_len = MultipartBody::for_artifacts(&fixtures::model(m), &boundary).unwrap().len();
         assert_eq!(up.headers["content-length"].to_str().unwrap(), want_len.to_string());
     }
 }
@@ -90,7 +90,7 @@ async fn upload_of_many_buffers() {
     let mut m = fixtures::model("b");
     let all = m.weight_data.to_bytes();
     m.weight_data = io_core::WeightData::from_chunks(vec![all.slice(..5), all.slice(5..400), all.slice(400..)]);
-    HttpHandler::new(srv.url("/upload/many")).save(&m).await.unwrap();
+    HttpHandler::new(srv.url("/upload/many")).save(&m, &Default::default()).await.unwrap();
     assert!(srv.uploads()[0].parts[1].data == all);
     assert_eq!(srv.uploads()[0].method, "POST");
 }
@@ -101,7 +101,7 @@ async fn server_error_on_save() {
     let srv = Server::start().await;
     *srv.state.upload_status.lock().unwrap() = Some((500, "disk full on /var/models\n  please retry later"));
     let url = srv.url("/upload/fail");
-    match HttpHandler::new(&url).save(&fixtures::model("a")).await {
+    match HttpHandler::new(&url).save(&fixtures::model("a"), &Default::default()).await {
         Err(Error::HttpStatus { status: 500, method, url: u, body_start }) => {
             assert_eq!((method.as_str(), u.as_str()), ("POST", url.as_str()));
             assert_eq!(body_start, "disk full on /var/models please retry later");
@@ -117,6 +117,6 @@ async fn connection_refused_on_save() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/upload/x", l.local_addr().unwrap());
     drop(l);
-    let e = HttpHandler::new(&url).save(&fixtures::model("a")).await.unwrap_err();
+    let e = HttpHandler::new(&url).save(&fixtures::model("a"), &Default::default()).await.unwrap_err();
     assert!(matches!(&e, Error::Network { url: u, .. } if *u == url), "{e:?}");
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use io_core::{Error, ModelArtifacts, ModelArtifactsInfo, Result, SaveResult};
+use io_core::{Error, ModelArtifacts, ModelArtifactsInfo, Options, Result, SaveResult};
 use io_store_support::PathStore;
 
 use crate::database::{IdbDatabase, WriteOp};
@@ -46,7 +46,8 @@ impl IndexedDbModels {
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl PathStore for IndexedDbModels {
     /// Writes the `models_store` and `model_info_store` records in ONE transaction.
-    async fn save(&self, path: &str, artifacts: &ModelArtifacts) -> Result<SaveResult> {
+    async fn save(&self, path: &str, artifacts: &ModelArtifacts, opts: &Options) -> Result<SaveResult> {
+        opts.check_cancelled("save", &url(path))?;
         let result = SaveResult::for_artifacts(artifacts);
         let info = &result.model_artifacts_info;
         let ops = vec![
@@ -54,13 +55,18 @@ impl PathStore for IndexedDbModels {
             WriteOp::Put { store: MODELS_STORE, value: layout::model_record(path, artifacts, info) },
         ];
         self.db.write(ops, &url(path)).await?;
+        let bytes = artifacts.weight_data.len() as u64;
+        opts.meter(Some(bytes)).finish(bytes);
         Ok(result)
     }
 
     /// Reads the `models_store` record (one read, so never a torn model).
-    async fn load(&self, path: &str) -> Result<ModelArtifacts> {
+    async fn load(&self, path: &str, opts: &Options) -> Result<ModelArtifacts> {
         let record = self.db.get(MODELS_STORE, path).await?.ok_or_else(|| not_found(path))?;
-        layout::artifacts_of(&record, &url(path))
+        let model = layout::artifacts_of(&record, &url(path))?;
+        let bytes = model.weight_data.len() as u64;
+        opts.meter(Some(bytes)).finish(bytes);
+        Ok(model)
     }
 
     /// Every `model_info_store` record (TF.js's `listModels`).

@@ -70,7 +70,7 @@ fn records_have_the_shape_tfjs_writes_in_chromium() {
     let (_dir, db) = fresh();
     let m = IndexedDbModels::new(db.clone());
     for (path, name) in [("fixture-a", "a"), ("fixture-d", "d"), ("dir/sub/model-b", "b")] {
-        run(m.save(path, &fixtures::model(name))).expect("save");
+        run(m.save(path, &fixtures::model(name), &Default::default())).expect("save");
     }
     let want = fixture("chromium_indexeddb/a_d_b/indexeddb.json");
     for store in [INFO_STORE, MODELS_STORE] {
@@ -89,7 +89,7 @@ fn reads_what_tfjs_wrote_in_chromium() {
     run(io_indexeddb::import_dump(&*db, &fixture("chromium_indexeddb/a_d_b/indexeddb.json"))).expect("import");
     let m = IndexedDbModels::new(db);
     for (path, name) in [("fixture-a", "a"), ("fixture-d", "d"), ("dir/sub/model-b", "b")] {
-        let got = run(m.load(path)).unwrap_or_else(|e| panic!("load {path}: {e}"));
+        let got = run(m.load(path, &Default::default())).unwrap_or_else(|e| panic!("load {path}: {e}"));
         testkit::assert_same_model(path, &got, &fixtures::model(name));
     }
     let steps = fixture("chromium_model_management/steps.json");
@@ -111,16 +111,16 @@ fn reads_what_tfjs_wrote_in_chromium() {
 fn optional_quota() {
     let (_dir, db) = fresh();
     let m = IndexedDbModels::new(db.clone());
-    run(m.save("q", &fixtures::model("a"))).expect("no quota by default");
+    run(m.save("q", &fixtures::model("a"), &Default::default())).expect("no quota by default");
     db.db().set_quota(Some(50_000));
-    match run(m.save("q", &fixtures::model("c"))) {
+    match run(m.save("q", &fixtures::model("c"), &Default::default())) {
         Err(Error::QuotaExceeded { needed, available, url, .. }) => {
             assert_eq!(url, "indexeddb://q");
             assert!(needed > 4_404_000 && available == 50_000, "{needed} {available}");
         }
         other => panic!("expected QuotaExceeded, got {other:?}"),
     }
-    testkit::assert_same_model("kept", &run(m.load("q")).unwrap(), &fixtures::model("a"));
+    testkit::assert_same_model("kept", &run(m.load("q", &Default::default())).unwrap(), &fixtures::model("a"));
 }
 
 /// TF.js's moveModel indexeddb -> localstorage over quota loses the model (fixture steps.json);

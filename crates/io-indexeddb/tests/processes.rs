@@ -101,8 +101,8 @@ fn stores(home: &Path) -> [(&'static str, Loader); 2] {
     let ls = LocalStorageModels::new(Arc::new(SqliteStorage::open_in(home).expect("open localstorage")));
     let idb = IndexedDbModels::new(Arc::new(SqliteDatabase::open_in(home).expect("open indexeddb")));
     [
-        ("localstorage", Arc::new(move |p: &str| run(ls.load(p)))),
-        ("indexeddb", Arc::new(move |p: &str| run(idb.load(p)))),
+        ("localstorage", Arc::new(move |p: &str| run(ls.load(p, &Default::default())))),
+        ("indexeddb", Arc::new(move |p: &str| run(idb.load(p, &Default::default())))),
     ]
 }
 
@@ -138,14 +138,13 @@ fn kill_9_during_saves_leaves_the_old_or_the_new_model() {
         // An old model is there before any child starts.
         let prior = tagged(false, u64::MAX);
         match scheme {
-            "localstorage" => {
-                run(LocalStorageModels::new(Arc::new(SqliteStorage::open_in(home.path()).unwrap()))
-                    .save("crash/m", &prior))
-            }
-            _ => {
-                run(IndexedDbModels::new(Arc::new(SqliteDatabase::open_in(home.path()).unwrap()))
-                    .save("crash/m", &prior))
-            }
+            "localstorage" => run(LocalStorageModels::new(Arc::new(SqliteStorage::open_in(home.path()).unwrap()))
+                .save("crash/m", &prior, &Default::default())),
+            _ => run(IndexedDbModels::new(Arc::new(SqliteDatabase::open_in(home.path()).unwrap())).save(
+                "crash/m",
+                &prior,
+                &Default::default(),
+            )),
         }
         .expect("prior save");
         for trial in 0..KILL_TRIALS {

@@ -42,16 +42,10 @@ pub fn model_path_of_info_key(key: &str) -> Option<&str> {
 /// The five values for `artifacts` saved with `info`, in [`SUFFIXES`] order, exactly as TF.js
 /// writes them. `url` is named in errors.
 pub fn encode(artifacts: &ModelArtifacts, info: &ModelArtifactsInfo, url: &str) -> Result<[String; 5]> {
+    io_core::files::check_json_topology(artifacts, url, "BrowserLocalStorage")?;
     let topology = match &artifacts.model_topology {
         Some(Topology::Json(v)) => v.to_string(),
-        None => "null".to_string(),
-        Some(Topology::GraphDef(_)) => {
-            return Err(Error::Unsupported {
-                operation: "save",
-                url: url.to_string(),
-                reason: "localStorage cannot hold a binary (GraphDef) model topology, as in TF.js".into(),
-            })
-        }
+        None | Some(Topology::GraphDef(_)) => "null".to_string(),
     };
     Ok([
         to_json(info),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use io_core::{Error, ModelArtifacts, ModelArtifactsInfo, Result, SaveResult};
+use io_core::{Error, ModelArtifacts, ModelArtifactsInfo, Options, Result, SaveResult};
 use io_store_support::PathStore;
 
 use crate::layout;
@@ -56,17 +56,23 @@ impl LocalStorageModels {
 impl PathStore for LocalStorageModels {
     /// Saves `artifacts` at `path`: the five keys in one batch. Over quota it fails with
     /// [`Error::QuotaExceeded`] and the model that was at `path` is untouched.
-    async fn save(&self, path: &str, artifacts: &ModelArtifacts) -> Result<SaveResult> {
+    async fn save(&self, path: &str, artifacts: &ModelArtifacts, opts: &Options) -> Result<SaveResult> {
         let result = SaveResult::for_artifacts(artifacts);
         let values = layout::encode(artifacts, &result.model_artifacts_info, &url(path))?;
         let ops: Vec<KvOp> = layout::keys(path).into_iter().zip(values).map(|(k, v)| KvOp::Set(k, v)).collect();
+        let bytes = ops.iter().map(KvOp::value_len).sum::<usize>() as u64;
+        opts.check_cancelled("save", &url(path))?;
         self.storage.batch(&ops, &url(path))?;
+        opts.meter(Some(bytes)).finish(bytes);
         Ok(result)
     }
 
     /// Loads the model at `path` from one snapshot of its five keys.
-    async fn load(&self, path: &str) -> Result<ModelArtifacts> {
-        Ok(self.read(path)?.0)
+    async fn load(&self, path: &str, opts: &Options) -> Result<ModelArtifacts> {
+        let model = self.read(path)?.0;
+        let bytes = model.weight_data.len() as u64;
+        opts.meter(Some(bytes)).finish(bytes);
+        Ok(model)
     }
 
     /// Every model (TF.js's rule: keys `tensorflowjs_models/P/info`) with its info.

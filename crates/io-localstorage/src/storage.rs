@@ -37,6 +37,16 @@ pub enum KvOp {
     },
 }
 
+impl KvOp {
+    /// Bytes of the value this operation writes (0 for removals and renames).
+    pub fn value_len(&self) -> usize {
+        match self {
+            KvOp::Set(_, v) => v.len(),
+            KvOp::Remove(_) | KvOp::Rename { .. } => 0,
+        }
+    }
+}
+
 /// A string key-value store with Web Storage semantics, plus an all-or-nothing batch.
 ///
 /// Methods are synchronous, as Web Storage is. Errors are [`io_core::Error`]s naming the key.

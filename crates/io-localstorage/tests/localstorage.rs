@@ -66,7 +66,7 @@ async fn saves_exactly_what_tfjs_writes_in_chromium_async() {
     let (_dir, s) = fresh();
     let m = LocalStorageModels::new(s.clone());
     for (path, name) in [("fixture-a", "a"), ("fixture-d", "d"), ("dir/sub/model-b", "b")] {
-        m.save(path, &fixtures::model(name)).await.expect("save");
+        m.save(path, &fixtures::model(name), &Default::default()).await.expect("save");
     }
     let want = fixture("chromium_localstorage/a_d_b/localstorage.json");
     let want = want["items"].as_object().expect("items");
@@ -98,7 +98,7 @@ async fn reads_what_tfjs_wrote_in_chromium_async() {
     io_localstorage::import_dump(&*s, &fixture("chromium_localstorage/a_d_b/localstorage.json")).expect("import");
     let m = LocalStorageModels::new(s);
     for (path, name) in [("fixture-a", "a"), ("fixture-d", "d"), ("dir/sub/model-b", "b")] {
-        let got = m.load(path).await.unwrap_or_else(|e| panic!("load {path}: {e}"));
+        let got = m.load(path, &Default::default()).await.unwrap_or_else(|e| panic!("load {path}: {e}"));
         testkit::assert_same_model(path, &got, &fixtures::model(name));
     }
     // list_models equals TF.js's listModels() at the same point (steps.json), dates included.
@@ -126,11 +126,11 @@ async fn a_model_bigger_than_the_quota_fails_and_keeps_the_old_model_async() {
     let (_dir, s) = fresh();
     assert_eq!(s.db().quota(), Some(CHROMIUM_QUOTA_BYTES));
     let m = LocalStorageModels::new(s.clone());
-    m.save("big", &fixtures::model("a")).await.expect("save a");
+    m.save("big", &fixtures::model("a"), &Default::default()).await.expect("save a");
     let before = s.keys().unwrap().into_iter().map(|k| (s.get(&k).unwrap(), k)).collect::<Vec<_>>();
     let used = s.used_bytes().unwrap();
     // Model c: 4,404,000 weight bytes = 5,872,000 base64 characters = 11,744,000 bytes > 10 MiB.
-    match m.save("big", &fixtures::model("c")).await {
+    match m.save("big", &fixtures::model("c"), &Default::default()).await {
         Err(Error::QuotaExceeded { url, needed, available, detail }) => {
             assert_eq!(url, "localstorage://big");
             assert!(needed > 2 * 5_872_000, "needed {needed} covers the base64 weights in UTF-16");
@@ -145,11 +145,11 @@ async fn a_model_bigger_than_the_quota_fails_and_keeps_the_old_model_async() {
     }
     let after = s.keys().unwrap().into_iter().map(|k| (s.get(&k).unwrap(), k)).collect::<Vec<_>>();
     assert_eq!(before, after, "nothing changed");
-    testkit::assert_same_model("old model", &m.load("big").await.unwrap(), &fixtures::model("a"));
+    testkit::assert_same_model("old model", &m.load("big", &Default::default()).await.unwrap(), &fixtures::model("a"));
     // Without a quota the same model fits.
     s.db().set_quota(None);
-    m.save("big", &fixtures::model("c")).await.expect("no quota");
-    testkit::assert_same_model("c", &m.load("big").await.unwrap(), &fixtures::model("c"));
+    m.save("big", &fixtures::model("c"), &Default::default()).await.expect("no quota");
+    testkit::assert_same_model("c", &m.load("big", &Default::default()).await.unwrap(), &fixtures::model("c"));
 }
 
 #[test]

@@ -1,21 +1,25 @@
 //! A model store keyed by path, turned into a scheme plugin.
 
 use io_core::{
-    Error, LoadHandler, MaybeSendSync, ModelArtifacts, ModelArtifactsInfo, ModelStore, ModelUrl, Result, SaveHandler,
-    SaveResult, Scheme,
+    Error, LoadHandler, MaybeSendSync, ModelArtifacts, ModelArtifactsInfo, ModelStore, ModelUrl, Options, Result,
+    SaveHandler, SaveResult, Scheme,
 };
 
 /// A store that keeps TF.js models by path (the part of the URL after `scheme://`).
 ///
 /// Implement it once per medium layout; [`PathScheme`] does the rest. Cloning must be cheap
 /// (share the connection, e.g. through an `Arc`).
+///
+/// Natively the methods may block (SQLite): [`PathScheme`] runs every call on a blocking thread
+/// ([`io_core::blocking::unblock`]), so no executor is ever blocked. In the browser they run in place.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 pub trait PathStore: MaybeSendSync + Clone + 'static {
-    /// Saves `artifacts` at `path`, replacing any model there; all or nothing.
-    async fn save(&self, path: &str, artifacts: &ModelArtifacts) -> Result<SaveResult>;
-    /// Loads the model at `path`; [`Error::NotFound`] when there is none.
-    async fn load(&self, path: &str) -> Result<ModelArtifacts>;
+    /// Saves `artifacts` at `path`, replacing any model there; all or nothing. Reports the bytes
+    /// written and honours cancellation through `opts` (checked before the one write).
+    async fn save(&self, path: &str, artifacts: &ModelArtifacts, opts: &Options) -> Result<SaveResult>;
+    /// Loads the model at `path`; [`Error::NotFound`] when there is none. Reports the bytes read.
+    async fn load(&self, path: &str, opts: &Options) -> Result<ModelArtifacts>;
     /// Every model path with its info.
     async fn list(&self) -> Result<Vec<(String, ModelArtifactsInfo)>>;
     /// Removes the model at `path`, returning its info; [`Error::NotFound`] when there is none.
@@ -55,19 +59,43 @@ impl<S: PathStore> Scheme for PathScheme<S> {
     }
 }
 
+/// Runs `f` with a clone of `store`: natively on a blocking thread (the store may block), in place
+/// in the browser.
+#[cfg(not(target_arch = "wasm32"))]
+async fn off_executor<S: PathStore, T: Send + 'static, F>(
+    store: &S,
+    f: impl FnOnce(S) -> F + Send + 'static,
+) -> Result<T>
+where
+    F: std::future::Future<Output = Result<T>>,
+{
+    let store = store.clone();
+    io_core::blocking::unblock(move || futures::executor::block_on(f(store))).await
+}
+
+#[cfg(target_arch = "wasm32")]
+async fn off_executor<S: PathStore, T: 'static, F>(store: &S, f: impl FnOnce(S) -> F + 'static) -> Result<T>
+where
+    F: std::future::Future<Output = Result<T>>,
+{
+    f(store.clone()).await
+}
+
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl<S: PathStore> SaveHandler for PathHandler<S> {
-    async fn save(&self, artifacts: &ModelArtifacts) -> Result<SaveResult> {
-        self.store.save(&self.path, artifacts).await
+    async fn save(&self, artifacts: &ModelArtifacts, opts: &Options) -> Result<SaveResult> {
+        let (path, artifacts, opts) = (self.path.clone(), artifacts.clone(), opts.clone());
+        off_executor(&self.store, move |s| async move { s.save(&path, &artifacts, &opts).await }).await
     }
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl<S: PathStore> LoadHandler for PathHandler<S> {
-    async fn load(&self) -> Result<ModelArtifacts> {
-        self.store.load(&self.path).await
+    async fn load(&self, opts: &Options) -> Result<ModelArtifacts> {
+        let (path, opts) = (self.path.clone(), opts.clone());
+        off_executor(&self.store, move |s| async move { s.load(&path, &opts).await }).await
     }
 }
 
@@ -75,16 +103,18 @@ impl<S: PathStore> LoadHandler for PathHandler<S> {
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl<S: PathStore> ModelStore for PathScheme<S> {
     async fn list(&self) -> Result<Vec<(String, ModelArtifactsInfo)>> {
-        (self.open)()?.list().await
+        off_executor(&(self.open)()?, |s| async move { s.list().await }).await
     }
     async fn remove(&self, path: &str) -> Result<ModelArtifactsInfo> {
-        (self.open)()?.remove(path).await
+        let path = path.to_string();
+        off_executor(&(self.open)()?, move |s| async move { s.remove(&path).await }).await
     }
     fn can_rename(&self) -> bool {
         true
     }
     async fn rename(&self, from: &str, to: &str) -> Result<ModelArtifactsInfo> {
-        (self.open)()?.rename(from, to).await
+        let (from, to) = (from.to_string(), to.to_string());
+        off_executor(&(self.open)()?, move |s| async move { s.rename(&from, &to).await }).await
     }
 }
 

@@ -50,13 +50,7 @@ fn ls_table(models: &BTreeMap<String, ModelArtifactsInfo>) -> String {
 /// `modelio cp SRC DST`.
 pub async fn cp(args: &TransferArgs, out: &Output) -> CmdResult {
     let task = out.progress.task(format!("copying {} to {}", args.src, args.dst));
-    let info = if source::has_byte_progress(&args.src) && args.src != args.dst {
-        // Load with io-http's byte progress, then save: what `copy_model` does, made visible.
-        let artifacts = source::load(&args.src, &task).await?;
-        task.run(modelio::save(&args.dst, &artifacts)).await?.model_artifacts_info
-    } else {
-        task.run(modelio::copy_model(&args.src, &args.dst)).await?
-    };
+    let info = task.run(modelio::copy_with(&args.src, &args.dst, &source::options(&task))).await?;
     task.finish("copied", info.weight_data_bytes);
     out.summary(&format!("copied {} -> {} ({})", args.src, args.dst, describe(&info)))
 }
@@ -64,7 +58,7 @@ pub async fn cp(args: &TransferArgs, out: &Output) -> CmdResult {
 /// `modelio mv SRC DST`.
 pub async fn mv(args: &TransferArgs, out: &Output) -> CmdResult {
     let task = out.progress.task(format!("moving {} to {}", args.src, args.dst));
-    let info = task.run(modelio::move_model(&args.src, &args.dst)).await?;
+    let info = task.run(modelio::move_with(&args.src, &args.dst, &source::options(&task))).await?;
     task.finish("moved", info.weight_data_bytes);
     out.summary(&format!("moved {} -> {} ({})", args.src, args.dst, describe(&info)))
 }

@@ -1,9 +1,10 @@
 //! Progress on the terminal (stderr), and only there.
 //!
-//! What is measured, honestly: `http(s)://` loads report the weight bytes received (io-http's
-//! progress callback), and the task becomes a byte bar as soon as the manifest's total is known and
-//! at least [`THRESHOLD`]. Other loads and every save report nothing while they run, so the task
-//! shows a spinner with the elapsed time (from [`SHOW_AFTER`] on, so quick operations stay silent).
+//! What is measured, honestly: every scheme reports the bytes it reads or writes through the call's
+//! options (`modelio::Options::on_progress`): files and http as they stream, the SQLite and browser
+//! stores once their one transaction is done. The task becomes a byte bar as soon as a total of at
+//! least [`THRESHOLD`] is known; until then it shows a spinner with the elapsed time (from
+//! [`SHOW_AFTER`] on, so quick operations stay silent).
 //! When a task that moved at least [`THRESHOLD`] bytes is done, one line remains: the bytes, the
 //! wall time and the resulting throughput. Nothing is drawn when stderr is not a terminal or with
 //! `--quiet`.

@@ -1,23 +1,18 @@
-//! Loading a model for a command, with byte progress where the scheme can report it.
+//! Per-call options for a command's transfers: every scheme reports bytes, which feed the task's
+//! byte bar.
 
-use modelio::http::HttpHandler;
-use modelio::{ModelArtifacts, ModelUrl, Result};
+use modelio::{ModelArtifacts, Options, Result};
 
 use crate::progress::Task;
 
-/// Whether loads of `url` report byte progress (`http://` and `https://`, through io-http).
-pub fn has_byte_progress(url: &str) -> bool {
-    ModelUrl::parse(url).is_ok_and(|u| matches!(u.scheme.as_str(), "http" | "https"))
+/// Options whose byte progress drives `task`'s bar (for any source or destination scheme).
+pub fn options(task: &Task) -> Options {
+    let sink = task.byte_sink();
+    Options::new().on_progress(move |p| sink(p.bytes, p.total))
 }
 
-/// Loads the model at `url` while `task` shows progress, and checks its weights against its
-/// specs (as `modelio::load` does). `http(s)://` URLs are loaded by io-http's handler with its
-/// progress callback feeding the task's byte bar; every other scheme goes through the registry.
+/// Loads the model at `url` while `task` shows byte progress; the registry checks its weights
+/// against its specs.
 pub async fn load(url: &str, task: &Task) -> Result<ModelArtifacts> {
-    if !has_byte_progress(url) {
-        return task.run(modelio::load(url)).await;
-    }
-    let sink = task.byte_sink();
-    let handler = HttpHandler::new(url).on_progress(move |p| sink(p.loaded, p.total));
-    task.run(modelio::Registry::load_with(url, &handler)).await
+    task.run(modelio::load_with(url, &options(task))).await
 }

@@ -3,8 +3,8 @@
 
 use axum::extract::multipart::{Multipart, MultipartError};
 use bytes::Bytes;
-use io_core::codec::{check_group, FileSpan};
-use io_core::{ModelArtifacts, ModelJson, WeightData};
+use io_core::files::{NamedFiles, PathPolicy};
+use io_core::{ModelArtifacts, ModelJson, Options};
 
 use crate::error::ApiError;
 
@@ -29,34 +29,17 @@ pub async fn read(mut multipart: Multipart) -> Result<ModelArtifacts, ApiError> 
         }
     }
     let json = model_json.ok_or_else(|| ApiError::bad_request("the upload has no 'model.json' part"))?;
-    assemble(&json, &files)
+    assemble(&json, &files).await
 }
 
-/// The model from its model.json and its weight files (matched to manifest paths by file name).
-pub fn assemble(json: &[u8], files: &[(String, Bytes)]) -> Result<ModelArtifacts, ApiError> {
-    let parsed = ModelJson::parse(json, "uploaded model.json")?;
-    let mut weight_data = WeightData::default();
-    for group in &parsed.weights_manifest {
-        let mut chunks = Vec::with_capacity(group.paths.len());
-        let mut spans = Vec::with_capacity(group.paths.len());
-        for path in &group.paths {
-            let base = path.rsplit('/').next().unwrap_or(path);
-            let (_, data) = files.iter().find(|(n, _)| n == base).ok_or_else(|| {
-                let have: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-                ApiError::bad_request(format!(
-                    "the manifest names weight file '{path}' but the upload has no part '{base}' (parts: {have:?})"
-                ))
-            })?;
-            chunks.push(data.clone());
-            spans.push(FileSpan { name: path.clone(), len: data.len() });
-        }
-        let data = WeightData::from_chunks(chunks);
-        check_group(group, &data, &spans)?;
-        weight_data.append(data);
-    }
-    let mut artifacts = parsed.artifacts;
-    artifacts.weight_data = weight_data;
-    Ok(artifacts)
+/// The model from its model.json and its weight files (matched to manifest paths by file name),
+/// through the layout component: linear in paths and parts, every part checked against the
+/// manifest, a path named twice refused.
+pub async fn assemble(json: &[u8], files: &[(String, Bytes)]) -> Result<ModelArtifacts, ApiError> {
+    let location = "uploaded model.json";
+    let parsed = ModelJson::parse(json, location)?;
+    let parts = NamedFiles::new(files.iter().cloned(), location)?;
+    Ok(io_core::files::assemble(parsed, &parts, location, PathPolicy::Basename, &Options::new()).await?)
 }
 
 fn malformed(e: MultipartError) -> ApiError {

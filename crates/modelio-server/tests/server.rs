@@ -13,7 +13,10 @@ fn client() -> reqwest::Client {
 }
 
 async fn save(url: &str, m: &str) -> io_core::SaveResult {
-    HttpHandler::new(url).save(&fixtures::model(m)).await.unwrap_or_else(|e| panic!("save {m} to {url}: {e}"))
+    HttpHandler::new(url)
+        .save(&fixtures::model(m), &Default::default())
+        .await
+        .unwrap_or_else(|e| panic!("save {m} to {url}: {e}"))
 }
 
 #[tokio::test]
@@ -23,7 +26,7 @@ async fn fixtures_round_trip_with_nested_names() {
         let url = s.model(&format!("team/model-{m}"));
         let res = save(&url, m).await;
         assert_eq!(res.responses[0].status, 200);
-        let back = HttpHandler::new(format!("{url}/model.json")).load().await.unwrap();
+        let back = HttpHandler::new(format!("{url}/model.json")).load(&Default::default()).await.unwrap();
         assert_same_model(&format!("model {m} via the server"), &back, &fixtures::model(m));
         let stored = modelio::registry().load(&format!("{}/team/model-{m}", s.store)).await.unwrap();
         assert_same_model(&format!("model {m} in the store"), &stored, &fixtures::model(m));
@@ -163,7 +166,7 @@ async fn raw_post(base: &str, path: &str, content_type: &str, body: &[u8]) -> (u
 #[tokio::test]
 async fn bad_names_are_refused() {
     let s = support::start("names", |_| {}).await;
-    let body = MultipartBody::for_artifacts(&fixtures::model("a"), "b0undary");
+    let body = MultipartBody::for_artifacts(&fixtures::model("a"), "b0undary").unwrap();
     let bad = [
         "a/../b",
         "..",
@@ -197,7 +200,7 @@ async fn bad_uploads_store_nothing() {
     let s = support::start("bad", |c| c.max_upload_bytes = 100_000).await;
     let url = s.model("keep");
     save(&url, "a").await;
-    let good = MultipartBody::for_artifacts(&fixtures::model("b"), "XyZ");
+    let good = MultipartBody::for_artifacts(&fixtures::model("b"), "XyZ").unwrap();
     let mut short = good.clone();
     let w = short.pieces.len() - 2;
     short.pieces[w] = short.pieces[w].slice(..100);
@@ -207,7 +210,7 @@ async fn bad_uploads_store_nothing() {
     no_json.pieces.drain(..2);
     let w0 = &no_json.pieces[0];
     no_json.pieces[0] = w0.slice(2..);
-    let big = MultipartBody::for_artifacts(&fixtures::model("c"), "XyZ");
+    let big = MultipartBody::for_artifacts(&fixtures::model("c"), "XyZ").unwrap();
     let cases: Vec<(&str, String, bytes::Bytes, StatusCode, &str)> = vec![
         (
             "short weights",
@@ -226,7 +229,7 @@ async fn bad_uploads_store_nothing() {
         assert_eq!(r.status(), status, "{case}");
         let text = r.text().await.unwrap();
         assert!(text.contains(says), "{case}: {text}");
-        let back = HttpHandler::new(format!("{url}/model.json")).load().await.unwrap();
+        let back = HttpHandler::new(format!("{url}/model.json")).load(&Default::default()).await.unwrap();
         assert_same_model(&format!("after {case}"), &back, &fixtures::model("a"));
     }
     // Over the limit, with a Content-Length and without one (chunked). The server answers 413 as soon
@@ -251,14 +254,14 @@ async fn bad_uploads_store_nothing() {
             }
             Err(e) => assert!(e.is_request() || e.is_body(), "{case}: {e:?}"),
         }
-        let back = HttpHandler::new(format!("{url}/model.json")).load().await.unwrap();
+        let back = HttpHandler::new(format!("{url}/model.json")).load(&Default::default()).await.unwrap();
         assert_same_model(&format!("after {case}"), &back, &fixtures::model("a"));
     }
-    match HttpHandler::new(&url).save(&fixtures::model("c")).await.unwrap_err() {
+    match HttpHandler::new(&url).save(&fixtures::model("c"), &Default::default()).await.unwrap_err() {
         io_core::Error::HttpStatus { status: 413, .. } | io_core::Error::Network { .. } => {}
         e => panic!("an upload over the limit: {e}"),
     }
-    let back = HttpHandler::new(format!("{url}/model.json")).load().await.unwrap();
+    let back = HttpHandler::new(format!("{url}/model.json")).load(&Default::default()).await.unwrap();
     assert_same_model("after an upload over the limit", &back, &fixtures::model("a"));
 }
 
@@ -294,7 +297,7 @@ async fn cached_files_follow_uploads_and_deletes_through_the_server() {
     assert_eq!(status, StatusCode::OK);
     assert_ne!(tag, first.1 .1, "a new ETag after a re-upload");
     assert_eq!(body, fixtures::weight_bytes("b"));
-    let back = HttpHandler::new(&json).load().await.unwrap();
+    let back = HttpHandler::new(&json).load(&Default::default()).await.unwrap();
     assert_same_model("after the re-upload", &back, &fixtures::model("b"));
     let r = client().get(&weights).header(header::IF_NONE_MATCH, &first.1 .1).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "the old ETag no longer matches");
@@ -348,7 +351,7 @@ async fn store_changes_outside_on(store: String) {
         fetch(&weights(&short)).await.2 == fixtures::weight_bytes("b")
     })
     .await;
-    let back = HttpHandler::new(format!("{}/model.json", short.model("m"))).load().await.unwrap();
+    let back = HttpHandler::new(format!("{}/model.json", short.model("m"))).load(&Default::default()).await.unwrap();
     assert_same_model("after the direct save", &back, &fixtures::model("b"));
 
     modelio::registry().remove_model(&url).await.unwrap();

@@ -35,7 +35,7 @@ async fn tfjs_saves_to_and_loads_from_the_server() {
     let peer = peer_dir();
     let s = support::start("interop", |_| {}).await;
     for m in fixtures::MODELS {
-        HttpHandler::new(s.model(&format!("src/{m}"))).save(&fixtures::model(m)).await.unwrap();
+        HttpHandler::new(s.model(&format!("src/{m}"))).save(&fixtures::model(m), &Default::default()).await.unwrap();
     }
     let (base, fx) = (s.base.clone(), workspace().join("fixtures/tfjs"));
     let out = tokio::task::spawn_blocking(move || {

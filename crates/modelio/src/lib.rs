@@ -121,3 +121,23 @@ pub async fn move_model(src: &str, dst: &str) -> Result<ModelArtifactsInfo> {
 pub async fn remove_model(url: &str) -> Result<ModelArtifactsInfo> {
     registry().remove_model(url).await
 }
+
+/// [`save`] with per-call options: byte progress, cancellation, shard size, scheme options.
+pub async fn save_with(url: &str, artifacts: &ModelArtifacts, opts: &Options) -> Result<SaveResult> {
+    registry().save_with(url, artifacts, opts).await
+}
+
+/// [`load`] with per-call options: byte progress, cancellation, limits, scheme options.
+pub async fn load_with(url: &str, opts: &Options) -> Result<ModelArtifacts> {
+    registry().load_with(url, opts).await
+}
+
+/// [`copy_model`] with per-call options (progress reported for the load, then the save).
+pub async fn copy_with(src: &str, dst: &str, opts: &Options) -> Result<ModelArtifactsInfo> {
+    registry().copy_with(src, dst, opts).await
+}
+
+/// [`move_model`] with per-call options; cancelled before the source is removed, the source stays.
+pub async fn move_with(src: &str, dst: &str, opts: &Options) -> Result<ModelArtifactsInfo> {
+    registry().move_with(src, dst, opts).await
+}

@@ -50,7 +50,7 @@ fn check_path(url: &ModelUrl) -> Result<String> {
 #[cfg_attr(not(target_arch = "wasm32"), io_core::async_trait)]
 #[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
 impl SaveHandler for Handler {
-    async fn save(&self, artifacts: &ModelArtifacts) -> Result<SaveResult> {
+    async fn save(&self, artifacts: &ModelArtifacts, _opts: &io_core::Options) -> Result<SaveResult> {
         let result = SaveResult::for_artifacts(artifacts);
         models().insert(self.path.clone(), (artifacts.clone(), result.model_artifacts_info.clone()));
         Ok(result)
@@ -60,7 +60,7 @@ impl SaveHandler for Handler {
 #[cfg_attr(not(target_arch = "wasm32"), io_core::async_trait)]
 #[cfg_attr(target_arch = "wasm32", io_core::async_trait(?Send))]
 impl LoadHandler for Handler {
-    async fn load(&self) -> Result<ModelArtifacts> {
+    async fn load(&self, _opts: &io_core::Options) -> Result<ModelArtifacts> {
         models()
             .get(&self.path)
             .map(|(a, _)| a.clone())
