@@ -155,9 +155,9 @@ fn groups_and_shards_check_names_the_file() {
         ]
     };
     let ok = WeightData::from_chunks(vec![s1.clone().into(), s2.clone().into()]);
-    codec::check_group(&groups[0], &ok, &files(s1.len(), s2.len())).unwrap();
+    codec::layout(&groups[0].weights, &ok, &files(s1.len(), s2.len())).unwrap();
     let short = WeightData::from_chunks(vec![s1.clone().into(), s2[..s2.len() - 4].to_vec().into()]);
-    let err = codec::check_group(&groups[0], &short, &files(s1.len(), s2.len() - 4)).unwrap_err();
+    let err = codec::layout(&groups[0].weights, &short, &files(s1.len(), s2.len() - 4)).unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains("dense_c/bias")
@@ -221,7 +221,7 @@ fn two_groups_of_small_shards_decode_to_the_same_weights() {
             files.push(codec::FileSpan { name: p.clone(), len: bytes.len() });
             data.push(bytes.into());
         }
-        codec::check_group(g, &data, &files).unwrap();
+        codec::layout(&g.weights, &data, &files).unwrap();
         for t in codec::decode_weights(&g.weights, &data).unwrap() {
             let w = want.iter().find(|w| w.name == t.name).unwrap();
             assert_eq!(t, *w, "{}", t.name);

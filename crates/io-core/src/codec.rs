@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use crate::artifacts::{DType, ManifestGroup, QuantDType, Quantization, WeightSpec};
+use crate::artifacts::{DType, QuantDType, Quantization, WeightSpec};
 use crate::error::{Error, Result};
 use crate::weights::WeightData;
 
@@ -338,12 +338,6 @@ fn string_len(
     Ok(pos - start)
 }
 
-/// Checks one manifest group's shards against its weights: `files` are the group's shard names and
-/// lengths in manifest order, `data` their bytes concatenated. Errors name the weight and the file.
-pub fn check_group(group: &ManifestGroup, data: &WeightData, files: &[FileSpan]) -> Result<()> {
-    layout(&group.weights, data, files).map(|_| ())
-}
-
 /// Decodes every weight, in spec order, exactly as TF.js's `decodeWeights` (with dequantization).
 /// The layout is checked first: a mismatch is an error, not a panic or a short tensor.
 pub fn decode_weights(specs: &[WeightSpec], data: &WeightData) -> Result<Vec<NamedTensor>> {
@@ -355,10 +349,21 @@ pub fn decode_weights(specs: &[WeightSpec], data: &WeightData) -> Result<Vec<Nam
         .collect()
 }
 
-/// Decodes the weight at `range` of `data` (a range from [`layout`]). Unquantized 4-byte dtypes are
-/// copied piece by piece straight into the tensor (no intermediate join when the weight spans
-/// buffers); the rest goes through [`decode_one`] on the (possibly joined) bytes.
+/// Decodes the weight at `range` of `data` (a range from [`layout`]). The range is checked: it must
+/// lie inside `data` and hold exactly what `spec` describes, else an error (never a panic).
+/// Unquantized 4-byte dtypes are copied piece by piece straight into the tensor (no intermediate
+/// join when the weight spans buffers); the rest is decoded from the (possibly joined) bytes.
 pub fn decode_weight(spec: &WeightSpec, data: &WeightData, range: Range<usize>) -> Result<Tensor> {
+    if range.start > range.end || range.end > data.len() {
+        return Err(Error::WeightsMismatch {
+            weight: spec.name.clone(),
+            file: None,
+            expected: range.end as u64,
+            actual: data.len() as u64,
+            detail: format!("the range {range:?} is not inside the {} bytes of weight data", data.len()),
+        });
+    }
+    layout(std::slice::from_ref(spec), &data.sub(range.clone()), &[])?;
     if spec.quantization.is_none() && cfg!(target_endian = "little") {
         let n = range.len() / 4;
         let fill = |dst: &mut [u8]| {
@@ -385,11 +390,11 @@ pub fn decode_weight(spec: &WeightSpec, data: &WeightData, range: Range<usize>) 
             return Ok(Tensor { shape: spec.shape.clone(), data: values });
         }
     }
-    decode_one(spec, &data.slice(range))
+    decode_bytes(spec, &data.slice(range))
 }
 
-/// Decodes one weight from exactly its bytes (as returned by [`layout`]).
-pub fn decode_one(spec: &WeightSpec, bytes: &[u8]) -> Result<Tensor> {
+/// Decodes one weight from exactly its bytes (checked by the caller with [`layout`]).
+fn decode_bytes(spec: &WeightSpec, bytes: &[u8]) -> Result<Tensor> {
     check_spec(spec)?;
     let shape = spec.shape.clone();
     let data = match (&spec.quantization, &spec.dtype) {

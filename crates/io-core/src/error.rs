@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+/// An underlying error kept as an [`Error`]'s `source`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Result alias used across modelio.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -125,6 +128,9 @@ pub enum Error {
         detail: String,
         /// Whether retrying may help.
         temporary: bool,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// A file-system operation failed.
     #[error("{op} '{}': {source}", .path.display())]
@@ -146,6 +152,9 @@ pub enum Error {
         location: String,
         /// The underlying error, as text.
         detail: String,
+        /// The underlying error itself, when there is one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// The operation is not supported by this scheme or handler.
     #[error("'{operation}' is not supported for '{url}': {reason}")]
@@ -212,11 +221,20 @@ impl Error {
 
     /// Shorthand for [`Error::Storage`].
     pub fn storage(store: &'static str, location: impl Into<String>, detail: impl std::fmt::Display) -> Self {
-        Error::Storage { store, location: location.into(), detail: detail.to_string() }
+        Error::Storage { store, location: location.into(), detail: detail.to_string(), source: None }
+    }
+
+    /// [`Error::Storage`] caused by `cause`, which stays reachable as the error's `source`.
+    pub fn storage_from(
+        store: &'static str,
+        location: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Storage { store, location: location.into(), detail: cause.to_string(), source: Some(Box::new(cause)) }
     }
 
     /// Prefixes the location of an [`Error::InvalidModel`] (e.g. with the URL a model.json came from).
-    pub fn at(self, location: impl std::fmt::Display) -> Self {
+    pub fn with_location(self, location: impl std::fmt::Display) -> Self {
         match self {
             Error::InvalidModel { location: l, detail } if l.is_empty() => {
                 Error::InvalidModel { location: location.to_string(), detail }

@@ -149,7 +149,7 @@ pub fn check_json_topology(artifacts: &ModelArtifacts, url: &str, tfjs_handler: 
 /// as `files` says.
 pub fn split(artifacts: &ModelArtifacts, url: &str, route: Route, files: &WeightFiles) -> Result<ModelFiles> {
     check_json_topology(artifacts, url, route.tfjs_handler)?;
-    codec::layout(&artifacts.weight_specs, &artifacts.weight_data, &[]).map_err(|e| e.at(url))?;
+    codec::layout(&artifacts.weight_specs, &artifacts.weight_data, &[]).map_err(|e| e.with_location(url))?;
     let plan = files.plan(artifacts.weight_data.len());
     let paths = plan.iter().map(|(name, _)| format!("{}{name}", route.manifest_prefix)).collect();
     let model_json = Bytes::from(ModelJson::for_artifacts(artifacts, paths).to_bytes(route.order));
@@ -454,7 +454,7 @@ pub async fn assemble(
         let reads: Vec<_> =
             requests.iter().enumerate().map(|(i, r)| async move { Ok((i, source.read(r).await?)) }).collect();
         let mut done = stream::iter(reads).buffer_unordered(source.concurrency().max(1));
-        while let Some((i, b)) = done.try_next().await.map_err(|e: Error| e.at(url))? {
+        while let Some((i, b)) = done.try_next().await.map_err(|e: Error| e.with_location(url))? {
             files[i] = b;
         }
     }
@@ -469,7 +469,7 @@ pub async fn assemble(
             .collect();
         next += group.paths.len();
         let data = WeightData::from_chunks(mine.to_vec());
-        codec::layout(&group.weights, &data, &spans).map_err(|e| e.at(url))?;
+        codec::layout(&group.weights, &data, &spans).map_err(|e| e.with_location(url))?;
         weight_data.append(data);
     }
     meter.finish(weight_data.len() as u64);

@@ -10,7 +10,7 @@
 //! `io-http`, ...) depend on it; it depends on none of them.
 //!
 //! The data path of a load: URL → [`Registry`] → plugin's [`LoadHandler`] → bytes →
-//! [`ModelJson::parse`] + [`codec::check_group`] per manifest group → one [`ModelArtifacts`] whose
+//! [`ModelJson::parse`] + [`files::assemble`] (every file bounded and checked with [`codec::layout`]) → one [`ModelArtifacts`] whose
 //! weights were checked against their specs → (on demand) [`codec::decode_weights`].
 #![warn(missing_docs)]
 

@@ -215,7 +215,12 @@ impl Registry {
     /// [`Scheme::configure`]) and mounts it at `prefix` (OpenDAL-style: a service from a scheme and
     /// key-value options). E.g. `mount_configured("models://", "file", &[("root", "/srv/models")].into())`.
     pub fn mount_configured(&self, prefix: &str, plugin_scheme: &str, config: &Config) -> Result<()> {
-        let probe = ModelUrl::parse(&format!("{plugin_scheme}://"))?;
+        let probe = ModelUrl {
+            raw: prefix.to_string(),
+            scheme: plugin_scheme.to_ascii_lowercase(),
+            path: String::new(),
+            parsed: None,
+        };
         let entries = self.plugins_for(&probe)?;
         let [entry] = entries.as_slice() else {
             return Err(Error::MultipleHandlers {
@@ -354,7 +359,7 @@ impl Registry {
         let span = tracing::info_span!("modelio.save", url = %url, bytes = artifacts.weight_data.len());
         async {
             let started = web_time::Instant::now();
-            codec::layout(&artifacts.weight_specs, &artifacts.weight_data, &[]).map_err(|e| e.at(url))?;
+            codec::layout(&artifacts.weight_specs, &artifacts.weight_data, &[]).map_err(|e| e.with_location(url))?;
             opts.check_cancelled("save", url)?;
             let result = self.save_handler(url)?.save(artifacts, opts).await;
             log_outcome("save", &result, started);
@@ -384,7 +389,7 @@ impl Registry {
             let started = web_time::Instant::now();
             opts.check_cancelled("load", url)?;
             let result = handler.load(opts).await.and_then(|a| {
-                codec::layout(&a.weight_specs, &a.weight_data, &[]).map_err(|e| e.at(url))?;
+                codec::layout(&a.weight_specs, &a.weight_data, &[]).map_err(|e| e.with_location(url))?;
                 Ok(a)
             });
             log_outcome("load", &result, started);
@@ -539,12 +544,19 @@ fn one<H: ?Sized>(mut found: Vec<(String, Box<H>)>, url: &ModelUrl, direction: &
     }
 }
 
-static GLOBAL: OnceLock<Registry> = OnceLock::new();
+static GLOBAL: OnceLock<Arc<Registry>> = OnceLock::new();
 
 /// The process-wide registry, filled from `inventory` on first use. Plugins' `register` functions
 /// add to it too (see the `modelio` facade, which calls them for every enabled feature).
 pub fn global() -> &'static Registry {
-    GLOBAL.get_or_init(Registry::from_inventory)
+    GLOBAL.get_or_init(|| Arc::new(Registry::from_inventory()))
+}
+
+/// The process-wide registry as a shared handle, for owners that also accept registries of their
+/// own (a server's configuration) without leaking them.
+pub fn global_shared() -> Arc<Registry> {
+    global();
+    GLOBAL.get().expect("initialized above").clone()
 }
 
 /// Registers a scheme in the process-wide registry (idempotent).

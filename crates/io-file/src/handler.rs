@@ -1,9 +1,10 @@
 //! The `file://` scheme plugin and [`FileHandler`], its save and load handler with options.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use io_core::files::{self, WeightFiles, NODE_FILE};
-use io_core::{Error, LoadHandler, ModelArtifacts, ModelUrl, Options, Result, SaveHandler, SaveResult, Scheme};
+use io_core::{Config, Error, LoadHandler, ModelArtifacts, ModelUrl, Options, Result, SaveHandler, SaveResult, Scheme};
 
 use crate::{load, save, swap};
 
@@ -24,6 +25,59 @@ impl Scheme for FileScheme {
     }
     fn store(&self) -> Option<Box<dyn io_core::ModelStore>> {
         Some(Box::new(crate::store::FileStore))
+    }
+    /// A `file://` store rooted at a folder, for `Registry::mount_configured` (e.g. mounted as
+    /// `models://`, so `models://team/m` is `ROOT/team/m`). Keys: `root` (required), `shard_size`
+    /// (bytes per converter-style shard), `allow_paths_outside_folder` (`true`/`false`).
+    fn configure(&self, config: &Config) -> Result<Arc<dyn Scheme>> {
+        let bad = |key: &str, why: &str| Error::InvalidUrl { url: format!("file config '{key}'"), reason: why.into() };
+        let mut root = None;
+        let mut template = FileHandler::new("");
+        for (k, v) in config {
+            match k.as_str() {
+                "root" => root = Some(PathBuf::from(v)),
+                "shard_size" => template = template.shard_size(v.parse().map_err(|_| bad(k, "expected bytes"))?),
+                "allow_paths_outside_folder" => {
+                    template =
+                        template.allow_paths_outside_folder(v.parse().map_err(|_| bad(k, "expected true or false"))?)
+                }
+                _ => return Err(bad(k, "unknown key (root, shard_size, allow_paths_outside_folder)")),
+            }
+        }
+        let root =
+            root.ok_or_else(|| bad("root", "a rooted file store needs 'root', the folder that holds the models"))?;
+        Ok(Arc::new(RootedFiles { root, template }))
+    }
+}
+
+/// `file://` rooted at a folder (from [`FileScheme::configure`]): model paths are relative to the
+/// root and may not leave it; it lists every model under the root.
+pub struct RootedFiles {
+    root: PathBuf,
+    template: FileHandler,
+}
+
+impl RootedFiles {
+    fn handler(&self, url: &ModelUrl) -> Result<FileHandler> {
+        let rel = url.path.trim_matches('/');
+        files::check_inside(rel, &url.raw).map_err(|_| Error::InvalidUrl {
+            url: url.raw.clone(),
+            reason: "the model path must be relative to the store's root and stay inside it".into(),
+        })?;
+        let path = self.root.join(rel);
+        Ok(FileHandler { url: url.raw.clone(), path, ..self.template.clone() })
+    }
+}
+
+impl Scheme for RootedFiles {
+    fn save_handler(&self, url: &ModelUrl) -> Result<Option<Box<dyn SaveHandler>>> {
+        Ok(Some(Box::new(self.handler(url)?)))
+    }
+    fn load_handler(&self, url: &ModelUrl) -> Result<Option<Box<dyn LoadHandler>>> {
+        Ok(Some(Box::new(self.handler(url)?)))
+    }
+    fn store(&self) -> Option<Box<dyn io_core::ModelStore>> {
+        Some(Box::new(crate::store::RootedStore { root: self.root.clone() }))
     }
 }
 

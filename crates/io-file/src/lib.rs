@@ -48,9 +48,9 @@ mod store;
 mod swap;
 
 #[cfg(not(target_arch = "wasm32"))]
-pub use handler::{FileHandler, FileScheme, MODEL_JSON, WEIGHTS_BIN};
+pub use handler::{FileHandler, FileScheme, RootedFiles, MODEL_JSON, WEIGHTS_BIN};
 #[cfg(not(target_arch = "wasm32"))]
-pub use store::FileStore;
+pub use store::{FileStore, RootedStore};
 
 /// The schemes this plugin registers (none on `wasm32`).
 #[cfg(not(target_arch = "wasm32"))]

@@ -127,3 +127,46 @@ impl ModelStore for FileStore {
         io_core::blocking::unblock(move || Self::remove_sync(&path)).await
     }
 }
+
+/// The store of a rooted `file://` instance: lists every model folder under its root (paths
+/// relative to it) and removes by relative path.
+pub struct RootedStore {
+    pub(crate) root: PathBuf,
+}
+
+impl RootedStore {
+    fn abs(&self, rel: &str) -> Result<String> {
+        let rel = rel.trim_matches('/');
+        if !rel.is_empty() {
+            files::check_inside(rel, &self.root.display().to_string())?;
+        }
+        Ok(self.root.join(rel).display().to_string())
+    }
+}
+
+#[io_core::async_trait]
+impl ModelStore for RootedStore {
+    async fn list(&self) -> Result<Vec<(String, ModelArtifactsInfo)>> {
+        self.list_under("").await
+    }
+
+    async fn list_under(&self, prefix: &str) -> Result<Vec<(String, ModelArtifactsInfo)>> {
+        let (base, root) = (self.abs(prefix)?, self.root.display().to_string());
+        io_core::blocking::unblock(move || {
+            let found = FileStore::list_sync(&base)?;
+            Ok(found
+                .into_iter()
+                .filter_map(|(p, info)| {
+                    let rel = p.strip_prefix(root.trim_end_matches('/'))?.trim_start_matches('/').to_string();
+                    Some((rel, info))
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn remove(&self, path: &str) -> Result<ModelArtifactsInfo> {
+        let abs = self.abs(path)?;
+        io_core::blocking::unblock(move || FileStore::remove_sync(&abs)).await
+    }
+}

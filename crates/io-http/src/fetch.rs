@@ -34,7 +34,7 @@ impl HttpHandler {
             Some(f) => f(req).await?,
             None => {
                 let client = self.client.clone().unwrap_or_else(default_client);
-                client.execute(req).await.map_err(|e| network(url, &e))?
+                client.execute(req).await.map_err(|e| network(url, e))?
             }
         };
         if resp.status().is_success() {
@@ -93,7 +93,7 @@ async fn read_body(resp: Response, url: &str, req: &FileRequest<'_>) -> Result<B
     let mut body = resp.bytes_stream();
     let mut filled = 0;
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| network(url, &e))?;
+        let chunk = chunk.map_err(|e| network(url, e))?;
         req.take(chunk.len())?;
         let end = filled + chunk.len();
         match buf.get_mut(filled..end) {
@@ -121,7 +121,7 @@ fn length_error(url: &str, n: u64, got: u64) -> Error {
     } else {
         format!("the response ended after {got} of the {n} bytes its Content-Length announced")
     };
-    Error::Network { url: url.to_string(), detail, temporary: true }
+    Error::Network { url: url.to_string(), detail, temporary: true, source: None }
 }
 
 /// The first bytes of a body as text, for error messages (empty when it cannot be read).
@@ -139,14 +139,14 @@ async fn body_start(resp: Response) -> String {
 }
 
 /// A reqwest error as [`Error::Network`]; connection problems, time-outs and broken bodies are temporary.
-pub(crate) fn network(url: &str, e: &reqwest::Error) -> Error {
+pub(crate) fn network(url: &str, e: reqwest::Error) -> Error {
     #[cfg(not(target_arch = "wasm32"))]
     // A body cut short surfaces as a decode error of the byte stream (no decompression is enabled).
     let temporary = e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() || e.is_decode();
     // The browser's fetch only says that it failed (offline, refused, CORS, aborted by the time limit).
     #[cfg(target_arch = "wasm32")]
     let temporary = e.is_timeout() || e.is_request() || e.is_body();
-    Error::Network { url: url.to_string(), detail: error_text(e), temporary }
+    Error::Network { url: url.to_string(), detail: error_text(&e), temporary, source: Some(Box::new(e)) }
 }
 
 /// An error with its chain of causes, `a: b: c`.

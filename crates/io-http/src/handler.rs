@@ -166,6 +166,11 @@ impl HttpHandler {
         self
     }
 
+    /// The same handler (options, hooks, client) for another URL.
+    pub fn for_url(&self, url: impl Into<String>) -> Self {
+        HttpHandler { url: url.into(), ..self.clone() }
+    }
+
     /// Time limit of one request including its body (default 120 s; `None` = no limit).
     pub fn timeout(mut self, limit: Option<Duration>) -> Self {
         self.timeout = limit;

@@ -26,9 +26,11 @@ mod runtime;
 mod save;
 pub mod urls;
 
+use std::sync::Arc;
+
 use io_core::{
-    LoadHandler, ModelArtifacts, ModelStore, ModelUrl, Options, Registry, Result, SaveHandler, SaveResult, Scheme,
-    SchemeRegistration,
+    Config, Error, LoadHandler, ModelArtifacts, ModelStore, ModelUrl, Options, Registry, Result, SaveHandler,
+    SaveResult, Scheme, SchemeRegistration,
 };
 
 pub use handler::{
@@ -52,6 +54,45 @@ impl Scheme for HttpScheme {
     }
     fn store(&self) -> Option<Box<dyn ModelStore>> {
         None
+    }
+    /// An http plugin whose handlers carry options, for `Registry::mount_configured`. Keys:
+    /// `header.NAME` (a request header, e.g. `header.authorization` = `Bearer …`), `concurrency`,
+    /// `retries`, `timeout_ms`, `weight_path_prefix`.
+    fn configure(&self, config: &Config) -> Result<Arc<dyn Scheme>> {
+        let bad = |key: &str, why: &str| Error::InvalidUrl { url: format!("http config '{key}'"), reason: why.into() };
+        let number = |k: &str, v: &str| v.parse::<u64>().map_err(|_| bad(k, "expected a whole number"));
+        let mut h = HttpHandler::new("");
+        for (k, v) in config {
+            h = match k.as_str() {
+                "concurrency" => h.concurrency(number(k, v)? as usize),
+                "retries" => h.retries(number(k, v)? as u32),
+                "timeout_ms" => h.timeout(Some(std::time::Duration::from_millis(number(k, v)?))),
+                "weight_path_prefix" => h.weight_path_prefix(v),
+                _ => match k.strip_prefix("header.") {
+                    Some(name) => h.header(name, v)?,
+                    None => {
+                        return Err(bad(
+                            k,
+                            "unknown key (header.NAME, concurrency, retries, timeout_ms, weight_path_prefix)",
+                        ))
+                    }
+                },
+            };
+        }
+        Ok(Arc::new(ConfiguredHttp(h)))
+    }
+}
+
+/// An http plugin with preset options (from [`HttpScheme::configure`]): every handler is a copy of
+/// the template for the URL at hand.
+pub struct ConfiguredHttp(pub HttpHandler);
+
+impl Scheme for ConfiguredHttp {
+    fn save_handler(&self, url: &ModelUrl) -> Result<Option<Box<dyn SaveHandler>>> {
+        Ok(Some(Box::new(self.0.for_url(&url.raw))))
+    }
+    fn load_handler(&self, url: &ModelUrl) -> Result<Option<Box<dyn LoadHandler>>> {
+        Ok(Some(Box::new(self.0.for_url(&url.raw))))
     }
 }
 

@@ -22,6 +22,7 @@ pub(crate) async fn run<T: Send + 'static>(fut: impl Future<Output = Result<T>> 
             url: String::new(),
             detail: format!("request task stopped: {e}"),
             temporary: true,
+            source: Some(Box::new(e)),
         }),
     }
 }

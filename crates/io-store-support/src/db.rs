@@ -137,6 +137,6 @@ pub trait SqlContext<T> {
 
 impl<T> SqlContext<T> for rusqlite::Result<T> {
     fn at(self, store: &'static str, location: &str) -> Result<T> {
-        self.map_err(|e| Error::storage(store, location, e))
+        self.map_err(|e| Error::storage_from(store, location, e))
     }
 }

@@ -91,14 +91,14 @@ impl ModelReport {
     /// (dequantized) once, one at a time, to compute its [`WeightStats`].
     pub fn new(url: &str, artifacts: &ModelArtifacts, with_stats: bool) -> Result<Self> {
         let data = &artifacts.weight_data;
-        let ranges = layout(&artifacts.weight_specs, data, &[]).map_err(|e| e.at(url))?;
+        let ranges = layout(&artifacts.weight_specs, data, &[]).map_err(|e| e.with_location(url))?;
         let mut bytes_per_dtype = BTreeMap::new();
         let mut weights = Vec::with_capacity(ranges.len());
         for (spec, range) in artifacts.weight_specs.iter().zip(ranges) {
             let bytes = range.len() as u64;
             *bytes_per_dtype.entry(stored_dtype(spec).to_string()).or_insert(0) += bytes;
             let stats = match with_stats {
-                true => Some(WeightStats::of(&decode_weight(spec, data, range).map_err(|e| e.at(url))?)),
+                true => Some(WeightStats::of(&decode_weight(spec, data, range).map_err(|e| e.with_location(url))?)),
                 false => None,
             };
             weights.push(WeightReport {
@@ -179,7 +179,7 @@ impl TopologyReport {
                     .into_iter()
                     .flatten()
                     .find_map(|c| c.as_str().map(str::to_string));
-                TopologyReport { kind: Some("JSON"), class_name, bytes: Some(modelio::info::json_len(v)) }
+                TopologyReport { kind: Some("JSON"), class_name, bytes: Some(io_core::info::json_len(v)) }
             }
         }
     }

@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use io_core::Registry;
 
 /// Default store: a `models` folder in the working directory.
@@ -30,7 +32,7 @@ pub struct ServeConfig {
     /// Origins allowed by CORS: `["*"]` (the default) allows any page; an empty list turns CORS off.
     pub cors_origins: Vec<String>,
     /// The schemes to store through (default: [`modelio::registry()`], every enabled plugin).
-    pub registry: &'static Registry,
+    pub registry: Arc<Registry>,
     /// How long a model's files, once cached, are served without asking the store whether the model
     /// changed (default [`DEFAULT_REVALIDATE_AFTER`], 1 s; `Duration::ZERO` asks on every request).
     /// This only matters for changes made to the store by other processes (e.g. `modelio cp` into the
@@ -51,7 +53,7 @@ impl Default for ServeConfig {
             addr: DEFAULT_ADDR.parse().expect("valid default address"),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             cors_origins: vec!["*".to_string()],
-            registry: modelio::registry(),
+            registry: modelio::shared_registry(),
             revalidate_after: DEFAULT_REVALIDATE_AFTER,
             cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
         }
@@ -103,7 +105,7 @@ mod tests {
     use super::*;
 
     fn cfg(store: &str) -> ServeConfig {
-        ServeConfig { store: store.into(), registry: Box::leak(Box::new(Registry::new())), ..ServeConfig::default() }
+        ServeConfig { store: store.into(), registry: Arc::new(Registry::new()), ..ServeConfig::default() }
     }
 
     #[test]

@@ -55,11 +55,13 @@ impl Server {
             url: format!("http://{}", cfg.addr),
             detail: format!("cannot listen: {e}"),
             temporary: false,
+            source: Some(Box::new(e)),
         })?;
         let local_addr = listener.local_addr().map_err(|e| io_core::Error::Network {
             url: format!("http://{}", cfg.addr),
             detail: format!("cannot read the bound address: {e}"),
             temporary: false,
+            source: Some(Box::new(e)),
         })?;
         Ok(Server { listener, local_addr, cfg })
     }
@@ -77,10 +79,14 @@ impl Server {
     /// Serves until `shutdown` completes, then finishes the requests in progress.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io_core::Result<()> {
         let url = self.url();
-        axum::serve(self.listener, router(self.cfg))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|e| io_core::Error::Network { url, detail: format!("server failed: {e}"), temporary: false })
+        axum::serve(self.listener, router(self.cfg)).with_graceful_shutdown(shutdown).await.map_err(|e| {
+            io_core::Error::Network {
+                url,
+                detail: format!("server failed: {e}"),
+                temporary: false,
+                source: Some(Box::new(e)),
+            }
+        })
     }
 }
 

@@ -30,18 +30,48 @@
 use std::collections::BTreeMap;
 use std::sync::Once;
 
-pub use io_core::*;
+// What applications use: the model, its weights, per-call options, errors, and the registry for
+// mounting configured stores. Writing a scheme? Depend on `io-core` (traits, `files`, `testkit`).
+pub use io_core::codec;
+pub use io_core::{
+    decode_weights, encode_weights, Cancel, Config, DType, Error, Limits, LoadHandler, ManifestGroup, ModelArtifacts,
+    ModelArtifactsInfo, ModelJson, ModelStore, ModelUrl, NamedTensor, Options, Progress, QuantDType, Quantization,
+    Registry, Result, SaveHandler, SaveResponse, SaveResult, Scheme, Tensor, TensorData, Topology, WeightData,
+    WeightSpec,
+};
 
+/// `downloads://` and TF.js's `browserFiles`.
 #[cfg(feature = "downloads")]
-pub use io_downloads as downloads;
+pub mod downloads {
+    #[cfg(target_arch = "wasm32")]
+    pub use io_downloads::browser::load_files;
+    pub use io_downloads::{artifacts_from_files, NamedFile};
+    #[cfg(not(target_arch = "wasm32"))]
+    pub use io_downloads::{browser_files, BrowserFiles, DownloadedFiles, DownloadsHandler};
+}
+/// `file://`: folder saves and loads, and stores rooted at a folder.
 #[cfg(all(feature = "file", not(target_arch = "wasm32")))]
-pub use io_file as file;
+pub mod file {
+    pub use io_file::{FileHandler, MODEL_JSON, WEIGHTS_BIN};
+}
+/// `http(s)://`: the handler with its options (headers, retries, concurrency, URL rules).
 #[cfg(feature = "http")]
-pub use io_http as http;
-#[cfg(feature = "indexeddb")]
-pub use io_indexeddb as indexeddb;
-#[cfg(feature = "localstorage")]
-pub use io_localstorage as localstorage;
+pub mod http {
+    pub use io_http::{HttpHandler, DEFAULT_BACKOFF, DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
+}
+/// `indexeddb://`: natively, the SQLite profile store (quota, dumps from a browser).
+#[cfg(all(feature = "indexeddb", not(target_arch = "wasm32")))]
+pub mod indexeddb {
+    pub use io_indexeddb::import_dump;
+}
+/// `localstorage://`: natively, the SQLite profile store (quota, dumps from a browser).
+#[cfg(all(feature = "localstorage", not(target_arch = "wasm32")))]
+pub mod localstorage {
+    pub use io_localstorage::{import_dump, native_store};
+}
+/// The profile folder of the native `localstorage://` / `indexeddb://` stores (`MODELIO_HOME`).
+#[cfg(all(any(feature = "localstorage", feature = "indexeddb"), not(target_arch = "wasm32")))]
+pub use io_store_support::set_home;
 
 /// The process-wide registry with every enabled plugin registered (once) and anything else that
 /// registered itself through `inventory` (your own scheme crates).
@@ -61,6 +91,12 @@ pub fn registry() -> &'static Registry {
         io_file::register(r);
     });
     r
+}
+
+/// [`registry`] as a shared handle (for configurations that hold either it or a registry of their own).
+pub fn shared_registry() -> std::sync::Arc<Registry> {
+    registry();
+    io_core::router::global_shared()
 }
 
 /// The Cargo features of this crate that are enabled and apply to this target.

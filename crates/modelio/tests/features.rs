@@ -17,7 +17,7 @@ fn registry_is_idempotent() {
     let before = modelio::registry().registrations();
     // Register every inventory submission again (other statics than the plugins' `register` uses):
     // (scheme, plugin) pairs must not be doubled.
-    for reg in modelio::inventory::iter::<modelio::SchemeRegistration> {
+    for reg in io_core::inventory::iter::<io_core::SchemeRegistration> {
         modelio::registry().register(reg);
     }
     assert_eq!(modelio::registry().registrations(), before);
@@ -25,7 +25,7 @@ fn registry_is_idempotent() {
 
 #[test]
 fn disabled_known_scheme_names_the_feature() {
-    for (scheme, feature) in modelio::KNOWN_SCHEMES {
+    for (scheme, feature) in io_core::KNOWN_SCHEMES {
         if modelio::registry().schemes().iter().any(|s| s == scheme) {
             continue;
         }
