@@ -43,7 +43,12 @@ fn same_info(what: impl Display, t: &Target, got: &ModelArtifactsInfo, want: &Mo
     };
     ensure!(counts(got) == counts(want), "{what}: info {got:?} != saved {want:?}");
     if t.caps.has(Capability::KeepsSaveDate) {
-        ensure!(got.date_saved == want.date_saved, "{what}: dateSaved {:?} != saved {:?}", got.date_saved, want.date_saved);
+        ensure!(
+            got.date_saved == want.date_saved,
+            "{what}: dateSaved {:?} != saved {:?}",
+            got.date_saved,
+            want.date_saved
+        );
     }
     Ok(())
 }
@@ -90,12 +95,10 @@ pub static CASES: &[Case] = &[
     }),
     case!("overwrite", ALWAYS, "saving over a model replaces it completely", overwrite),
     case!("not_found", ALWAYS, "loading a path with no model is Error::NotFound", not_found),
-    case!(
-        "nested_paths",
-        Gate::Requires(&[Capability::NestedPaths]),
-        "paths with '/' work",
-        |t| odd_path(t, "dir/sub/model-b")
-    ),
+    case!("nested_paths", Gate::Requires(&[Capability::NestedPaths]), "paths with '/' work", |t| odd_path(
+        t,
+        "dir/sub/model-b"
+    )),
     case!(
         "unicode_paths",
         Gate::Requires(&[Capability::NestedPaths, Capability::UnicodePaths]),
@@ -243,7 +246,8 @@ pub async fn list_models(t: &Target) -> R {
     let all = t.registry.list_models().await.ctx("list_models")?;
     for (p, info) in [(p1, &i1), (p2, &i2)] {
         let key = t.list_key(p);
-        let got = all.get(&key).ok_or_else(|| format!("list_models lacks {key}: {:?}", all.keys().collect::<Vec<_>>()))?;
+        let got =
+            all.get(&key).ok_or_else(|| format!("list_models lacks {key}: {:?}", all.keys().collect::<Vec<_>>()))?;
         same_info(format_args!("listed {key}"), t, got, info)?;
     }
     Ok(())
@@ -317,7 +321,11 @@ pub async fn move_model(t: &Target) -> R {
     same("move (destination)", &t.registry.load(&t.load_url_of(dst)).await.ctx("load the moved model")?, &d)?;
     let r = t.registry.move_model(&t.save_url_of(dst), &t.save_url_of(dst)).await;
     ensure!(matches!(r, Err(Error::SamePath(_))), "move onto itself: {} (want SamePath)", outcome(&r));
-    same("after move onto itself", &t.registry.load(&t.load_url_of(dst)).await.ctx("load after move onto itself")?, &d)?;
+    same(
+        "after move onto itself",
+        &t.registry.load(&t.load_url_of(dst)).await.ctx("load after move onto itself")?,
+        &d,
+    )?;
     let r = t.registry.move_model(&t.save_url_of("move/none"), &t.save_url_of("move/none2")).await;
     ensure!(r.is_err(), "moving a missing model succeeded");
     let r = t.registry.load(&t.load_url_of("move/none2")).await;

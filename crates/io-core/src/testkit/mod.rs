@@ -307,13 +307,7 @@ pub struct Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{} passed, {} failed, {} skipped",
-            self.passed.len(),
-            self.failed.len(),
-            self.skipped.len()
-        )?;
+        writeln!(f, "{} passed, {} failed, {} skipped", self.passed.len(), self.failed.len(), self.skipped.len())?;
         for (name, why) in &self.failed {
             writeln!(f, "FAILED {name}: {why}")?;
         }
