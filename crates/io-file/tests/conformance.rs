@@ -20,8 +20,7 @@ fn main() {
     let caps = Capabilities::STORE.without(Capability::ListEverything).without(Capability::KeepsSaveDate);
     let target =
         Target::new(registry, "file", move |p| format!("file://{}", base.join(p).display())).capabilities(caps);
-    let args = libtest_mimic::Arguments::from_args();
-    let conclusion = libtest_mimic::run(&args, testkit::trials(target));
+    let conclusion = testkit::run(vec![target]);
     drop(root); // `exit` runs no destructors
     conclusion.exit()
 }

@@ -1,9 +1,9 @@
-//! localstorage:// against real SQLite files: the conformance suite, byte equality with what
-//! TF.js wrote in Chromium, the quota, and Web Storage semantics.
+//! localstorage:// against real SQLite files: byte equality with what TF.js wrote in Chromium, the
+//! quota, and Web Storage semantics (the conformance suite: `tests/conformance.rs`).
 
 use std::sync::{Arc, OnceLock};
 
-use io_core::testkit::{self, fixtures, Target};
+use io_core::testkit::{self, fixtures};
 use io_core::{Error, Registry};
 use io_localstorage::{layout, KvOp, LocalStorageModels, SqliteStorage, WebStorage, CHROMIUM_QUOTA_BYTES};
 use io_store_support::PathStore;
@@ -39,22 +39,6 @@ fn without_date(info: &str) -> Value {
     let mut v: Value = serde_json::from_str(info).expect("info JSON");
     v.as_object_mut().expect("object").remove("dateSaved");
     v
-}
-
-#[test]
-fn conformance_suite() {
-    futures::executor::block_on(conformance_suite_async())
-}
-
-async fn conformance_suite_async() {
-    let t = Target {
-        registry: registry(),
-        scheme: "localstorage".into(),
-        url: Box::new(|p| format!("localstorage://{p}")),
-        can_list: true,
-        prefix: "suite/".into(),
-    };
-    testkit::run_suite(&t).await;
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
 
 use super::{Target, CASES};
 
@@ -27,10 +27,15 @@ pub fn trials(t: Target) -> Vec<Trial> {
         .collect()
 }
 
-/// The `main` of a `harness = false` test file: runs the trials of every target with the command
-/// line's arguments (filters, `--list`, `--test-threads`, ...) and exits with libtest's status.
-pub fn main(targets: Vec<Target>) -> ! {
+/// Runs the trials of every target with the command line's arguments (filters, `--list`,
+/// `--test-threads`, ...); call `.exit()` on the answer once the targets' resources are released.
+pub fn run(targets: Vec<Target>) -> Conclusion {
     let args = Arguments::from_args();
-    let trials = targets.into_iter().flat_map(trials).collect();
-    libtest_mimic::run(&args, trials).exit()
+    libtest_mimic::run(&args, targets.into_iter().flat_map(trials).collect())
+}
+
+/// The `main` of a `harness = false` test file whose targets need no cleanup: [`run`], then exit
+/// with libtest's status.
+pub fn main(targets: Vec<Target>) -> ! {
+    run(targets).exit()
 }

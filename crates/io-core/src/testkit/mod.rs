@@ -32,7 +32,10 @@ use crate::router::Registry;
 
 pub use cases::CASES;
 #[cfg(not(target_arch = "wasm32"))]
-pub use harness::{main, trials};
+pub use harness::{main, run, trials};
+/// The test harness the trials run in (native only).
+#[cfg(not(target_arch = "wasm32"))]
+pub use libtest_mimic;
 
 /// One thing a store may or may not be able to do; cases are gated on these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
