@@ -387,3 +387,42 @@ pub fn same_model(got: &ModelArtifacts, want: &ModelArtifacts) -> Result<(), Str
     }
     ensure(got.signature == want.signature, || "signature differs".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(name: &str) -> &'static Case {
+        CASES.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no case {name}"))
+    }
+
+    #[test]
+    fn cases_are_gated_on_capabilities() {
+        let names: Vec<&str> = CASES.iter().map(|c| c.name).collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "case names repeat: {names:?}");
+
+        assert_eq!(case("overwrite").skip_reason(Capabilities::NONE), None);
+        let why = case("list_models").skip_reason(Capabilities::SAVE_LOAD).expect("skipped without listing");
+        assert!(why.contains("list_everything"), "{why}");
+        assert_eq!(case("list_models").skip_reason(Capabilities::STORE), None);
+        let why = case("unicode_paths").skip_reason(Capabilities::NONE.with(Capability::NestedPaths)).expect("skipped");
+        assert!(why.contains("unicode_paths") && !why.contains("nested_paths"), "{why}");
+        assert!(case("round_trip_c").skip_reason(Capabilities::STORE.without(Capability::LargeModels)).is_some());
+
+        let refuses = case("refuses_what_it_cannot");
+        assert!(refuses.skip_reason(Capabilities::STORE).is_some(), "nothing to refuse for a full store");
+        assert_eq!(refuses.skip_reason(Capabilities::STORE.without(Capability::Move)), None);
+    }
+
+    #[test]
+    fn capability_sets() {
+        let caps = Capabilities::STORE.without(Capability::ListEverything);
+        assert!(!caps.has(Capability::ListEverything) && caps.has(Capability::ListUnder));
+        assert_eq!(Capabilities::STORE.iter().count(), Capability::ALL.len());
+        assert!(!Capabilities::SAVE_LOAD.has(Capability::Remove) && Capabilities::SAVE_LOAD.has(Capability::Copy));
+        assert_eq!(format!("{:?}", Capabilities::NONE.with(Capability::Move)), "{Move}");
+    }
+}
