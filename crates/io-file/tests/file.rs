@@ -1,9 +1,9 @@
-//! `file://` against the conformance suite, TF.js's fixtures and the failure cases.
+//! `file://` against TF.js's fixtures and the failure cases (the conformance suite: `tests/conformance.rs`).
 
 use std::path::{Path, PathBuf};
 
 use futures::executor::block_on;
-use io_core::testkit::{assert_same_model, fixtures, run_suite, Target};
+use io_core::testkit::{assert_same_model, fixtures};
 use io_core::{Error, LoadHandler, ModelArtifacts, Registry, SaveHandler};
 use io_file::FileHandler;
 
@@ -22,20 +22,6 @@ fn registry() -> &'static Registry {
 
 fn url(p: &Path) -> String {
     format!("file://{}", p.display())
-}
-
-#[test]
-fn conformance_suite() {
-    let root = tempfile::tempdir().unwrap();
-    let base = root.path().to_path_buf();
-    let t = Target {
-        registry: registry(),
-        scheme: "file".into(),
-        url: Box::new(move |p| url(&base.join(p))),
-        can_list: false,
-        prefix: String::new(),
-    };
-    block_on(run_suite(&t));
 }
 
 #[test]

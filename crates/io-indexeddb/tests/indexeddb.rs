@@ -1,9 +1,10 @@
-//! indexeddb:// against real SQLite files: the conformance suite, record shapes equal to what
-//! TF.js wrote in Chromium, reading TF.js's records, and model management across stores.
+//! indexeddb:// against real SQLite files: record shapes equal to what TF.js wrote in Chromium,
+//! reading TF.js's records, and model management across stores (the conformance suite:
+//! `tests/conformance.rs`).
 
 use std::sync::{Arc, OnceLock};
 
-use io_core::testkit::{self, fixtures, Target};
+use io_core::testkit::{self, fixtures};
 use io_core::{Error, Registry};
 use io_indexeddb::layout::{INFO_STORE, MODELS_STORE};
 use io_indexeddb::{IdbDatabase, IndexedDbModels, SqliteDatabase, Value};
@@ -51,18 +52,6 @@ fn undated(v: &mut Json) {
         Json::Array(a) => a.iter_mut().for_each(undated),
         _ => {}
     }
-}
-
-#[test]
-fn conformance_suite() {
-    let t = Target {
-        registry: registry(),
-        scheme: "indexeddb".into(),
-        url: Box::new(|p| format!("indexeddb://{p}")),
-        can_list: true,
-        prefix: "suite/".into(),
-    };
-    run(testkit::run_suite(&t));
 }
 
 #[test]

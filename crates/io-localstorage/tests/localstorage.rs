@@ -1,28 +1,13 @@
-//! localstorage:// against real SQLite files: the conformance suite, byte equality with what
-//! TF.js wrote in Chromium, the quota, and Web Storage semantics.
+//! localstorage:// against real SQLite files: byte equality with what TF.js wrote in Chromium, the
+//! quota, and Web Storage semantics (the conformance suite: `tests/conformance.rs`).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use io_core::testkit::{self, fixtures, Target};
-use io_core::{Error, Registry};
+use io_core::testkit::{self, fixtures};
+use io_core::Error;
 use io_localstorage::{layout, KvOp, LocalStorageModels, SqliteStorage, WebStorage, CHROMIUM_QUOTA_BYTES};
 use io_store_support::PathStore;
 use serde_json::Value;
-
-/// A registry with localstorage:// whose profile folder is a temporary folder of this test process.
-fn registry() -> &'static Registry {
-    static R: OnceLock<(tempfile::TempDir, Registry)> = OnceLock::new();
-    &R.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        io_store_support::set_home(Some(dir.path().to_path_buf()));
-        // The suite saves model c (4.4 MB of weights, 11.7 MB in Chromium's count): lift the quota.
-        io_localstorage::native_store().expect("open").db().set_quota(None);
-        let r = Registry::new();
-        io_localstorage::register(&r);
-        (dir, r)
-    })
-    .1
-}
 
 fn fresh() -> (tempfile::TempDir, Arc<SqliteStorage>) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -39,22 +24,6 @@ fn without_date(info: &str) -> Value {
     let mut v: Value = serde_json::from_str(info).expect("info JSON");
     v.as_object_mut().expect("object").remove("dateSaved");
     v
-}
-
-#[test]
-fn conformance_suite() {
-    futures::executor::block_on(conformance_suite_async())
-}
-
-async fn conformance_suite_async() {
-    let t = Target {
-        registry: registry(),
-        scheme: "localstorage".into(),
-        url: Box::new(|p| format!("localstorage://{p}")),
-        can_list: true,
-        prefix: "suite/".into(),
-    };
-    testkit::run_suite(&t).await;
 }
 
 #[test]

@@ -8,12 +8,10 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen_test]
 async fn indexeddb_conformance_suite() {
-    let t = io_core::testkit::Target {
-        registry: modelio::registry(),
-        scheme: "indexeddb".into(),
-        url: Box::new(|p| format!("indexeddb://{p}")),
-        can_list: true,
-        prefix: "suite/".into(),
-    };
+    use io_core::testkit::{Capabilities, Target};
+    let t = Target::new(modelio::registry(), "indexeddb", |p| format!("indexeddb://{p}"))
+        .capabilities(Capabilities::STORE)
+        .prefix("suite/");
+    // Runs every case, then fails once listing every failing case.
     io_core::testkit::run_suite(&t).await;
 }

@@ -1,243 +1,428 @@
 //! The conformance suite every model store runs, and the TF.js reference fixtures it uses.
 //!
-//! A store's test builds a [`Target`] (how to turn a model path into a URL, what the store can do)
-//! and calls [`run_suite`]. The suite panics with the case name and the reason on the first failure.
+//! A store declares what it can do as a set of [`Capability`]s on a [`Target`] (how to turn a model
+//! path into URLs, which registry holds the scheme). Every [`Case`] of the suite names the
+//! capabilities it needs; a case the store cannot do is skipped with the reason, never failed.
+//!
+//! Two ways to run it:
+//!
+//! - natively, as one named trial per case (`file::overwrite`, `http::round_trip_c`, ...) with
+//!   [`libtest-mimic`](https://docs.rs/libtest-mimic) in a `harness = false` test file: see
+//!   [`trials`] and [`main`]. One failing case does not hide the others; skipped cases are reported
+//!   as ignored, with their reason.
+//! - anywhere (wasm32 in the browser included), [`run_suite`] runs every applicable case in turn and
+//!   panics once at the end listing every failure (not just the first); [`run_cases`] returns the
+//!   [`Report`] instead.
+//!
+//! Cases use only the public [`Registry`] API (`save`, `load`, `list_models`, `list_under`,
+//! `copy_model`, `move_model`, `remove_model`) and return their failure as an error instead of
+//! panicking, so one failure cannot abort the others on targets where panics abort.
 
+mod cases;
 pub mod fixtures;
+#[cfg(not(target_arch = "wasm32"))]
+mod harness;
 
-use crate::artifacts::{ModelArtifacts, Topology};
-use crate::error::Error;
+use std::fmt;
+
+use futures::future::LocalBoxFuture;
+
+use crate::artifacts::ModelArtifacts;
 use crate::router::Registry;
-use crate::weights::WeightData;
 
-/// What the suite runs against.
+pub use cases::CASES;
+#[cfg(not(target_arch = "wasm32"))]
+pub use harness::{main, run, trials};
+/// The test harness the trials run in (native only).
+#[cfg(not(target_arch = "wasm32"))]
+pub use libtest_mimic;
+
+/// One thing a store may or may not be able to do; cases are gated on these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Capability {
+    /// Model paths may contain `/` (nested models such as `dir/sub/model`).
+    NestedPaths,
+    /// Model paths may contain spaces and non-ASCII characters.
+    UnicodePaths,
+    /// Models of several megabytes (fixture model c: 4.4 MB of weights) fit.
+    LargeModels,
+    /// Concurrent saves to one path end with exactly one of the models, complete.
+    ConcurrentSaves,
+    /// `Registry::list_models` includes the store's models (`ModelStore::lists_everything`).
+    ListEverything,
+    /// `Registry::list_under(url)` lists the models under a URL prefix, keyed by path.
+    ListUnder,
+    /// `Registry::remove_model`.
+    Remove,
+    /// `Registry::copy_model` from one path of the store to another (a load, then a save).
+    Copy,
+    /// `Registry::move_model` within the store (an atomic rename, or a copy then a removal).
+    Move,
+    /// Listing and removal report the very `dateSaved` the save reported (a file system derives it
+    /// from the modification time instead).
+    KeepsSaveDate,
+}
+
+impl Capability {
+    /// Every capability, in declaration order.
+    pub const ALL: [Capability; 10] = [
+        Capability::NestedPaths,
+        Capability::UnicodePaths,
+        Capability::LargeModels,
+        Capability::ConcurrentSaves,
+        Capability::ListEverything,
+        Capability::ListUnder,
+        Capability::Remove,
+        Capability::Copy,
+        Capability::Move,
+        Capability::KeepsSaveDate,
+    ];
+
+    /// A short name for reports, e.g. `list_everything`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::NestedPaths => "nested_paths",
+            Capability::UnicodePaths => "unicode_paths",
+            Capability::LargeModels => "large_models",
+            Capability::ConcurrentSaves => "concurrent_saves",
+            Capability::ListEverything => "list_everything",
+            Capability::ListUnder => "list_under",
+            Capability::Remove => "remove",
+            Capability::Copy => "copy",
+            Capability::Move => "move",
+            Capability::KeepsSaveDate => "keeps_save_date",
+        }
+    }
+
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of [`Capability`]s.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities(u32);
+
+impl Capabilities {
+    /// Nothing beyond saving and loading single-segment ASCII paths.
+    pub const NONE: Capabilities = Capabilities(0);
+
+    /// A scheme that saves and loads by URL but is no model store (e.g. `http://`): nested and
+    /// Unicode paths, large models, concurrent saves, and copies (a load, then a save).
+    pub const SAVE_LOAD: Capabilities = Capabilities::NONE
+        .with(Capability::NestedPaths)
+        .with(Capability::UnicodePaths)
+        .with(Capability::LargeModels)
+        .with(Capability::ConcurrentSaves)
+        .with(Capability::Copy);
+
+    /// A model store with a single root (localstorage, indexeddb, memory): everything.
+    pub const STORE: Capabilities = Capabilities::SAVE_LOAD
+        .with(Capability::ListEverything)
+        .with(Capability::ListUnder)
+        .with(Capability::Remove)
+        .with(Capability::Move)
+        .with(Capability::KeepsSaveDate);
+
+    /// This set plus `c`.
+    pub const fn with(self, c: Capability) -> Capabilities {
+        Capabilities(self.0 | (1 << (c as u32)))
+    }
+
+    /// This set without `c`.
+    pub const fn without(self, c: Capability) -> Capabilities {
+        Capabilities(self.0 & !(1 << (c as u32)))
+    }
+
+    /// Whether `c` is in the set.
+    pub fn has(self, c: Capability) -> bool {
+        self.0 & c.bit() != 0
+    }
+
+    /// The capabilities in the set.
+    pub fn iter(self) -> impl Iterator<Item = Capability> {
+        Capability::ALL.into_iter().filter(move |c| self.has(*c))
+    }
+}
+
+impl fmt::Debug for Capabilities {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+type UrlFn = Box<dyn Fn(&str) -> String + Send + Sync>;
+
+/// What the suite runs against: a registry holding the store's scheme, how model paths become URLs,
+/// and what the store can do.
 pub struct Target {
-    /// The registry holding the store's scheme.
-    pub registry: &'static Registry,
-    /// The store's scheme (as in `list_models` keys), e.g. `"file"`.
-    pub scheme: String,
-    /// Turns a model path (may contain `/` and any Unicode) into the URL to save and load it.
-    pub url: Box<dyn Fn(&str) -> String + Send + Sync>,
-    /// Whether the store can list, remove, copy and move (a [`crate::ModelStore`]).
-    pub can_list: bool,
-    /// A prefix for every model path the suite uses, so suites sharing one store do not collide.
-    pub prefix: String,
+    registry: &'static Registry,
+    scheme: String,
+    name: String,
+    save_url: UrlFn,
+    load_url: Option<UrlFn>,
+    prefix: String,
+    caps: Capabilities,
 }
 
 impl Target {
-    fn u(&self, path: &str) -> String {
-        (self.url)(&format!("{}{}", self.prefix, path))
+    /// A target for `scheme` in `registry`; `url` turns a model path (may contain `/` and any
+    /// Unicode) into the URL to save and load it. Capabilities start as [`Capabilities::STORE`], no
+    /// prefix, trials named after the scheme.
+    pub fn new(
+        registry: &'static Registry,
+        scheme: impl Into<String>,
+        url: impl Fn(&str) -> String + Send + Sync + 'static,
+    ) -> Target {
+        let scheme = scheme.into();
+        Target {
+            registry,
+            name: scheme.clone(),
+            scheme,
+            save_url: Box::new(url),
+            load_url: None,
+            prefix: String::new(),
+            caps: Capabilities::STORE,
+        }
     }
+
+    /// Loads from a different URL than the save's (http: save to `.../NAME`, load `.../NAME/model.json`).
+    pub fn load_url(mut self, url: impl Fn(&str) -> String + Send + Sync + 'static) -> Target {
+        self.load_url = Some(Box::new(url));
+        self
+    }
+
+    /// A prefix for every model path the suite uses, so suites sharing one store do not collide.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Target {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// What the store can do (default [`Capabilities::STORE`]).
+    pub fn capabilities(mut self, caps: Capabilities) -> Target {
+        self.caps = caps;
+        self
+    }
+
+    /// The first part of the trial names (default: the scheme), e.g. `file` in `file::overwrite`.
+    pub fn name(mut self, name: impl Into<String>) -> Target {
+        self.name = name.into();
+        self
+    }
+
+    /// The declared capabilities.
+    pub fn caps(&self) -> Capabilities {
+        self.caps
+    }
+
+    /// The trial name prefix.
+    pub fn trial_prefix(&self) -> &str {
+        &self.name
+    }
+
+    /// The URL to save the model at `path` (under the prefix).
+    pub fn save_url_of(&self, path: &str) -> String {
+        (self.save_url)(&format!("{}{}", self.prefix, path))
+    }
+
+    /// The URL to load the model at `path` (under the prefix).
+    pub fn load_url_of(&self, path: &str) -> String {
+        let p = format!("{}{}", self.prefix, path);
+        match &self.load_url {
+            Some(f) => f(&p),
+            None => (self.save_url)(&p),
+        }
+    }
+
+    /// The store path of the model at `path`: its save URL without `scheme://` (the keys of
+    /// `list_under`; `list_models` keys are this with `scheme://` in front).
+    fn store_path(&self, path: &str) -> String {
+        let url = self.save_url_of(path);
+        let scheme = format!("{}://", self.scheme);
+        url.strip_prefix(&scheme).map(str::to_string).unwrap_or(url)
+    }
+
     fn list_key(&self, path: &str) -> String {
-        format!("{}://{}{}", self.scheme, self.prefix, path)
+        format!("{}://{}", self.scheme, self.store_path(path))
     }
 }
 
-macro_rules! check {
-    ($case:expr, $cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            panic!("conformance case '{}' failed: {}", $case, format!($($msg)+));
+/// What a case needs of a store.
+#[derive(Clone, Copy, Debug)]
+pub enum Gate {
+    /// Runs only if the store has every one of these.
+    Requires(&'static [Capability]),
+    /// Runs only if the store lacks at least one of these (the case checks they are refused).
+    LacksAnyOf(&'static [Capability]),
+}
+
+type CaseFn = for<'a> fn(&'a Target) -> LocalBoxFuture<'a, Result<(), String>>;
+
+/// One case of the suite.
+pub struct Case {
+    /// Its name, e.g. `overwrite` (the trial is `{store}::{name}`).
+    pub name: &'static str,
+    /// What it says it checks.
+    pub doc: &'static str,
+    /// The capabilities it needs.
+    pub gate: Gate,
+    run: CaseFn,
+}
+
+impl Case {
+    /// `None` if the case applies to a store with `caps`, else why it is skipped.
+    pub fn skip_reason(&self, caps: Capabilities) -> Option<String> {
+        match self.gate {
+            Gate::Requires(need) => {
+                let missing: Vec<&str> = need.iter().filter(|c| !caps.has(**c)).map(|c| c.name()).collect();
+                (!missing.is_empty()).then(|| format!("the store does not declare {}", missing.join(", ")))
+            }
+            Gate::LacksAnyOf(these) => these.iter().all(|c| caps.has(*c)).then(|| {
+                let names: Vec<&str> = these.iter().map(|c| c.name()).collect();
+                format!("the store declares all of {}: nothing to check is refused", names.join(", "))
+            }),
         }
-    };
+    }
+
+    /// Runs the case (whatever the capabilities), returning why it failed.
+    pub async fn run(&self, t: &Target) -> Result<(), String> {
+        (self.run)(t).await
+    }
+}
+
+/// What [`run_cases`] did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Names of the cases that passed.
+    pub passed: Vec<&'static str>,
+    /// Cases skipped by capability, with the reason.
+    pub skipped: Vec<(&'static str, String)>,
+    /// Cases that failed, with the failure.
+    pub failed: Vec<(&'static str, String)>,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} passed, {} failed, {} skipped", self.passed.len(), self.failed.len(), self.skipped.len())?;
+        for (name, why) in &self.failed {
+            writeln!(f, "FAILED {name}: {why}")?;
+        }
+        for (name, why) in &self.skipped {
+            writeln!(f, "skipped {name}: {why}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs every case the target's capabilities allow, one after another, and reports each.
+pub async fn run_cases(t: &Target) -> Report {
+    let mut report = Report::default();
+    for case in CASES {
+        if let Some(why) = case.skip_reason(t.caps) {
+            report.skipped.push((case.name, why));
+            continue;
+        }
+        match case.run(t).await {
+            Ok(()) => report.passed.push(case.name),
+            Err(e) => report.failed.push((case.name, e)),
+        }
+    }
+    report
+}
+
+/// Runs every case the target's capabilities allow and panics once at the end, listing every
+/// failure, if any failed. (Natively, prefer one trial per case: [`trials`].)
+pub async fn run_suite(t: &Target) {
+    let report = run_cases(t).await;
+    if !report.failed.is_empty() {
+        panic!("conformance suite for '{}': {report}", t.name);
+    }
 }
 
 /// Asserts that two artifacts hold the same model (everything but dates), naming the first difference.
 pub fn assert_same_model(case: &str, got: &ModelArtifacts, want: &ModelArtifacts) {
-    check!(case, got.model_topology == want.model_topology, "modelTopology differs");
-    check!(
-        case,
-        got.weight_specs == want.weight_specs,
-        "weightSpecs differ:\n got {:?}\nwant {:?}",
-        got.weight_specs,
-        want.weight_specs
-    );
-    check!(
-        case,
-        got.weight_data.len() == want.weight_data.len(),
-        "weight data has {} bytes, want {}",
-        got.weight_data.len(),
-        want.weight_data.len()
-    );
-    check!(case, got.weight_data.to_vec() == want.weight_data.to_vec(), "weight bytes differ");
+    if let Err(e) = same_model(got, want) {
+        panic!("conformance case '{case}' failed: {e}");
+    }
+}
+
+/// `Ok` if two artifacts hold the same model (everything but dates), else the first difference.
+pub fn same_model(got: &ModelArtifacts, want: &ModelArtifacts) -> Result<(), String> {
+    fn ensure(ok: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
+        if ok {
+            Ok(())
+        } else {
+            Err(msg())
+        }
+    }
+    ensure(got.model_topology == want.model_topology, || "modelTopology differs".into())?;
+    ensure(got.weight_specs == want.weight_specs, || {
+        format!("weightSpecs differ:\n got {:?}\nwant {:?}", got.weight_specs, want.weight_specs)
+    })?;
+    ensure(got.weight_data.len() == want.weight_data.len(), || {
+        format!("weight data has {} bytes, want {}", got.weight_data.len(), want.weight_data.len())
+    })?;
+    ensure(got.weight_data.to_vec() == want.weight_data.to_vec(), || "weight bytes differ".into())?;
     for (name, g, w) in [
         ("format", got.format.as_deref(), want.format.as_deref()),
         ("generatedBy", got.generated_by.as_deref(), want.generated_by.as_deref()),
     ] {
-        check!(case, g == w, "{name} {g:?} != {w:?}");
+        ensure(g == w, || format!("{name} {g:?} != {w:?}"))?;
     }
-    check!(
-        case,
-        got.converted_by == want.converted_by,
-        "convertedBy {:?} != {:?}",
-        got.converted_by,
-        want.converted_by
-    );
+    ensure(got.converted_by == want.converted_by, || {
+        format!("convertedBy {:?} != {:?}", got.converted_by, want.converted_by)
+    })?;
     for (name, g, w) in [
         ("trainingConfig", &got.training_config, &want.training_config),
         ("userDefinedMetadata", &got.user_defined_metadata, &want.user_defined_metadata),
     ] {
-        check!(case, g == w, "{name} {g:?} != {w:?}");
+        ensure(g == w, || format!("{name} {g:?} != {w:?}"))?;
     }
-    check!(case, got.signature == want.signature, "signature differs");
+    ensure(got.signature == want.signature, || "signature differs".into())
 }
 
-/// Runs every case of the suite that the target's capabilities allow.
-pub async fn run_suite(t: &Target) {
-    round_trip_fixtures(t).await;
-    overwrite(t).await;
-    not_found(t).await;
-    odd_paths(t).await;
-    no_weights(t).await;
-    many_buffers(t).await;
-    concurrent_saves(t).await;
-    if t.can_list {
-        list_and_remove(t).await;
-        copy_and_move(t).await;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(name: &str) -> &'static Case {
+        CASES.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no case {name}"))
     }
-}
 
-/// Every fixture model (a, b, c, d) saves and loads back identical; the save's info has TF.js's byte counts.
-pub async fn round_trip_fixtures(t: &Target) {
-    for name in fixtures::MODELS {
-        let case = format!("round trip of fixture model {name}");
-        let m = fixtures::model(name);
-        let url = t.u(&format!("rt/{name}"));
-        let res = t.registry.save(&url, &m).await.unwrap_or_else(|e| panic!("{case}: save {url}: {e}"));
-        let want = fixtures::info(name);
-        let got = &res.model_artifacts_info;
-        check!(
-            case,
-            got.model_topology_bytes == want.model_topology_bytes
-                && got.weight_specs_bytes == want.weight_specs_bytes
-                && got.weight_data_bytes == want.weight_data_bytes,
-            "save info {got:?} differs from TF.js's {want:?}"
-        );
-        let back = t.registry.load(&url).await.unwrap_or_else(|e| panic!("{case}: load {url}: {e}"));
-        assert_same_model(&case, &back, &m);
+    #[test]
+    fn cases_are_gated_on_capabilities() {
+        let names: Vec<&str> = CASES.iter().map(|c| c.name).collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "case names repeat: {names:?}");
+
+        assert_eq!(case("overwrite").skip_reason(Capabilities::NONE), None);
+        let why = case("list_models").skip_reason(Capabilities::SAVE_LOAD).expect("skipped without listing");
+        assert!(why.contains("list_everything"), "{why}");
+        assert_eq!(case("list_models").skip_reason(Capabilities::STORE), None);
+        let why = case("unicode_paths").skip_reason(Capabilities::NONE.with(Capability::NestedPaths)).expect("skipped");
+        assert!(why.contains("unicode_paths") && !why.contains("nested_paths"), "{why}");
+        assert!(case("round_trip_c").skip_reason(Capabilities::STORE.without(Capability::LargeModels)).is_some());
+
+        let refuses = case("refuses_what_it_cannot");
+        assert!(refuses.skip_reason(Capabilities::STORE).is_some(), "nothing to refuse for a full store");
+        assert_eq!(refuses.skip_reason(Capabilities::STORE.without(Capability::Move)), None);
     }
-}
 
-/// Saving over a model replaces it completely.
-pub async fn overwrite(t: &Target) {
-    let url = t.u("overwrite/m");
-    let (a, d) = (fixtures::model("a"), fixtures::model("d"));
-    t.registry.save(&url, &d).await.expect("save d");
-    t.registry.save(&url, &a).await.expect("save a over d");
-    let back = t.registry.load(&url).await.expect("load");
-    assert_same_model("overwrite", &back, &a);
-}
-
-/// Loading a path with no model is [`Error::NotFound`].
-pub async fn not_found(t: &Target) {
-    let url = t.u("missing/nothing-here");
-    match t.registry.load(&url).await {
-        Err(Error::NotFound { .. }) => {}
-        Err(e) => panic!("conformance case 'not found': expected NotFound for {url}, got error: {e}"),
-        Ok(_) => panic!("conformance case 'not found': loading {url} returned a model"),
+    #[test]
+    fn capability_sets() {
+        let caps = Capabilities::STORE.without(Capability::ListEverything);
+        assert!(!caps.has(Capability::ListEverything) && caps.has(Capability::ListUnder));
+        assert_eq!(Capabilities::STORE.iter().count(), Capability::ALL.len());
+        assert!(!Capabilities::SAVE_LOAD.has(Capability::Remove) && Capabilities::SAVE_LOAD.has(Capability::Copy));
+        assert_eq!(format!("{:?}", Capabilities::NONE.with(Capability::Move)), "{Move}");
     }
-}
-
-/// Paths with `/`, spaces and non-ASCII characters work.
-pub async fn odd_paths(t: &Target) {
-    let a = fixtures::model("a");
-    for p in ["dir/sub/model-b", "ünïcødé/模型 ✓"] {
-        let url = t.u(p);
-        t.registry.save(&url, &a).await.unwrap_or_else(|e| panic!("odd path {p:?}: save: {e}"));
-        let back = t.registry.load(&url).await.unwrap_or_else(|e| panic!("odd path {p:?}: load: {e}"));
-        assert_same_model(&format!("path {p:?}"), &back, &a);
-    }
-}
-
-/// A model with no weights at all round-trips.
-pub async fn no_weights(t: &Target) {
-    let mut m = fixtures::model("a");
-    m.weight_specs.clear();
-    m.weight_data = WeightData::default();
-    let url = t.u("no-weights");
-    t.registry.save(&url, &m).await.expect("save model without weights");
-    let back = t.registry.load(&url).await.expect("load model without weights");
-    assert_same_model("no weights", &back, &m);
-}
-
-/// Weight data given as several buffers (split mid-tensor) saves the same bytes as one buffer.
-pub async fn many_buffers(t: &Target) {
-    let mut m = fixtures::model("b");
-    let all = m.weight_data.to_bytes();
-    m.weight_data = WeightData::from_chunks(vec![all.slice(0..3), all.slice(3..101), all.slice(101..)]);
-    let url = t.u("many-buffers");
-    t.registry.save(&url, &m).await.expect("save");
-    let back = t.registry.load(&url).await.expect("load");
-    assert_same_model("many buffers", &back, &m);
-}
-
-/// Concurrent saves of different models to one path end with exactly one of them, complete.
-pub async fn concurrent_saves(t: &Target) {
-    let url = t.u("concurrent/m");
-    let models: Vec<ModelArtifacts> = (0..6)
-        .map(|i| {
-            let mut m = fixtures::model(if i % 2 == 0 { "a" } else { "d" });
-            m.user_defined_metadata = Some(serde_json::json!({ "writer": i }));
-            m
-        })
-        .collect();
-    let saves = models.iter().map(|m| t.registry.save(&url, m));
-    for r in futures::future::join_all(saves).await {
-        r.expect("concurrent save");
-    }
-    let back = t.registry.load(&url).await.expect("load after concurrent saves");
-    let i = back.user_defined_metadata.as_ref().and_then(|v| v["writer"].as_u64()).expect("writer tag") as usize;
-    assert_same_model("concurrent saves", &back, &models[i]);
-}
-
-/// Saved models are listed with their info; removal returns the info and the model is gone.
-pub async fn list_and_remove(t: &Target) {
-    let (p1, p2) = ("list/one", "list/two/nested");
-    let a = fixtures::model("a");
-    let i1 = t.registry.save(&t.u(p1), &a).await.expect("save 1").model_artifacts_info;
-    t.registry.save(&t.u(p2), &fixtures::model("b")).await.expect("save 2");
-    let all = t.registry.list_models().await.expect("list_models");
-    let got = all
-        .get(&t.list_key(p1))
-        .unwrap_or_else(|| panic!("list_models lacks {}: {:?}", t.list_key(p1), all.keys().collect::<Vec<_>>()));
-    check!("list", got == &i1, "listed info {got:?} != saved {i1:?}");
-    check!("list", all.contains_key(&t.list_key(p2)), "list lacks {}", t.list_key(p2));
-    let removed = t.registry.remove_model(&t.u(p1)).await.expect("remove");
-    check!("remove", removed == i1, "remove returned {removed:?}, saved {i1:?}");
-    check!(
-        "remove",
-        matches!(t.registry.load(&t.u(p1)).await, Err(Error::NotFound { .. })),
-        "model still loads after remove"
-    );
-    check!(
-        "remove",
-        matches!(t.registry.remove_model(&t.u(p1)).await, Err(Error::NotFound { .. })),
-        "second remove is not NotFound"
-    );
-    let all = t.registry.list_models().await.expect("list_models");
-    check!("remove", !all.contains_key(&t.list_key(p1)), "removed model still listed");
-}
-
-/// Copy keeps the source; move removes it; same source and destination is refused; nothing is lost.
-pub async fn copy_and_move(t: &Target) {
-    let d = fixtures::model("d");
-    let (src, cp, mv) = (t.u("cm/src"), t.u("cm/copy"), t.u("cm/moved"));
-    t.registry.save(&src, &d).await.expect("save");
-    t.registry.copy_model(&src, &cp).await.expect("copy");
-    assert_same_model("copy (source)", &t.registry.load(&src).await.expect("src after copy"), &d);
-    assert_same_model("copy (dest)", &t.registry.load(&cp).await.expect("copy"), &d);
-    t.registry.move_model(&cp, &mv).await.expect("move");
-    check!("move", matches!(t.registry.load(&cp).await, Err(Error::NotFound { .. })), "source still there after move");
-    assert_same_model("move (dest)", &t.registry.load(&mv).await.expect("moved"), &d);
-    check!(
-        "same path",
-        matches!(t.registry.move_model(&mv, &mv).await, Err(Error::SamePath(_))),
-        "move to itself not refused"
-    );
-    assert_same_model("same path", &t.registry.load(&mv).await.expect("still there"), &d);
-    check!(
-        "move missing",
-        t.registry.move_model(&t.u("cm/none"), &t.u("cm/none2")).await.is_err(),
-        "moving a missing model succeeded"
-    );
-    let _ = Topology::Json(serde_json::Value::Null);
 }

@@ -1,0 +1,24 @@
+//! `localstorage://` (its native SQLite backend) against the conformance suite, one trial per case
+//! (`localstorage::overwrite`, ...). It can do everything the suite checks.
+
+use io_core::testkit::{self, Capabilities, Target};
+use io_core::Registry;
+
+fn main() {
+    let home = tempfile::tempdir().expect("temp dir");
+    io_store_support::set_home(Some(home.path().to_path_buf()));
+    // The suite saves model c (4.4 MB of weights, 11.7 MB in Chromium's count): lift the quota.
+    io_localstorage::native_store().expect("open").db().set_quota(None);
+    static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    let registry = REGISTRY.get_or_init(|| {
+        let r = Registry::new();
+        io_localstorage::register(&r);
+        r
+    });
+    let target = Target::new(registry, "localstorage", |p| format!("localstorage://{p}"))
+        .capabilities(Capabilities::STORE)
+        .prefix("suite/");
+    let conclusion = testkit::run(vec![target]);
+    drop(home); // `exit` runs no destructors
+    conclusion.exit()
+}
