@@ -407,7 +407,7 @@ pub async fn assemble(
     policy: PathPolicy,
     opts: &Options,
 ) -> Result<ModelArtifacts> {
-    let location = source.name(MODEL_JSON);
+    let location = url.to_string();
     check_paths(&model.weights_manifest, policy, &location)?;
     let limit = opts.get_limits().max_weight_bytes;
     let declared: Vec<Option<u64>> = model
