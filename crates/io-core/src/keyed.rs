@@ -396,3 +396,256 @@ impl<S: KeyValueStore + Send + Sync> Scheme for KeyedStore<S> {
         Ok(Arc::new(KeyedStore { store: self.store.configure(config)?, ..self.clone() }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::artifacts::{DType, WeightSpec};
+    use crate::options::Cancel;
+
+    /// A map that logs every put and delete and can be told to fail puts.
+    #[derive(Clone, Default)]
+    struct Logged {
+        objects: Arc<Mutex<BTreeMap<String, Bytes>>>,
+        ops: Arc<Mutex<Vec<String>>>,
+        fail_put: Arc<Mutex<Option<&'static str>>>,
+        /// Read as a stream of unknown length (no announced size).
+        stream: bool,
+    }
+
+    impl Logged {
+        fn keys(&self) -> Vec<String> {
+            self.objects.lock().unwrap().keys().cloned().collect()
+        }
+        fn take_ops(&self) -> Vec<String> {
+            std::mem::take(&mut *self.ops.lock().unwrap())
+        }
+        fn fail_puts_ending(&self, suffix: Option<&'static str>) {
+            *self.fail_put.lock().unwrap() = suffix;
+        }
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+    #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+    impl KeyValueStore for Logged {
+        fn describe(&self, key: &str) -> String {
+            format!("logged://{key}")
+        }
+        async fn get(&self, key: &str, req: &FileRequest<'_>) -> Result<Bytes> {
+            let found = self.objects.lock().unwrap().get(key).cloned();
+            let bytes = found.ok_or_else(|| Error::not_found(self.describe(key)))?;
+            if self.stream {
+                req.read_from(&mut &bytes[..], None)
+            } else {
+                req.whole(bytes)
+            }
+        }
+        async fn put(&self, key: &str, data: WeightData) -> Result<()> {
+            if self.fail_put.lock().unwrap().is_some_and(|s| key.ends_with(s)) {
+                return Err(Error::storage("logged", key, "injected failure"));
+            }
+            self.ops.lock().unwrap().push(format!("put {key}"));
+            self.objects.lock().unwrap().insert(key.to_string(), data.to_bytes());
+            Ok(())
+        }
+        async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+            let objects = self.objects.lock().unwrap();
+            let under = objects.iter().filter(|(k, _)| k.starts_with(prefix));
+            Ok(under.map(|(k, v)| ObjectMeta { key: k.clone(), size: v.len() as u64, last_modified: None }).collect())
+        }
+        async fn delete(&self, key: &str) -> Result<()> {
+            self.ops.lock().unwrap().push(format!("delete {key}"));
+            self.objects.lock().unwrap().remove(key);
+            Ok(())
+        }
+    }
+
+    fn model(n: usize, tag: u64) -> ModelArtifacts {
+        let data: Vec<u8> = (0..n * 4).map(|i| (i as u64 + tag) as u8).collect();
+        let mut m = ModelArtifacts::new(
+            serde_json::json!({"a": 1}),
+            vec![WeightSpec::new("w", vec![n], DType::Float32)],
+            WeightData::single(data),
+        );
+        m.user_defined_metadata = Some(serde_json::json!({ "tag": tag }));
+        m
+    }
+
+    fn tag(m: &ModelArtifacts) -> u64 {
+        m.user_defined_metadata.as_ref().and_then(|v| v["tag"].as_u64()).expect("tag")
+    }
+
+    fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+        futures::executor::block_on(f)
+    }
+
+    /// Shards of 16 bytes: a model of n floats has ceil(4n / 16) weight objects.
+    fn sharded() -> Options {
+        Options::new().shard_size(16)
+    }
+
+    fn save(s: &KeyedStore<Logged>, name: &str, m: &ModelArtifacts, opts: &Options) -> Result<SaveResult> {
+        block_on(s.handler(name, &format!("t://{name}"))?.save(m, opts))
+    }
+
+    fn load(s: &KeyedStore<Logged>, name: &str) -> Result<ModelArtifacts> {
+        block_on(s.handler(name, &format!("t://{name}"))?.load(&Options::new()))
+    }
+
+    fn weight_keys(s: &KeyedStore<Logged>, name: &str) -> Vec<String> {
+        s.inner().keys().into_iter().filter(|k| k.starts_with(&format!("{name}/")) && k.ends_with(".bin")).collect()
+    }
+
+    #[test]
+    fn weights_first_then_model_json_then_the_old_version_is_deleted() {
+        let s = KeyedStore::new(Logged::default());
+        save(&s, "m", &model(8, 1), &sharded()).unwrap();
+        let old = weight_keys(&s, "m");
+        assert_eq!(old.len(), 2, "{old:?}");
+        s.inner().take_ops();
+
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let opts = sharded().on_progress(move |p| sink.lock().unwrap().push(p));
+        let res = save(&s, "m", &model(12, 2), &opts).unwrap();
+        let ops = s.inner().take_ops();
+        let commit = ops.iter().position(|o| o == "put m/model.json").expect("model.json written");
+        let new: Vec<String> = weight_keys(&s, "m");
+        assert_eq!(new.len(), 3, "{new:?}");
+        for k in &new {
+            assert!(ops.iter().position(|o| *o == format!("put {k}")).unwrap() < commit, "{ops:?}");
+        }
+        for k in &old {
+            assert!(ops.iter().position(|o| *o == format!("delete {k}")).expect("old deleted") > commit, "{ops:?}");
+            assert!(!new.contains(k));
+        }
+        assert_eq!(ops.len(), 3 + 1 + 2, "{ops:?}");
+        assert_eq!(tag(&load(&s, "m").unwrap()), 2);
+        let last = *seen.lock().unwrap().last().unwrap();
+        assert_eq!(last.total, Some(last.bytes));
+        // Names: NAME/{millis}-{12 hex}.group1-shard{I}of{N}.bin, dated by the version.
+        let file = new[0].strip_prefix("m/").unwrap();
+        let ms = version_ms(file).expect("versioned");
+        assert!(file.ends_with(".group1-shard1of3.bin"), "{file}");
+        assert_eq!(res.model_artifacts_info.date_saved, iso(UNIX_EPOCH + Duration::from_millis(ms)));
+    }
+
+    #[test]
+    fn a_failed_commit_keeps_the_previous_model_and_the_next_save_collects_the_leftovers() {
+        let s = KeyedStore::new(Logged::default()).leftover_age(Duration::ZERO);
+        save(&s, "m", &model(8, 1), &sharded()).unwrap();
+        let v1 = weight_keys(&s, "m");
+
+        s.inner().fail_puts_ending(Some("model.json"));
+        let e = save(&s, "m", &model(8, 2), &sharded()).unwrap_err();
+        assert!(e.to_string().contains("injected failure"), "{e}");
+        assert_eq!(tag(&load(&s, "m").unwrap()), 1, "the previous model still loads");
+        let crashed: Vec<String> = weight_keys(&s, "m").into_iter().filter(|k| !v1.contains(k)).collect();
+        assert_eq!(crashed.len(), 2, "a failed commit deletes nothing (the put may have landed)");
+
+        s.inner().fail_puts_ending(None);
+        save(&s, "m", &model(8, 3), &sharded()).unwrap();
+        let now = weight_keys(&s, "m");
+        assert!(now.iter().all(|k| !v1.contains(k) && !crashed.contains(k)), "{now:?}");
+        assert_eq!(now.len(), 2);
+        assert_eq!(tag(&load(&s, "m").unwrap()), 3);
+    }
+
+    #[test]
+    fn a_failed_weight_put_or_a_cancel_before_the_commit_writes_nothing_that_stays() {
+        let s = KeyedStore::new(Logged::default());
+        save(&s, "m", &model(8, 1), &sharded()).unwrap();
+        let before = s.inner().keys();
+        s.inner().take_ops();
+
+        s.inner().fail_puts_ending(Some("shard2of3.bin"));
+        save(&s, "m", &model(12, 2), &sharded()).unwrap_err();
+        assert_eq!(s.inner().keys(), before);
+
+        s.inner().fail_puts_ending(None);
+        let cancel = Cancel::new();
+        let c = cancel.clone();
+        let opts = sharded().cancel_with(cancel).on_progress(move |_| c.cancel());
+        let e = save(&s, "m", &model(12, 2), &opts).unwrap_err();
+        assert!(matches!(e, Error::Cancelled { operation: "save", .. }), "{e}");
+        assert_eq!(s.inner().keys(), before);
+        assert!(!s.inner().take_ops().contains(&"put m/model.json".to_string()));
+        assert_eq!(tag(&load(&s, "m").unwrap()), 1);
+    }
+
+    #[test]
+    fn recent_leftovers_and_nested_models_are_kept_old_leftovers_collected() {
+        let s = KeyedStore::new(Logged::default());
+        save(&s, "m/sub", &model(2, 7), &Options::new()).unwrap();
+        let (_, now_ms) = new_version();
+        let old = "m/1000-0123456789ab.group1-shard1of1.bin".to_string();
+        // A concurrent save of `m` that has not committed yet: younger than the leftover age.
+        let pending = format!("m/{now_ms}-0123456789ab.group1-shard1of1.bin");
+        let foreign = "m/notes.txt".to_string();
+        for k in [&old, &pending, &foreign] {
+            s.inner().objects.lock().unwrap().insert(k.clone(), Bytes::from_static(b"x"));
+        }
+        save(&s, "m", &model(2, 1), &Options::new()).unwrap();
+        let keys = s.inner().keys();
+        assert!(!keys.contains(&old), "{keys:?}");
+        assert!(keys.contains(&pending) && keys.contains(&foreign), "{keys:?}");
+        assert_eq!(tag(&load(&s, "m/sub").unwrap()), 7, "a nested model is not a leftover");
+    }
+
+    #[test]
+    fn list_and_remove() {
+        let s = KeyedStore::new(Logged::default());
+        let a = save(&s, "a", &model(3, 1), &sharded()).unwrap().model_artifacts_info;
+        let b = save(&s, "team/b", &model(5, 2), &Options::new()).unwrap().model_artifacts_info;
+        let all = block_on(s.list()).unwrap();
+        assert_eq!(all, [("a".to_string(), a.clone()), ("team/b".to_string(), b.clone())]);
+        let team = block_on(s.list_under("team/")).unwrap();
+        assert_eq!(team, [("team/b".to_string(), b)]);
+        assert!(block_on(s.list_under("te")).unwrap().is_empty());
+
+        s.inner().take_ops();
+        assert_eq!(block_on(s.remove("a")).unwrap(), a);
+        let ops = s.inner().take_ops();
+        assert_eq!(ops[0], "delete a/model.json", "the model disappears first: {ops:?}");
+        assert_eq!(ops.len(), 1 + 1, "{ops:?}");
+        assert!(s.inner().keys().iter().all(|k| k.starts_with("team/")));
+        assert!(matches!(load(&s, "a"), Err(Error::NotFound { .. })));
+        assert!(matches!(block_on(s.remove("a")), Err(Error::NotFound { .. })));
+        assert!(matches!(block_on(s.remove("../x")), Err(Error::InvalidUrl { .. })));
+    }
+
+    #[test]
+    fn an_object_longer_than_the_manifest_says_fails_naming_its_key() {
+        for stream in [false, true] {
+            let s = KeyedStore::new(Logged { stream, ..Logged::default() });
+            save(&s, "m", &model(4, 1), &Options::new()).unwrap();
+            let key = weight_keys(&s, "m").pop().unwrap();
+            s.inner().objects.lock().unwrap().insert(key.clone(), Bytes::from(vec![0u8; 1 << 20]));
+            match load(&s, "m").unwrap_err() {
+                Error::WeightsMismatch { file: Some(file), expected: 16, actual, .. } => {
+                    assert_eq!(file, format!("logged://{key}"));
+                    assert_eq!(actual, if stream { 17 } else { 1 << 20 });
+                }
+                other => panic!("{other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn model_names_and_versions() {
+        let s = KeyedStore::new(Logged::default());
+        for bad in ["", "/a", "a/", "a//b", "a/./b", "a/../b"] {
+            assert!(matches!(s.handler(bad, "t://"), Err(Error::InvalidUrl { .. })), "{bad:?}");
+        }
+        assert_eq!(key("m/", "./x/./y.bin"), "m/x/y.bin");
+        assert_eq!(version_ms("1764099154925-0123456789ab.group1-shard1of2.bin"), Some(1764099154925));
+        for not in ["group1-shard1of1.bin", "1-0123456789ab.model.json", "1-xyz.group1-shard1of1.bin"] {
+            assert_eq!(version_ms(not), None, "{not}");
+        }
+        let (a, b) = (new_version().0, new_version().0);
+        assert_ne!(a, b);
+    }
+}
