@@ -8,7 +8,7 @@
 //! - [`load`] / [`assemble`]: model.json + a [`FileSource`] that fetches named files → checked
 //!   [`ModelArtifacts`]. Linear in paths and files. Before any weight file is fetched, the manifest's
 //!   paths are checked (duplicates refused; paths leaving the folder refused unless the policy allows
-//!   them) and the declared weight bytes are held against [`Limits::max_weight_bytes`]. Every read is
+//!   them) and the declared weight bytes are held against [`Limits::max_weight_bytes`](crate::Limits::max_weight_bytes). Every read is
 //!   bounded by what the manifest declares: a size the medium announces (a file's length, a
 //!   `Content-Length`) that is too large fails before the read, and a stream longer than declared is
 //!   cut off after at most one byte more ([`FileRequest`]). Each group's files are then checked

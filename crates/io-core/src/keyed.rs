@@ -37,7 +37,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -245,9 +245,8 @@ fn new_version() -> (String, u64) {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let since = web_time::SystemTime::now().duration_since(web_time::UNIX_EPOCH).unwrap_or_default();
     let ms = u64::try_from(since.as_millis()).unwrap_or(u64::MAX);
-    let mut h = RandomState::new().build_hasher();
-    (COUNTER.fetch_add(1, Ordering::Relaxed), since.as_nanos()).hash(&mut h);
-    (format!("{ms}-{:012x}", h.finish() & 0xffff_ffff_ffff), ms)
+    let random = RandomState::new().hash_one((COUNTER.fetch_add(1, Ordering::Relaxed), since.as_nanos()));
+    (format!("{ms}-{:012x}", random & 0xffff_ffff_ffff), ms)
 }
 
 /// The millis of a version-named weight file (`{millis}-{12 hex}.{weight file name}`).
@@ -371,7 +370,8 @@ impl<S: KeyValueStore> ModelStore for KeyedStore<S> {
         let dir = format!("{path}/");
         let objects = self.store.list(&dir).await?;
         let sizes: HashMap<String, &ObjectMeta> = objects.iter().map(|o| (o.key.clone(), o)).collect();
-        let (_, doc) = self.read_json(&dir, &self.store.describe(&format!("{dir}{MODEL_JSON}")), &Options::new()).await?;
+        let (_, doc) =
+            self.read_json(&dir, &self.store.describe(&format!("{dir}{MODEL_JSON}")), &Options::new()).await?;
         let info = self.info(&dir, &doc, &sizes);
         self.store.delete(&format!("{dir}{MODEL_JSON}")).await?;
         let named = doc.weights_manifest.iter().flat_map(|g| &g.paths).map(|p| key(&dir, p)).collect();

@@ -38,8 +38,8 @@ pub use codec::{decode_weights, encode_weights, NamedTensor, Tensor, TensorData}
 pub use error::{Error, Result};
 pub use handler::{LoadHandler, MaybeSendSync, ModelStore, SaveHandler};
 pub use info::{ModelArtifactsInfo, SaveResponse, SaveResult};
-pub use keyed::{KeyValueStore, KeyedHandler, KeyedStore, ObjectMeta};
 pub use inventory;
+pub use keyed::{KeyValueStore, KeyedHandler, KeyedStore, ObjectMeta};
 pub use options::{Cancel, Limits, Meter, Options, Progress, ProgressFn};
 pub use router::{global, register, Config, ModelUrl, Registry, Scheme, SchemeRegistration, KNOWN_SCHEMES};
 pub use weights::WeightData;

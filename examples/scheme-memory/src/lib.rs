@@ -52,10 +52,9 @@ impl MemoryStore {
 
     /// The map named `name` (created empty on first use; it lives as long as the process).
     pub fn named(name: &str) -> MemoryStore {
-        *lock(&NAMED).entry(name.to_string()).or_insert_with(|| MemoryStore {
-            objects: Box::leak(Box::default()),
-            name: Box::leak(name.into()),
-        })
+        *lock(&NAMED)
+            .entry(name.to_string())
+            .or_insert_with(|| MemoryStore { objects: Box::leak(Box::default()), name: Box::leak(name.into()) })
     }
 
     fn objects(&self) -> MutexGuard<'_, BTreeMap<String, Bytes>> {

@@ -60,7 +60,7 @@ fn configured_instances_are_separate_maps_and_pass_the_suite() {
     });
 
     for bad in [Config::new(), named(""), [("root".to_string(), "x".to_string())].into()] {
-        let e = registry.mount_configured("bad://", "memory", &bad).err().expect("bad config refused");
+        let e = registry.mount_configured("bad://", "memory", &bad).expect_err("bad config refused");
         assert!(e.to_string().contains("`name`"), "{e}");
     }
 }
