@@ -8,7 +8,7 @@
 //! - [`load`] / [`assemble`]: model.json + a [`FileSource`] that fetches named files → checked
 //!   [`ModelArtifacts`]. Linear in paths and files. Before any weight file is fetched, the manifest's
 //!   paths are checked (duplicates refused; paths leaving the folder refused unless the policy allows
-//!   them) and the declared weight bytes are held against [`Limits::max_weight_bytes`]. Every read is
+//!   them) and the declared weight bytes are held against [`Limits::max_weight_bytes`](crate::Limits::max_weight_bytes). Every read is
 //!   bounded by what the manifest declares: a size the medium announces (a file's length, a
 //!   `Content-Length`) that is too large fails before the read, and a stream longer than declared is
 //!   cut off after at most one byte more ([`FileRequest`]). Each group's files are then checked
@@ -148,9 +148,25 @@ pub fn check_json_topology(artifacts: &ModelArtifacts, url: &str, tfjs_handler: 
 /// weights against their specs (nothing is written for a bad model), then lays the weights out
 /// as `files` says.
 pub fn split(artifacts: &ModelArtifacts, url: &str, route: Route, files: &WeightFiles) -> Result<ModelFiles> {
+    split_named(artifacts, url, route, files, "")
+}
+
+/// [`split`] with `name_prefix` put before every weight file's name (in the manifest and in
+/// [`ModelFiles::weights`]), e.g. a save's version so that its files never overwrite another's
+/// (`1764099154925-3f9a1c0b42de.group1-shard1of1.bin`, [`crate::keyed`]).
+pub fn split_named(
+    artifacts: &ModelArtifacts,
+    url: &str,
+    route: Route,
+    files: &WeightFiles,
+    name_prefix: &str,
+) -> Result<ModelFiles> {
     check_json_topology(artifacts, url, route.tfjs_handler)?;
     codec::layout(&artifacts.weight_specs, &artifacts.weight_data, &[]).map_err(|e| e.with_location(url))?;
-    let plan = files.plan(artifacts.weight_data.len());
+    let mut plan = files.plan(artifacts.weight_data.len());
+    for (name, _) in &mut plan {
+        name.insert_str(0, name_prefix);
+    }
     let paths = plan.iter().map(|(name, _)| format!("{}{name}", route.manifest_prefix)).collect();
     let model_json = Bytes::from(ModelJson::for_artifacts(artifacts, paths).to_bytes(route.order));
     let weights = plan.into_iter().map(|(name, range)| (name, artifacts.weight_data.sub(range))).collect();
@@ -289,6 +305,14 @@ impl FileRequest<'_> {
             self.meter.advance(&self.counted, held);
         }
         Ok(())
+    }
+
+    /// The whole file is already in memory (a map, a cache): checks its length as
+    /// [`FileRequest::announce`] does, counts it as [`FileRequest::take`] does, and returns it.
+    pub fn whole(&self, bytes: Bytes) -> Result<Bytes> {
+        self.announce(bytes.len() as u64)?;
+        self.take(bytes.len())?;
+        Ok(bytes)
     }
 
     /// Starts the file over (a retried request): the bytes taken so far are given back.

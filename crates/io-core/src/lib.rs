@@ -4,7 +4,8 @@
 //! document ([`artifacts`]), weight bytes held as one or many buffers ([`weights`]), the weight
 //! codec with its validation ([`codec`]), TF.js's `ModelArtifactsInfo` ([`info`]), the handler
 //! traits a scheme plugin implements ([`handler`]), and the scheme router with model management
-//! ([`router`]); plus fresh memory for the weight bytes plugins read ([`buffer`]).
+//! ([`router`]), the TF.js file layout ([`files`]) and model stores over get/put/list/delete media
+//! ([`keyed`]); plus fresh memory for the weight bytes plugins read ([`buffer`]).
 //!
 //! This crate knows nothing about any storage medium, HTTP or the browser. Plugins (`io-file`,
 //! `io-http`, ...) depend on it; it depends on none of them.
@@ -24,6 +25,7 @@ pub mod files;
 pub mod fuzzing;
 pub mod handler;
 pub mod info;
+pub mod keyed;
 pub mod options;
 pub mod router;
 #[cfg(feature = "testkit")]
@@ -37,6 +39,7 @@ pub use error::{Error, Result};
 pub use handler::{LoadHandler, MaybeSendSync, ModelStore, SaveHandler};
 pub use info::{ModelArtifactsInfo, SaveResponse, SaveResult};
 pub use inventory;
+pub use keyed::{KeyValueStore, KeyedHandler, KeyedStore, ObjectMeta};
 pub use options::{Cancel, Limits, Meter, Options, Progress, ProgressFn};
 pub use router::{global, register, Config, ModelUrl, Registry, Scheme, SchemeRegistration, KNOWN_SCHEMES};
 pub use weights::WeightData;
