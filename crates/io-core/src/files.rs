@@ -622,6 +622,20 @@ mod tests {
         futures::executor::block_on(f)
     }
 
+    /// A test source whose files are made by a closure (names are `src/{path}`).
+    struct FnSource<F>(F);
+
+    #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+    #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+    impl<F: Fn(&FileRequest<'_>) -> Result<Bytes> + Send + Sync> FileSource for FnSource<F> {
+        fn name(&self, p: &str) -> String {
+            format!("src/{p}")
+        }
+        async fn read(&self, req: &FileRequest<'_>) -> Result<Bytes> {
+            (self.0)(req)
+        }
+    }
+
     fn from_split(files: &ModelFiles) -> (Bytes, NamedFiles) {
         let named = NamedFiles::new(files.weights.iter().map(|(n, d)| (n.clone(), d.to_bytes())), "test").unwrap();
         (files.model_json.clone(), named)
@@ -653,27 +667,18 @@ mod tests {
 
     #[test]
     fn longer_file_is_cut_at_declared_plus_one() {
-        struct Endless;
-        #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
-        #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
-        impl FileSource for Endless {
-            fn name(&self, p: &str) -> String {
-                format!("endless/{p}")
-            }
-            async fn read(&self, req: &FileRequest<'_>) -> Result<Bytes> {
-                let mut zeros = std::io::repeat(0).take(1 << 40);
-                let b = req.read_from(&mut zeros, None);
-                assert!(req.held.load(Ordering::Relaxed) <= 41, "read too far");
-                b
-            }
-        }
+        let endless = FnSource(|req: &FileRequest<'_>| {
+            let b = req.read_from(&mut std::io::repeat(0).take(1 << 40), None);
+            assert!(req.held.load(Ordering::Relaxed) <= 41, "read too far");
+            b
+        });
         let m = model(10);
         let files = split(&m, "t://m", NODE_FILE, &WeightFiles::One("weights.bin".into())).unwrap();
         let parsed = ModelJson::parse(&files.model_json, "t").unwrap();
-        let e = block_on(assemble(parsed, &Endless, "t://m", PathPolicy::Inside, &Options::new())).unwrap_err();
+        let e = block_on(assemble(parsed, &endless, "t://m", PathPolicy::Inside, &Options::new())).unwrap_err();
         match e {
             Error::WeightsMismatch { file, expected, actual, .. } => {
-                assert_eq!(file.as_deref(), Some("endless/weights.bin"));
+                assert_eq!(file.as_deref(), Some("src/weights.bin"));
                 assert_eq!((expected, actual), (40, 41));
             }
             other => panic!("{other}"),
@@ -682,21 +687,13 @@ mod tests {
 
     #[test]
     fn announced_size_over_budget_fails_before_reading() {
-        struct Huge;
-        #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
-        #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
-        impl FileSource for Huge {
-            fn name(&self, p: &str) -> String {
-                p.to_string()
-            }
-            async fn read(&self, req: &FileRequest<'_>) -> Result<Bytes> {
-                req.announce(5 << 30)?;
-                panic!("read after a refused announce");
-            }
-        }
+        let huge = FnSource(|req: &FileRequest<'_>| {
+            req.announce(5 << 30)?;
+            panic!("read after a refused announce");
+        });
         let files = split(&model(2), "t://m", NODE_FILE, &WeightFiles::One("weights.bin".into())).unwrap();
         let parsed = ModelJson::parse(&files.model_json, "t").unwrap();
-        let e = block_on(assemble(parsed, &Huge, "t://m", PathPolicy::Inside, &Options::new())).unwrap_err();
+        let e = block_on(assemble(parsed, &huge, "t://m", PathPolicy::Inside, &Options::new())).unwrap_err();
         assert!(e.to_string().contains("5368709120"), "{e}");
     }
 
@@ -725,19 +722,9 @@ mod tests {
 
     #[test]
     fn model_json_over_its_cap_is_refused_after_cap_plus_one_bytes() {
-        struct Big;
-        #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
-        #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
-        impl FileSource for Big {
-            fn name(&self, p: &str) -> String {
-                p.to_string()
-            }
-            async fn read(&self, req: &FileRequest<'_>) -> Result<Bytes> {
-                req.read_from(&mut std::io::repeat(b' ').take(1 << 30), None)
-            }
-        }
+        let big = FnSource(|req: &FileRequest<'_>| req.read_from(&mut std::io::repeat(b' ').take(1 << 30), None));
         let opts = Options::new().limits(crate::Limits { max_model_json_bytes: 1000, ..Default::default() });
-        let e = block_on(load(&Big, "model.json", "t://m", PathPolicy::Inside, &opts)).unwrap_err();
+        let e = block_on(load(&big, "model.json", "t://m", PathPolicy::Inside, &opts)).unwrap_err();
         assert!(matches!(e, Error::TooLarge { what: "model.json", limit: 1000, actual: 1001, .. }), "{e}");
     }
 
