@@ -281,7 +281,7 @@ fn truncating_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
             let reply: Vec<u8> = if head.starts_with("GET /m/model.json") {
                 let json = br#"{"modelTopology":{},"weightsManifest":[{"paths":["w.bin"],"weights":[{"name":"w","shape":[2],"dtype":"float32"}]}]}"#;
                 let mut r = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                     json.len()
                 )
                 .into_bytes();
