@@ -1,5 +1,6 @@
 //! Cross-crate tests, compiled into one binary (one link).
 mod codec_fixtures;
+mod convert_fixtures;
 mod fuzz_corpus;
 mod model_json;
 mod router;
