@@ -1,5 +1,7 @@
 //! Cross-crate tests, compiled into one binary (one link).
 mod codec_fixtures;
+mod convert_fixtures;
+mod convert_oracle;
 mod fuzz_corpus;
 mod model_json;
 mod router;

@@ -200,9 +200,10 @@ fn lint() -> Res {
 fn bench(name: Option<&str>) -> Res {
     match name {
         None | Some("codec") => run(cargo().args(["bench", "-p", "io-core", "--bench", "codec"])),
+        Some("convert") => run(cargo().args(["bench", "-p", "io-core", "--bench", "convert"])),
         Some("http") => bench_http::run_bench(),
         Some("cli") => bench_cli::run_all(),
-        Some(other) => Err(format!("unknown benchmark '{other}'; available: codec, http, cli")),
+        Some(other) => Err(format!("unknown benchmark '{other}'; available: codec, convert, http, cli")),
     }
 }
 

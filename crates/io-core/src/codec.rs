@@ -393,6 +393,160 @@ pub fn decode_weight(spec: &WeightSpec, data: &WeightData, range: Range<usize>) 
     decode_bytes(spec, &data.slice(range))
 }
 
+/// A block of one weight's decoded (dequantized) values, as [`visit_weight`] hands them out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Values<'a> {
+    /// float32 values (stored, or dequantized from uint8 / uint16 / float16).
+    F32(&'a [f32]),
+    /// int32 values (stored, or dequantized from uint8 / uint16 as TF.js rounds them).
+    I32(&'a [i32]),
+    /// bool values, one byte each.
+    Bool(&'a [u8]),
+    /// complex64 values, interleaved `re, im` (always whole pairs).
+    Complex64(&'a [f32]),
+    /// One string element's bytes.
+    String(&'a [u8]),
+}
+
+/// Elements decoded per block by [`visit_weight`]: 16,384 (64 KiB of float32).
+pub const VISIT_BLOCK: usize = 16 << 10;
+
+/// Decodes the weight at `range` of `data` block by block, without materializing it: `f` gets
+/// at most [`VISIT_BLOCK`] values at a time (complex64 pairs count as two values; a string weight
+/// gives one block per element), in order. Memory: one block of staging bytes and one of values,
+/// whatever the weight's size; an element that spans two buffers of `data` is put together in
+/// the staging block. The same values as [`decode_weight`], checked the same way.
+pub fn visit_weight(
+    spec: &WeightSpec,
+    data: &WeightData,
+    range: Range<usize>,
+    mut f: impl FnMut(Values<'_>) -> Result<()>,
+) -> Result<()> {
+    if range.start > range.end || range.end > data.len() {
+        return decode_weight(spec, data, range).map(|_| ());
+    }
+    let sub = data.sub(range);
+    layout(std::slice::from_ref(spec), &sub, &[])?;
+    if spec.quantization.is_none() && spec.dtype == DType::String {
+        let mut pos = 0;
+        while pos < sub.len() {
+            let l = u32::from_le_bytes(sub.slice(pos..pos + 4).as_ref().try_into().expect("4 bytes")) as usize;
+            f(Values::String(&sub.slice(pos + 4..pos + 4 + l)))?;
+            pos += 4 + l;
+        }
+        return Ok(());
+    }
+    let elem = match &spec.quantization {
+        Some(q) => q.dtype.byte_size().expect("checked by layout"),
+        None => spec.dtype.byte_size().expect("checked by layout"),
+    };
+    // Staging is u32-backed so 4-byte values can be read in place (little-endian targets).
+    let block_bytes = VISIT_BLOCK * elem.min(4);
+    let mut staging = vec![0u32; block_bytes / 4];
+    let mut decoder = BlockDecoder::new(spec);
+    let mut filled = 0usize;
+    for piece in sub.chunks() {
+        let mut p: &[u8] = piece;
+        while !p.is_empty() {
+            let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut staging);
+            let take = (block_bytes - filled).min(p.len());
+            bytes[filled..filled + take].copy_from_slice(&p[..take]);
+            filled += take;
+            p = &p[take..];
+            if filled == block_bytes {
+                decoder.decode(bytemuck::cast_slice(&staging), &mut f)?;
+                filled = 0;
+            }
+        }
+    }
+    if filled > 0 {
+        let bytes: &[u8] = bytemuck::cast_slice(&staging);
+        decoder.decode(&bytes[..filled], &mut f)?;
+    }
+    Ok(())
+}
+
+/// Decodes whole blocks of a fixed-size weight's stored bytes into values.
+struct BlockDecoder<'s> {
+    spec: &'s WeightSpec,
+    lut: Vec<f32>,
+    f32s: Vec<f32>,
+    i32s: Vec<i32>,
+}
+
+impl<'s> BlockDecoder<'s> {
+    fn new(spec: &'s WeightSpec) -> Self {
+        let lut = match &spec.quantization {
+            Some(q) if q.dtype == QuantDType::Uint8 && spec.dtype == DType::Float32 => {
+                let (scale, min) = (q.scale_f64().unwrap_or(0.0), q.min_f64().unwrap_or(0.0));
+                (0..256).map(|v| (v as f64 * scale + min) as f32).collect()
+            }
+            _ => Vec::new(),
+        };
+        BlockDecoder { spec, lut, f32s: Vec::new(), i32s: Vec::new() }
+    }
+
+    /// `bytes` holds whole elements (a block is a multiple of the element size, the last one too,
+    /// since the layout was checked).
+    fn decode(&mut self, bytes: &[u8], f: &mut impl FnMut(Values<'_>) -> Result<()>) -> Result<()> {
+        let spec = self.spec;
+        match (&spec.quantization, &spec.dtype) {
+            (None, DType::Float32 | DType::Complex64) => {
+                let v: &[f32] = if cfg!(target_endian = "little") {
+                    bytemuck::cast_slice(bytes)
+                } else {
+                    self.f32s = f32_from_le(bytes);
+                    &self.f32s
+                };
+                f(if spec.dtype == DType::Float32 { Values::F32(v) } else { Values::Complex64(v) })
+            }
+            (None, DType::Int32) => {
+                let v: &[i32] = if cfg!(target_endian = "little") {
+                    bytemuck::cast_slice(bytes)
+                } else {
+                    self.i32s = bytes.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect();
+                    &self.i32s
+                };
+                f(Values::I32(v))
+            }
+            (None, DType::Bool) => f(Values::Bool(bytes)),
+            (Some(q), dtype) => {
+                self.f32s.clear();
+                self.i32s.clear();
+                match (&q.dtype, dtype) {
+                    (QuantDType::Uint8, DType::Float32) => {
+                        let lut = &self.lut;
+                        self.f32s.extend(bytes.iter().map(|&b| lut[b as usize]));
+                    }
+                    (QuantDType::Float16, _) => {
+                        use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
+                        let owned: Vec<u16>;
+                        let bits: &[u16] = if cfg!(target_endian = "little") {
+                            bytemuck::cast_slice(bytes)
+                        } else {
+                            owned = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+                            &owned
+                        };
+                        self.f32s.resize(bits.len(), 0.0);
+                        bits.reinterpret_cast::<half::f16>().convert_to_f32_slice(&mut self.f32s);
+                    }
+                    _ => match dequantize(q, dtype, bytes) {
+                        TensorData::F32(v) => self.f32s = v,
+                        TensorData::I32(v) => self.i32s = v,
+                        _ => unreachable!("dequantize gives float32 or int32"),
+                    },
+                }
+                if dtype == &DType::Float32 {
+                    f(Values::F32(&self.f32s))
+                } else {
+                    f(Values::I32(&self.i32s))
+                }
+            }
+            (None, DType::String | DType::Other(_)) => unreachable!("strings are walked; unknown dtypes refused"),
+        }
+    }
+}
+
 /// Decodes one weight from exactly its bytes (checked by the caller with [`layout`]).
 fn decode_bytes(spec: &WeightSpec, bytes: &[u8]) -> Result<Tensor> {
     check_spec(spec)?;

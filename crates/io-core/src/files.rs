@@ -419,7 +419,9 @@ pub async fn read_model_json(source: &dyn FileSource, path: &str, url: &str, opt
         opts,
         url,
     };
-    source.read(&req).await
+    let bytes = source.read(&req).await?;
+    opts.tap_file(path, &req.name, &bytes);
+    Ok(bytes)
 }
 
 /// The model of a parsed model.json with its weight files read from `source` (see the module docs
@@ -479,6 +481,7 @@ pub async fn assemble(
             requests.iter().enumerate().map(|(i, r)| async move { Ok((i, source.read(r).await?)) }).collect();
         let mut done = stream::iter(reads).buffer_unordered(source.concurrency().max(1));
         while let Some((i, b)) = done.try_next().await.map_err(|e: Error| e.with_location(url))? {
+            opts.tap_file(requests[i].path, &requests[i].name, &b);
             files[i] = b;
         }
     }

@@ -19,6 +19,7 @@ pub mod artifacts;
 pub mod blocking;
 pub mod buffer;
 pub mod codec;
+pub mod convert;
 pub mod error;
 pub mod files;
 #[doc(hidden)]
@@ -35,12 +36,13 @@ pub mod weights;
 pub use artifacts::{DType, ManifestGroup, ModelArtifacts, ModelJson, QuantDType, Quantization, Topology, WeightSpec};
 pub use async_trait::async_trait;
 pub use codec::{decode_weights, encode_weights, NamedTensor, Tensor, TensorData};
+pub use convert::{Conversion, QuantizeTo, Selection};
 pub use error::{Error, Result};
 pub use handler::{LoadHandler, MaybeSendSync, ModelStore, SaveHandler};
 pub use info::{ModelArtifactsInfo, SaveResponse, SaveResult};
 pub use inventory;
 pub use keyed::{KeyValueStore, KeyedHandler, KeyedStore, ObjectMeta};
-pub use options::{Cancel, Limits, Meter, Options, Progress, ProgressFn};
+pub use options::{Cancel, FileTapFn, Limits, Meter, Options, Progress, ProgressFn, DEFAULT_SHARD_SIZE};
 pub use router::{global, register, Config, ModelUrl, Registry, Scheme, SchemeRegistration, KNOWN_SCHEMES};
 pub use weights::WeightData;
 

@@ -16,7 +16,22 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
+
+use crate::convert::Conversion;
 use crate::error::{Error, Result};
+
+/// The converter's default shard size (`weight_shard_size_bytes`): 4 MiB.
+pub const DEFAULT_SHARD_SIZE: usize = 4 << 20;
+
+/// Called with every file a file-shaped load reads: (manifest path or model.json's name, the
+/// name used in messages, the file's bytes), once the file is read in full.
+#[cfg(not(target_arch = "wasm32"))]
+pub type FileTapFn = Arc<dyn Fn(&str, &str, &Bytes) + Send + Sync>;
+/// Called with every file a file-shaped load reads: (manifest path or model.json's name, the
+/// name used in messages, the file's bytes), once the file is read in full.
+#[cfg(target_arch = "wasm32")]
+pub type FileTapFn = Arc<dyn Fn(&str, &str, &Bytes)>;
 
 /// How far a transfer is: bytes moved so far, and the total when it is known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +103,8 @@ pub struct Options {
     cancel: Cancel,
     limits: Limits,
     shard_size: Option<usize>,
+    conversion: Option<Arc<Conversion>>,
+    file_tap: Option<FileTapFn>,
     ext: HashMap<TypeId, AnyBox>,
 }
 
@@ -98,6 +115,8 @@ impl std::fmt::Debug for Options {
             .field("cancelled", &self.cancel.is_cancelled())
             .field("limits", &self.limits)
             .field("shard_size", &self.shard_size)
+            .field("conversion", &self.conversion)
+            .field("file_tap", &self.file_tap.is_some())
             .field("scheme_options", &self.ext.len())
             .finish()
     }
@@ -139,6 +158,42 @@ impl Options {
     pub fn shard_size(mut self, bytes: usize) -> Self {
         self.shard_size = Some(bytes.max(1));
         self
+    }
+
+    /// Converts the weights before a save writes them (quantize or dequantize, as the TF.js
+    /// converter does; see [`crate::convert`]). Every scheme honors it: `Registry::save_with`
+    /// applies it before the handler sees the model.
+    pub fn convert(mut self, conversion: Conversion) -> Self {
+        self.conversion = (!conversion.is_identity()).then(|| Arc::new(conversion));
+        self
+    }
+
+    /// The conversion a save applies, if any.
+    pub fn get_conversion(&self) -> Option<&Conversion> {
+        self.conversion.as_deref()
+    }
+
+    /// Calls `f` with every file a file-shaped load (`file://`, `http(s)://`, uploads) reads, in
+    /// full, once read: model.json first, then the weight files as they arrive. Stores that keep
+    /// records rather than files (`localstorage://`, `indexeddb://`) call it for nothing.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn on_file(mut self, f: impl Fn(&str, &str, &Bytes) + Send + Sync + 'static) -> Self {
+        self.file_tap = Some(Arc::new(f));
+        self
+    }
+    /// Calls `f` with every file a file-shaped load reads (see the native docs).
+    #[cfg(target_arch = "wasm32")]
+    pub fn on_file(mut self, f: impl Fn(&str, &str, &Bytes) + 'static) -> Self {
+        self.file_tap = Some(Arc::new(f));
+        self
+    }
+
+    /// Reports a file read in full to the [`Options::on_file`] callback (file-shaped media call it
+    /// through [`crate::files`]).
+    pub fn tap_file(&self, path: &str, name: &str, bytes: &Bytes) {
+        if let Some(f) = &self.file_tap {
+            f(path, name, bytes);
+        }
     }
 
     /// Adds a scheme-specific option value (one per type), e.g. an http handler's headers.

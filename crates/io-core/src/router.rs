@@ -353,13 +353,22 @@ impl Registry {
     }
 
     /// Saves `artifacts` to `url` with per-call options (progress, cancellation, shard size,
-    /// scheme-specific options). The weights are checked against their specs before anything is
+    /// conversion ([`Options::convert`], applied here, before the handler), scheme-specific
+    /// options). The weights are checked against their specs before anything is
     /// written. Emits a `modelio.save` tracing span (URL, bytes, duration).
     pub async fn save_with(&self, url: &str, artifacts: &ModelArtifacts, opts: &Options) -> Result<SaveResult> {
         let span = tracing::info_span!("modelio.save", url = %url, bytes = artifacts.weight_data.len());
         async {
             let started = web_time::Instant::now();
             codec::layout(&artifacts.weight_specs, &artifacts.weight_data, &[]).map_err(|e| e.with_location(url))?;
+            let converted;
+            let artifacts = match opts.get_conversion() {
+                Some(c) => {
+                    converted = c.apply(artifacts).map_err(|e| e.with_location(url))?;
+                    &converted
+                }
+                None => artifacts,
+            };
             opts.check_cancelled("save", url)?;
             let result = self.save_handler(url)?.save(artifacts, opts).await;
             log_outcome("save", &result, started);

@@ -42,12 +42,16 @@ pub enum Command {
     Info(InfoArgs),
     /// List the models of every store that can list, or of one store (`tf.io.listModels`).
     Ls(LsArgs),
-    /// Copy a model from any scheme to any scheme (`tf.io.copyModel`).
+    /// Copy a model from any scheme to any scheme (`tf.io.copyModel`), optionally converting its
+    /// weights as the TF.js converter does (quantize, dequantize, shard).
     Cp(TransferArgs),
     /// Move a model; the source is removed only after the copy succeeded (`tf.io.moveModel`).
     Mv(TransferArgs),
     /// Remove a model from its store (`tf.io.removeModel`).
     Rm(RmArgs),
+    /// Check a model: every file's size against the manifest, every weight decodable, and the
+    /// sha256 of each file (printed as `sha256sum` does; checked against `--digests`).
+    Verify(VerifyArgs),
     /// Serve a model store over HTTP for TF.js's `tf.io.http` saves and `loadLayersModel` loads.
     Serve(ServeArgs),
 }
@@ -82,6 +86,45 @@ pub struct TransferArgs {
     pub src: String,
     /// Where it goes.
     pub dst: String,
+    /// How the weights are converted on the way.
+    #[command(flatten)]
+    pub convert: ConvertArgs,
+}
+
+/// The converter's weight options (`tensorflowjs_converter --quantize_* / --weight_shard_size_bytes`).
+/// Values attach with `=`: `--quantize-uint8='emb/*,*/kernel'`; a bare flag applies to every
+/// weight no other flag's patterns select (at most one bare quantize flag). Only float32 weights
+/// are quantized, as the converter does.
+#[derive(Debug, Args, Default)]
+pub struct ConvertArgs {
+    /// Quantize to uint8 (affine, 1 byte a value): every weight, or those matching the
+    /// comma-separated wildcard PATTERNS (`*`, `?`, `[seq]`; `*` matches `/` too).
+    #[arg(long, value_name = "PATTERNS", num_args = 0..=1, require_equals = true)]
+    pub quantize_uint8: Option<Option<String>>,
+    /// Quantize to uint16 (affine, 2 bytes a value): every weight, or those matching PATTERNS.
+    #[arg(long, value_name = "PATTERNS", num_args = 0..=1, require_equals = true)]
+    pub quantize_uint16: Option<Option<String>>,
+    /// Quantize to float16 (2 bytes a value): every weight, or those matching PATTERNS.
+    #[arg(long, value_name = "PATTERNS", num_args = 0..=1, require_equals = true)]
+    pub quantize_float16: Option<Option<String>>,
+    /// Turn every quantized weight back into float32 (int32 for int32 weights).
+    #[arg(long, conflicts_with_all = ["quantize_uint8", "quantize_uint16", "quantize_float16"])]
+    pub dequantize: bool,
+    /// Write the weights as converter-style `group1-shard{I}of{N}.bin` files of at most BYTES each
+    /// (bare: the converter's 4 MiB) where the destination stores files (`file://`).
+    #[arg(long, value_name = "BYTES", num_args = 0..=1, require_equals = true)]
+    pub shard_size: Option<Option<usize>>,
+}
+
+/// `modelio verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The model, e.g. `file://./my-model` or `https://host/model.json`.
+    pub url: String,
+    /// A digest file of `<sha256>  <file>` lines (as `sha256sum` writes them, names relative to
+    /// the model's folder); every file of the model must be listed and match.
+    #[arg(long, value_name = "FILE")]
+    pub digests: Option<PathBuf>,
 }
 
 /// `modelio rm`.

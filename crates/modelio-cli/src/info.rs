@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use modelio::codec::{decode_weight, layout};
+use modelio::codec::layout;
 use modelio::{ModelArtifacts, Quantization, Result, Topology, WeightSpec};
 use serde::Serialize;
 
@@ -87,8 +87,9 @@ pub struct WeightReport {
 }
 
 impl ModelReport {
-    /// The report for `artifacts` loaded from `url`; with `with_stats`, each weight is decoded
-    /// (dequantized) once, one at a time, to compute its [`WeightStats`].
+    /// The report for `artifacts` loaded from `url`; with `with_stats`, each weight is streamed
+    /// (dequantized) once, block by block, to compute its [`WeightStats`]: memory stays at the
+    /// loaded weights plus one small block.
     pub fn new(url: &str, artifacts: &ModelArtifacts, with_stats: bool) -> Result<Self> {
         let data = &artifacts.weight_data;
         let ranges = layout(&artifacts.weight_specs, data, &[]).map_err(|e| e.with_location(url))?;
@@ -98,7 +99,7 @@ impl ModelReport {
             let bytes = range.len() as u64;
             *bytes_per_dtype.entry(stored_dtype(spec).to_string()).or_insert(0) += bytes;
             let stats = match with_stats {
-                true => Some(WeightStats::of(&decode_weight(spec, data, range).map_err(|e| e.with_location(url))?)),
+                true => Some(WeightStats::of_weight(spec, data, range).map_err(|e| e.with_location(url))?),
                 false => None,
             };
             weights.push(WeightReport {

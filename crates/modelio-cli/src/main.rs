@@ -19,6 +19,7 @@ mod serve;
 mod source;
 mod stats;
 mod table;
+mod verify;
 
 use cli::{Cli, Command};
 use failure::{CmdResult, Failure};
@@ -53,5 +54,6 @@ async fn run(cli: &Cli) -> CmdResult {
         Command::Mv(a) => manage::mv(a, &out).await,
         Command::Rm(a) => manage::rm(a, &out).await,
         Command::Serve(a) => serve::run(a, &out).await,
+        Command::Verify(a) => verify::run(a, &out).await,
     }
 }

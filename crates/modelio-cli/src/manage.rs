@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use modelio::ModelArtifactsInfo;
 
-use crate::cli::{LsArgs, RmArgs, TransferArgs};
+use modelio::convert::{Conversion, QuantizeTo, Selection};
+use modelio::Options;
+
+use crate::cli::{ConvertArgs, LsArgs, RmArgs, TransferArgs};
 use crate::failure::CmdResult;
 use crate::output::Output;
 use crate::source;
@@ -50,7 +53,8 @@ fn ls_table(models: &BTreeMap<String, ModelArtifactsInfo>) -> String {
 /// `modelio cp SRC DST`.
 pub async fn cp(args: &TransferArgs, out: &Output) -> CmdResult {
     let task = out.progress.task(format!("copying {} to {}", args.src, args.dst));
-    let info = task.run(modelio::copy_with(&args.src, &args.dst, &source::options(&task))).await?;
+    let opts = with_conversion(source::options(&task), &args.convert);
+    let info = task.run(modelio::copy_with(&args.src, &args.dst, &opts)).await?;
     task.finish("copied", info.weight_data_bytes);
     out.summary(&format!("copied {} -> {} ({})", args.src, args.dst, describe(&info)))
 }
@@ -58,9 +62,34 @@ pub async fn cp(args: &TransferArgs, out: &Output) -> CmdResult {
 /// `modelio mv SRC DST`.
 pub async fn mv(args: &TransferArgs, out: &Output) -> CmdResult {
     let task = out.progress.task(format!("moving {} to {}", args.src, args.dst));
-    let info = task.run(modelio::move_with(&args.src, &args.dst, &source::options(&task))).await?;
+    let opts = with_conversion(source::options(&task), &args.convert);
+    let info = task.run(modelio::move_with(&args.src, &args.dst, &opts)).await?;
     task.finish("moved", info.weight_data_bytes);
     out.summary(&format!("moved {} -> {} ({})", args.src, args.dst, describe(&info)))
+}
+
+/// The conversion and shard size the flags ask for, applied by the save (`Options::convert`).
+pub fn with_conversion(opts: Options, args: &ConvertArgs) -> Options {
+    let mut c = Conversion::new();
+    for (flag, to) in [
+        (&args.quantize_float16, QuantizeTo::Float16),
+        (&args.quantize_uint8, QuantizeTo::Uint8),
+        (&args.quantize_uint16, QuantizeTo::Uint16),
+    ] {
+        match flag {
+            None => {}
+            Some(None) => c = c.quantize(to, Selection::All),
+            Some(Some(patterns)) => c = c.quantize(to, Selection::patterns(patterns)),
+        }
+    }
+    if args.dequantize {
+        c = c.dequantize();
+    }
+    let opts = opts.convert(c);
+    match args.shard_size {
+        None => opts,
+        Some(n) => opts.shard_size(n.unwrap_or(modelio::DEFAULT_SHARD_SIZE)),
+    }
 }
 
 /// `modelio rm URL`.

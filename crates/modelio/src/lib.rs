@@ -33,11 +33,13 @@ use std::sync::Once;
 // What applications use: the model, its weights, per-call options, errors, and the registry for
 // mounting configured stores. Writing a scheme? Depend on `io-core` (traits, `files`, `testkit`).
 pub use io_core::codec;
+/// Weight conversion as the TF.js converter does it (quantize, dequantize); see [`Options::convert`].
+pub use io_core::convert;
 pub use io_core::{
     decode_weights, encode_weights, Cancel, Config, DType, Error, Limits, LoadHandler, ManifestGroup, ModelArtifacts,
     ModelArtifactsInfo, ModelJson, ModelStore, ModelUrl, NamedTensor, Options, Progress, QuantDType, Quantization,
     Registry, Result, SaveHandler, SaveResponse, SaveResult, Scheme, Tensor, TensorData, Topology, WeightData,
-    WeightSpec,
+    WeightSpec, DEFAULT_SHARD_SIZE,
 };
 
 /// `downloads://` and TF.js's `browserFiles`.
