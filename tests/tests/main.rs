@@ -1,6 +1,7 @@
 //! Cross-crate tests, compiled into one binary (one link).
 mod codec_fixtures;
 mod fuzz_corpus;
+mod graphdef;
 mod model_json;
 mod router;
 

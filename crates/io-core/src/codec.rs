@@ -226,6 +226,9 @@ pub struct FileSpan {
     pub len: usize,
 }
 
+/// How many files a layout error lists (then "... and N more").
+const FILES_LISTED: usize = 20;
+
 /// Computes the byte range of every weight in `data` and checks that the specs and the bytes agree
 /// exactly: every weight fits, no bytes are left over, shapes do not overflow, string lengths fit.
 ///
@@ -249,10 +252,13 @@ pub fn layout(specs: &[WeightSpec], data: &WeightData, files: &[FileSpan]) -> Re
         if files.is_empty() {
             String::new()
         } else {
-            format!(
-                "; files: {}",
-                files.iter().map(|f| format!("{} ({} bytes)", f.name, f.len)).collect::<Vec<_>>().join(", ")
-            )
+            // At most FILES_LISTED files: an upload of 60,000 parts gets a short message.
+            let mut listed: Vec<String> =
+                files.iter().take(FILES_LISTED).map(|f| format!("{} ({} bytes)", f.name, f.len)).collect();
+            if files.len() > FILES_LISTED {
+                listed.push(format!("... and {} more", files.len() - FILES_LISTED));
+            }
+            format!("; files: {}", listed.join(", "))
         }
     };
     for (i, spec) in specs.iter().enumerate() {
