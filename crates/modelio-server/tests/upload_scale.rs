@@ -67,9 +67,10 @@ async fn sixty_thousand_path_uploads_are_refused_when_a_part_is_missing_doubled_
     assert!(e.message.contains("two files are named 'p7.bin'"), "{}", e.message);
 
     let mut short = parts.clone();
-    short[59_998].1 = Bytes::from_static(&[1, 0, 0, 0]);
+    short[59_999].1 = Bytes::from_static(&[1, 0, 0, 0]);
     let e = modelio_server::assemble(&json, &short).await.unwrap_err();
-    assert!(e.message.contains("w59998") && e.message.contains("p59998.bin"), "{}", e.message);
+    let says = "weight 'w59999' in file 'p59999.bin': expected 300000 bytes, found 299999";
+    assert!(e.message.contains(says), "{}", e.message);
     assert!(e.message.len() < 4_000, "the error lists a few files, not 60,000: {} bytes", e.message.len());
 
     // A manifest naming one path twice is refused before any part is looked at.
