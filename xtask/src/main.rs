@@ -202,7 +202,8 @@ fn bench(name: Option<&str>) -> Res {
         None | Some("codec") => run(cargo().args(["bench", "-p", "io-core", "--bench", "codec"])),
         Some("http") => bench_http::run_bench(),
         Some("cli") => bench_cli::run_all(),
-        Some(other) => Err(format!("unknown benchmark '{other}'; available: codec, http, cli")),
+        Some("upload") => run(cargo().args(["bench", "-p", "modelio-server", "--bench", "upload"])),
+        Some(other) => Err(format!("unknown benchmark '{other}'; available: codec, http, cli, upload")),
     }
 }
 
