@@ -138,6 +138,7 @@ async fn an_endless_chunked_weight_file_is_cut_off_after_the_declared_bytes() {
     // What the server got into the socket before its writes failed: the declared bytes and at most
     // the loopback socket buffers (a few MiB), not an endless stream.
     let written = seen.written.load(Ordering::SeqCst);
+    eprintln!("endless: {e}; the server wrote {written} bytes before its writes failed");
     assert!(written < 32 << 20, "the server wrote {written} bytes before the client stopped it");
 }
 
@@ -162,5 +163,6 @@ async fn a_content_length_of_2_gib_fails_before_the_body_is_read() {
     closed_by_client(&seen).await;
     // The server sends a chunk every 10 ms; the client hung up at once rather than reading them.
     let written = seen.written.load(Ordering::SeqCst);
+    eprintln!("2 GiB: {e}; the server wrote {written} body bytes before its writes failed");
     assert!(written <= 64 * CHUNK as u64, "the server wrote {written} bytes before the client closed");
 }
