@@ -3,6 +3,7 @@ mod codec_fixtures;
 mod convert_fixtures;
 mod convert_oracle;
 mod fuzz_corpus;
+mod graphdef;
 mod model_json;
 mod router;
 

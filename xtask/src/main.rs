@@ -203,7 +203,8 @@ fn bench(name: Option<&str>) -> Res {
         Some("convert") => run(cargo().args(["bench", "-p", "io-core", "--bench", "convert"])),
         Some("http") => bench_http::run_bench(),
         Some("cli") => bench_cli::run_all(),
-        Some(other) => Err(format!("unknown benchmark '{other}'; available: codec, convert, http, cli")),
+        Some("upload") => run(cargo().args(["bench", "-p", "modelio-server", "--bench", "upload"])),
+        Some(other) => Err(format!("unknown benchmark '{other}'; available: codec, convert, http, cli, upload")),
     }
 }
 

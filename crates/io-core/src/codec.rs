@@ -226,6 +226,9 @@ pub struct FileSpan {
     pub len: usize,
 }
 
+/// How many files a layout error lists (then "... and N more").
+const FILES_LISTED: usize = 20;
+
 /// Computes the byte range of every weight in `data` and checks that the specs and the bytes agree
 /// exactly: every weight fits, no bytes are left over, shapes do not overflow, string lengths fit.
 ///
@@ -249,10 +252,13 @@ pub fn layout(specs: &[WeightSpec], data: &WeightData, files: &[FileSpan]) -> Re
         if files.is_empty() {
             String::new()
         } else {
-            format!(
-                "; files: {}",
-                files.iter().map(|f| format!("{} ({} bytes)", f.name, f.len)).collect::<Vec<_>>().join(", ")
-            )
+            // At most FILES_LISTED files: an upload of 60,000 parts gets a short message.
+            let mut listed: Vec<String> =
+                files.iter().take(FILES_LISTED).map(|f| format!("{} ({} bytes)", f.name, f.len)).collect();
+            if files.len() > FILES_LISTED {
+                listed.push(format!("... and {} more", files.len() - FILES_LISTED));
+            }
+            format!("; files: {}", listed.join(", "))
         }
     };
     for (i, spec) in specs.iter().enumerate() {
@@ -318,20 +324,21 @@ fn string_len(
     let mut pos = start;
     for k in 0..n {
         let at = pos;
-        let fail = |what: String| Error::WeightsMismatch {
+        // `needed`: the bytes the data would need to hold this element.
+        let fail = |needed: u64, what: String| Error::WeightsMismatch {
             weight: spec.name.clone(),
             file: file_at(at.min(total.saturating_sub(1))),
-            expected: (at + 4) as u64,
+            expected: needed,
             actual: total as u64,
             detail: format!("string element {k} of {n}: {what}"),
         };
         if total - pos < 4 {
-            return Err(fail(format!("its 4-byte length at byte {pos} runs past the end")));
+            return Err(fail(at as u64 + 4, format!("its 4-byte length at byte {pos} runs past the end")));
         }
         let l = u32::from_le_bytes(data.slice(pos..pos + 4).as_ref().try_into().expect("4 bytes")) as usize;
         pos += 4;
         if total - pos < l {
-            return Err(fail(format!("length {l} at byte {} runs past the end", pos - 4)));
+            return Err(fail(pos as u64 + l as u64, format!("length {l} at byte {} runs past the end", pos - 4)));
         }
         pos += l;
     }

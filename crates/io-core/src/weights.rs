@@ -14,6 +14,8 @@ use bytes::Bytes;
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct WeightData {
     chunks: Vec<Bytes>,
+    /// Where each chunk ends (cumulative lengths), so a position is found by binary search.
+    ends: Vec<usize>,
     len: usize,
 }
 
@@ -31,9 +33,11 @@ impl WeightData {
 
     /// Several buffers, read in order as one byte string. Empty buffers are dropped.
     pub fn from_chunks(chunks: Vec<Bytes>) -> Self {
-        let chunks: Vec<Bytes> = chunks.into_iter().filter(|c| !c.is_empty()).collect();
-        let len = chunks.iter().map(|c| c.len()).sum();
-        WeightData { chunks, len }
+        let mut out = WeightData::default();
+        for c in chunks {
+            out.push(c);
+        }
+        out
     }
 
     /// Total length in bytes.
@@ -55,6 +59,7 @@ impl WeightData {
     pub fn push(&mut self, b: Bytes) {
         if !b.is_empty() {
             self.len += b.len();
+            self.ends.push(self.len);
             self.chunks.push(b);
         }
     }
@@ -140,15 +145,12 @@ impl WeightData {
     }
 
     /// (buffer index, offset in it) of byte `pos` (`pos < len`).
+    /// Logarithmic in the number of buffers: a model of many small files (an upload of 60,000
+    /// parts) is checked and sliced in linear time overall.
     fn locate(&self, pos: usize) -> (usize, usize) {
-        let mut off = pos;
-        for (i, c) in self.chunks.iter().enumerate() {
-            if off < c.len() {
-                return (i, off);
-            }
-            off -= c.len();
-        }
-        unreachable!("position {pos} checked against length {}", self.len)
+        assert!(pos < self.len, "position {pos} checked against length {}", self.len);
+        let i = self.ends.partition_point(|&end| end <= pos);
+        (i, pos - (self.ends[i] - self.chunks[i].len()))
     }
 }
 

@@ -124,6 +124,41 @@ fn progress_is_shown_on_a_terminal_for_big_transfers_only() {
     assert!(small.contains("copied "), "{small:?}");
 }
 
+/// A generated 2 MiB float32 model (one weight of 512 Ki elements) in `dir`.
+fn two_mib_model(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let doc = serde_json::json!({
+        "modelTopology": {"class_name": "Sequential", "config": {"name": "big"}},
+        "format": "layers-model",
+        "weightsManifest": [{"paths": ["weights.bin"], "weights": [{"name": "w", "shape": [512, 1024], "dtype": "float32"}]}],
+    });
+    std::fs::write(dir.join("model.json"), serde_json::to_vec(&doc).unwrap()).unwrap();
+    let weights: Vec<u8> = (0..512 * 1024u32).flat_map(|i| (i as f32).to_le_bytes()).collect();
+    std::fs::write(dir.join("weights.bin"), weights).unwrap();
+}
+
+/// The byte bar (`<bytes>/<total>` with a rate) and the throughput line, for copies whose bytes
+/// come from and go to different media: file -> indexeddb, indexeddb -> localstorage, http -> file.
+#[test]
+fn byte_progress_is_shown_for_file_store_and_http_copies() {
+    let sb = Sandbox::new();
+    two_mib_model(&sb.path().join("gen"));
+    let base = common::serve_files(sb.path().join("gen"));
+    let out = sb.file_url("out");
+    let copies = [
+        (sb.file_url("gen/model.json"), "indexeddb://p".to_string()),
+        ("indexeddb://p".to_string(), "localstorage://p".to_string()),
+        (format!("{base}/model.json"), out.clone()),
+    ];
+    for (src, dst) in &copies {
+        let tty = sb.on_terminal(&["cp", src, dst]);
+        assert!(tty.contains("/2.00 MiB"), "{src} -> {dst}: a byte bar of 2 MiB: {tty:?}");
+        assert!(tty.contains("copied 2.00 MiB in "), "{src} -> {dst}: the throughput line: {tty:?}");
+        assert!(tty.contains("B/s)"), "{src} -> {dst}: a rate: {tty:?}");
+    }
+    assert_eq!(content(&sb, &format!("{out}/model.json")), content(&sb, &sb.file_url("gen/model.json")));
+}
+
 #[test]
 fn mv_from_a_file_folder_removes_it_only_after_the_copy() {
     let sb = Sandbox::new();
