@@ -22,12 +22,14 @@ pub mod error;
 pub mod fuzzing;
 pub mod handler;
 pub mod info;
+pub mod json;
 pub mod router;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod weights;
 
 pub use artifacts::{DType, ManifestGroup, ModelArtifacts, ModelJson, QuantDType, Quantization, Topology, WeightSpec};
+pub use json::RawJson;
 pub use async_trait::async_trait;
 pub use codec::{decode_weights, encode_weights, NamedTensor, Tensor, TensorData};
 pub use error::{Error, Result};

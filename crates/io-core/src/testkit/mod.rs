@@ -176,7 +176,7 @@ pub async fn concurrent_saves(t: &Target) {
     let models: Vec<ModelArtifacts> = (0..6)
         .map(|i| {
             let mut m = fixtures::model(if i % 2 == 0 { "a" } else { "d" });
-            m.user_defined_metadata = Some(serde_json::json!({ "writer": i }));
+            m.user_defined_metadata = Some(serde_json::json!({ "writer": i }).into());
             m
         })
         .collect();
@@ -185,7 +185,7 @@ pub async fn concurrent_saves(t: &Target) {
         r.expect("concurrent save");
     }
     let back = t.registry.load(&url).await.expect("load after concurrent saves");
-    let i = back.user_defined_metadata.as_ref().and_then(|v| v["writer"].as_u64()).expect("writer tag") as usize;
+    let i = back.user_defined_metadata.as_ref().and_then(|v| v.to_value()["writer"].as_u64()).expect("writer tag") as usize;
     assert_same_model("concurrent saves", &back, &models[i]);
 }
 
@@ -239,5 +239,5 @@ pub async fn copy_and_move(t: &Target) {
         t.registry.move_model(&t.u("cm/none"), &t.u("cm/none2")).await.is_err(),
         "moving a missing model succeeded"
     );
-    let _ = Topology::Json(serde_json::Value::Null);
+    let _ = Topology::Json(crate::RawJson::null());
 }
