@@ -49,7 +49,12 @@ impl RawJson {
 
     /// The compact JSON of `value` (small values; a tree is what this type avoids holding).
     pub fn from_value(value: &serde_json::Value) -> Self {
-        RawJson::from_compact(serde_json::to_string(value).expect("a JSON value serializes"))
+        RawJson::from_serialize(value).expect("a JSON value serializes")
+    }
+
+    /// The compact JSON serde_json writes for `value` (written straight to text, no tree).
+    pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Self> {
+        Ok(RawJson::from_compact(serde_json::to_string(value)?))
     }
 
     /// The JSON string `s`.
