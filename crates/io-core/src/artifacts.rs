@@ -387,9 +387,8 @@ impl ModelArtifacts {
     /// Sets a field from its JSON value; `location` names where it came from for errors.
     pub fn set_field(&mut self, field: Field, value: RawJson, location: &str) -> Result<()> {
         let want_string = |v: RawJson, key: &str| -> Result<String> {
-            v.as_string().ok_or_else(|| {
-                Error::invalid_model(location, format!("'{key}' must be a string, found {}", v.kind()))
-            })
+            v.as_string()
+                .ok_or_else(|| Error::invalid_model(location, format!("'{key}' must be a string, found {}", v.kind())))
         };
         match field {
             Field::ModelTopology => self.model_topology = Some(Topology::Json(value)),
@@ -525,7 +524,8 @@ impl ModelJson {
         if trimmed.first() == Some(&b'<') {
             return Err(Error::invalid_model(location, "expected model.json but got HTML (is the URL right?)"));
         }
-        let invalid = |e: serde_json::Error| Error::invalid_model(location, format!("model.json is not valid JSON: {e}"));
+        let invalid =
+            |e: serde_json::Error| Error::invalid_model(location, format!("model.json is not valid JSON: {e}"));
         if trimmed.first() != Some(&b'{') {
             let value: &serde_json::value::RawValue = serde_json::from_slice(bytes).map_err(invalid)?;
             return Err(Error::invalid_model(

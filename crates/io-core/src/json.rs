@@ -104,10 +104,7 @@ impl RawJson {
     /// The entries of a JSON object, in order, each value compact. A key given twice keeps its first
     /// position and its last value (as `JSON.parse` does). Errors if the text is not an object.
     pub fn parse_object(text: &str) -> serde_json::Result<Vec<(String, RawJson)>> {
-        raw_entries(text.as_bytes())?
-            .into_iter()
-            .map(|(k, v)| Ok((k.into_owned(), RawJson::from_raw(v)?)))
-            .collect()
+        raw_entries(text.as_bytes())?.into_iter().map(|(k, v)| Ok((k.into_owned(), RawJson::from_raw(v)?))).collect()
     }
 }
 

@@ -29,13 +29,13 @@ pub mod testkit;
 pub mod weights;
 
 pub use artifacts::{DType, ManifestGroup, ModelArtifacts, ModelJson, QuantDType, Quantization, Topology, WeightSpec};
-pub use json::RawJson;
 pub use async_trait::async_trait;
 pub use codec::{decode_weights, encode_weights, NamedTensor, Tensor, TensorData};
 pub use error::{Error, Result};
 pub use handler::{LoadHandler, MaybeSendSync, ModelStore, SaveHandler};
 pub use info::{ModelArtifactsInfo, SaveResponse, SaveResult};
 pub use inventory;
+pub use json::RawJson;
 pub use router::{global, register, ModelUrl, Registry, Scheme, SchemeRegistration, KNOWN_SCHEMES};
 pub use weights::WeightData;
 

@@ -185,7 +185,8 @@ pub async fn concurrent_saves(t: &Target) {
         r.expect("concurrent save");
     }
     let back = t.registry.load(&url).await.expect("load after concurrent saves");
-    let i = back.user_defined_metadata.as_ref().and_then(|v| v.to_value()["writer"].as_u64()).expect("writer tag") as usize;
+    let i =
+        back.user_defined_metadata.as_ref().and_then(|v| v.to_value()["writer"].as_u64()).expect("writer tag") as usize;
     assert_same_model("concurrent saves", &back, &models[i]);
 }
 
