@@ -77,3 +77,38 @@ fn malformed_model_json_errors_say_what_and_where() {
         assert!(msg.contains(want) && msg.contains("http://h/m/model.json"), "{msg}");
     }
 }
+
+#[test]
+fn whitespace_in_model_json_is_dropped_and_the_rest_kept_byte_for_byte() {
+    for m in ["a", "b", "d"] {
+        let compact = read(&format!("node_file/{m}/model.json"));
+        let pretty =
+            serde_json::to_vec_pretty(&serde_json::from_slice::<serde_json::Value>(&compact).unwrap()).unwrap();
+        assert_ne!(pretty, compact);
+        let parsed = ModelJson::parse(&pretty, "model.json").unwrap();
+        assert_eq!(String::from_utf8(parsed.to_bytes(NODE_FILE_ORDER)).unwrap(), String::from_utf8(compact).unwrap());
+    }
+}
+
+#[test]
+fn a_duplicate_top_level_key_takes_its_last_value_at_its_first_place() {
+    let src = br#"{"x":1,"modelTopology":{"a":1},"weightsManifest":[],"y":2,"x":3,"modelTopology":{"b":2}}"#;
+    let out = ModelJson::parse(src, "m").unwrap().to_bytes(BROWSER_ORDER);
+    assert_eq!(String::from_utf8(out).unwrap(), r#"{"modelTopology":{"b":2},"weightsManifest":[],"x":3,"y":2}"#);
+}
+
+#[test]
+fn model_json_over_the_size_cap_is_refused_naming_place_size_and_cap() {
+    let bytes = read("node_file/a/model.json");
+    let n = bytes.len() as u64;
+    ModelJson::parse_with_limit(&bytes, "file:///m/model.json", n).expect("exactly at the cap");
+    let err = ModelJson::parse_with_limit(&bytes, "file:///m/model.json", n - 10).unwrap_err();
+    assert!(matches!(err, Error::InvalidModel { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("file:///m/model.json") && msg.contains(&format!("{n} bytes")), "{msg}");
+    assert!(msg.contains(&format!("limit of {} bytes", n - 10)), "{msg}");
+    // A reader that stopped after cap + 1 bytes does not know the size.
+    let msg = io_core::artifacts::check_model_json_size(101, "u", 100).unwrap_err().to_string();
+    assert!(msg.contains("more than 100 bytes") && msg.contains("limit of 100 bytes"), "{msg}");
+    assert_eq!(io_core::artifacts::MAX_MODEL_JSON_BYTES, 256 << 20);
+}

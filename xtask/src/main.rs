@@ -7,7 +7,8 @@
 //! - `test-browser`: only the wasm32 tests in headless Chromium and the web demo (part of `test-all`).
 //! - `lint`: `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`, natively and for
 //!   wasm32 (the libraries and browser tests that build there).
-//! - `bench [NAME]`: criterion benchmarks and the side-by-side benchmarks against TF.js.
+//! - `bench [NAME]`: criterion benchmarks, the peak memory of parsing a big model.json (`json-memory`),
+//!   and the side-by-side benchmarks against TF.js.
 //! - `fuzz [TARGET] [SECONDS]`: runs cargo-fuzz (nightly) on a target, installing cargo-fuzz.
 
 use std::path::{Path, PathBuf};
@@ -199,12 +200,20 @@ fn lint() -> Res {
 
 fn bench(name: Option<&str>) -> Res {
     match name {
-        None | Some("codec") => run(cargo().args(["bench", "-p", "io-core", "--bench", "codec"])),
+        None => {
+            run(cargo().args(["bench", "-p", "io-core", "--bench", "codec"]))?;
+            run(cargo().args(["bench", "-p", "io-core", "--bench", "model_json_memory"]))
+        }
+        Some("codec") => run(cargo().args(["bench", "-p", "io-core", "--bench", "codec"])),
         Some("convert") => run(cargo().args(["bench", "-p", "io-core", "--bench", "convert"])),
+        // Peak RSS of parsing a 21 MB model.json in a child process, and its ratio to the size.
+        Some("json-memory") => run(cargo().args(["bench", "-p", "io-core", "--bench", "model_json_memory"])),
         Some("http") => bench_http::run_bench(),
         Some("cli") => bench_cli::run_all(),
         Some("upload") => run(cargo().args(["bench", "-p", "modelio-server", "--bench", "upload"])),
-        Some(other) => Err(format!("unknown benchmark '{other}'; available: codec, convert, http, cli, upload")),
+        Some(other) => {
+            Err(format!("unknown benchmark '{other}'; available: codec, convert, json-memory, http, cli, upload"))
+        }
     }
 }
 

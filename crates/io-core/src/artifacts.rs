@@ -1,11 +1,16 @@
 //! The model artifacts and the `model.json` document, with TF.js's field names and key orders.
 
+use std::collections::{HashMap, HashSet};
+
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::json::{kind_of_text, raw_entries, RawJson};
 use crate::weights::WeightData;
+
+/// The default cap on the size of a model.json, 256 MiB (see [`ModelJson::parse_with_limit`]).
+pub const MAX_MODEL_JSON_BYTES: u64 = 256 << 20;
 
 /// Element type of a weight as stored in the manifest (`dtype`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -217,8 +222,8 @@ pub struct ManifestGroup {
 /// `modelTopology`: a JSON object (layers models, JSON graph models) or binary GraphDef bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Topology {
-    /// A JSON value, kept with its key order and number text.
-    Json(Value),
+    /// A JSON value, kept as its compact text (key order and number text as written).
+    Json(RawJson),
     /// Binary GraphDef.
     GraphDef(Bytes),
 }
@@ -231,7 +236,7 @@ pub struct ModelArtifacts {
     /// `modelTopology`.
     pub model_topology: Option<Topology>,
     /// `trainingConfig`.
-    pub training_config: Option<Value>,
+    pub training_config: Option<RawJson>,
     /// `weightSpecs`: all weights, in the order their bytes appear in `weight_data`.
     pub weight_specs: Vec<WeightSpec>,
     /// `weightData`.
@@ -243,15 +248,16 @@ pub struct ModelArtifacts {
     /// `convertedBy`: `None` = absent, `Some(None)` = JSON `null` (what TF.js writes), `Some(Some(s))`.
     pub converted_by: Option<Option<String>>,
     /// `signature`.
-    pub signature: Option<Value>,
+    pub signature: Option<RawJson>,
     /// `userDefinedMetadata`.
-    pub user_defined_metadata: Option<Value>,
+    pub user_defined_metadata: Option<RawJson>,
     /// `modelInitializer`.
-    pub model_initializer: Option<Value>,
+    pub model_initializer: Option<RawJson>,
     /// `initializerSignature`.
-    pub initializer_signature: Option<Value>,
-    /// Top-level fields of a model.json that modelio does not know, kept in order for round trips.
-    pub extra: Map<String, Value>,
+    pub initializer_signature: Option<RawJson>,
+    /// Top-level fields of a model.json that modelio does not know, in order, each key once, kept
+    /// for round trips.
+    pub extra: Vec<(String, RawJson)>,
 }
 
 /// A top-level field of model.json / artifacts metadata, used to spell out each route's key order.
@@ -345,10 +351,10 @@ impl ModelArtifacts {
         self.weight_specs.iter().try_fold(0usize, |acc, s| acc.checked_add(s.fixed_byte_len()?))
     }
 
-    /// A model's artifacts from a topology and encoded weights, marked as TF.js layers models are.
-    pub fn new(topology: Value, weight_specs: Vec<WeightSpec>, weight_data: WeightData) -> Self {
+    /// A model's artifacts from a JSON topology and encoded weights.
+    pub fn new(topology: impl Into<RawJson>, weight_specs: Vec<WeightSpec>, weight_data: WeightData) -> Self {
         ModelArtifacts {
-            model_topology: Some(Topology::Json(topology)),
+            model_topology: Some(Topology::Json(topology.into())),
             weight_specs,
             weight_data,
             ..Default::default()
@@ -356,8 +362,8 @@ impl ModelArtifacts {
     }
 
     /// The JSON value of a field, `None` when absent (so it is not written), as TF.js's
-    /// `JSON.stringify` drops `undefined`.
-    pub fn field_value(&self, field: Field) -> Option<Value> {
+    /// `JSON.stringify` drops `undefined`. Cheap: big values are shared, not copied.
+    pub fn field_value(&self, field: Field) -> Option<RawJson> {
         match field {
             Field::ModelTopology => match &self.model_topology {
                 Some(Topology::Json(v)) => Some(v.clone()),
@@ -365,9 +371,11 @@ impl ModelArtifacts {
                 Some(Topology::GraphDef(_)) | None => None,
             },
             Field::WeightsManifest => None,
-            Field::Format => self.format.clone().map(Value::String),
-            Field::GeneratedBy => self.generated_by.clone().map(Value::String),
-            Field::ConvertedBy => self.converted_by.clone().map(|c| c.map(Value::String).unwrap_or(Value::Null)),
+            Field::Format => self.format.as_deref().map(RawJson::string),
+            Field::GeneratedBy => self.generated_by.as_deref().map(RawJson::string),
+            Field::ConvertedBy => {
+                self.converted_by.as_ref().map(|c| c.as_deref().map(RawJson::string).unwrap_or_else(RawJson::null))
+            }
             Field::TrainingConfig => self.training_config.clone(),
             Field::Signature => self.signature.clone(),
             Field::UserDefinedMetadata => self.user_defined_metadata.clone(),
@@ -377,14 +385,10 @@ impl ModelArtifacts {
     }
 
     /// Sets a field from its JSON value; `location` names where it came from for errors.
-    pub fn set_field(&mut self, field: Field, value: Value, location: &str) -> Result<()> {
-        let want_string = |v: Value, key: &str| -> Result<String> {
-            match v {
-                Value::String(s) => Ok(s),
-                other => {
-                    Err(Error::invalid_model(location, format!("'{key}' must be a string, found {}", kind(&other))))
-                }
-            }
+    pub fn set_field(&mut self, field: Field, value: RawJson, location: &str) -> Result<()> {
+        let want_string = |v: RawJson, key: &str| -> Result<String> {
+            v.as_string()
+                .ok_or_else(|| Error::invalid_model(location, format!("'{key}' must be a string, found {}", v.kind())))
         };
         match field {
             Field::ModelTopology => self.model_topology = Some(Topology::Json(value)),
@@ -403,35 +407,51 @@ impl ModelArtifacts {
         Ok(())
     }
 
-    /// The metadata fields in `order` as one JSON object (e.g. TF.js's `model_metadata`).
-    /// `extra` fields are appended when `with_extra` is set.
-    pub fn to_json_object(&self, order: &[Field], with_extra: bool) -> Map<String, Value> {
-        let mut m = Map::new();
-        for &f in order {
-            if let Some(v) = self.field_value(f) {
-                m.insert(f.key().to_string(), v);
-            }
-        }
+    /// The metadata fields in `order` that are present, as (key, value) pairs; `extra` fields are
+    /// appended when `with_extra` is set (a key already present is not repeated).
+    pub fn json_fields(&self, order: &[Field], with_extra: bool) -> Vec<(String, RawJson)> {
+        let mut fields: Vec<(String, RawJson)> =
+            order.iter().filter_map(|&f| Some((f.key().to_string(), self.field_value(f)?))).collect();
         if with_extra {
+            let mut seen: HashSet<String> = fields.iter().map(|(k, _)| k.clone()).collect();
             for (k, v) in &self.extra {
-                if !m.contains_key(k) {
-                    m.insert(k.clone(), v.clone());
+                if seen.insert(k.clone()) {
+                    fields.push((k.clone(), v.clone()));
                 }
             }
         }
-        m
+        fields
     }
 
-    /// Reads the metadata fields listed in `fields` from a JSON object; other keys go to `extra`
-    /// when `keep_extra` is set.
-    pub fn apply_json_object(&mut self, obj: Map<String, Value>, location: &str, keep_extra: bool) -> Result<()> {
-        for (k, v) in obj {
+    /// The metadata fields in `order` as one compact JSON object (e.g. TF.js's `model_metadata`);
+    /// `extra` fields are appended when `with_extra` is set.
+    pub fn to_json_text(&self, order: &[Field], with_extra: bool) -> String {
+        let mut out = Vec::new();
+        write_object(&mut out, self.json_fields(order, with_extra).iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        String::from_utf8(out).expect("JSON is UTF-8")
+    }
+
+    /// Reads the metadata fields of a JSON object's entries; other keys go to `extra` when
+    /// `keep_extra` is set (a key already there is replaced).
+    pub fn apply_json_object(
+        &mut self,
+        entries: impl IntoIterator<Item = (String, RawJson)>,
+        location: &str,
+        keep_extra: bool,
+    ) -> Result<()> {
+        let mut index: HashMap<String, usize> =
+            self.extra.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect();
+        for (k, v) in entries {
             match field_for_key(&k) {
                 Some(Field::WeightsManifest) => {}
                 Some(f) => self.set_field(f, v, location)?,
-                None if keep_extra => {
-                    self.extra.insert(k, v);
-                }
+                None if keep_extra => match index.get(&k) {
+                    Some(&i) => self.extra[i].1 = v,
+                    None => {
+                        index.insert(k.clone(), self.extra.len());
+                        self.extra.push((k, v));
+                    }
+                },
                 None => {}
             }
         }
@@ -461,15 +481,18 @@ pub fn field_for_key(k: &str) -> Option<Field> {
     })
 }
 
-pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+/// Writes the compact JSON object of `entries` (keys escaped, values verbatim) to `out`.
+fn write_object<'a>(out: &mut Vec<u8>, entries: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    out.push(b'{');
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, k).expect("writing to a Vec cannot fail");
+        out.push(b':');
+        out.extend_from_slice(v.as_bytes());
     }
+    out.push(b'}');
 }
 
 /// A parsed `model.json`: the artifacts without weight bytes, and the weights manifest.
@@ -482,30 +505,54 @@ pub struct ModelJson {
 }
 
 impl ModelJson {
-    /// Parses and checks a model.json document. `location` (URL or path) is named in errors.
+    /// Parses and checks a model.json document of at most [`MAX_MODEL_JSON_BYTES`].
+    /// `location` (URL or path) is named in errors.
     pub fn parse(bytes: &[u8], location: &str) -> Result<Self> {
+        Self::parse_with_limit(bytes, location, MAX_MODEL_JSON_BYTES)
+    }
+
+    /// Parses and checks a model.json document of at most `max_bytes` bytes (a bigger one is an
+    /// [`Error::InvalidModel`] naming the location, the size and the cap).
+    ///
+    /// Memory is a small multiple of the document's size, whatever it holds: the opaque fields
+    /// (`modelTopology` when JSON, `trainingConfig`, `signature`, `userDefinedMetadata`,
+    /// `modelInitializer`, `initializerSignature`, unknown fields) are kept as compact text
+    /// ([`RawJson`]); only `weightsManifest` and the string fields are parsed into values.
+    pub fn parse_with_limit(bytes: &[u8], location: &str, max_bytes: u64) -> Result<Self> {
+        check_model_json_size(bytes.len() as u64, location, max_bytes)?;
         let trimmed = bytes.iter().position(|b| !b.is_ascii_whitespace()).map(|i| &bytes[i..]).unwrap_or(&[]);
         if trimmed.first() == Some(&b'<') {
             return Err(Error::invalid_model(location, "expected model.json but got HTML (is the URL right?)"));
         }
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|e| Error::invalid_model(location, format!("model.json is not valid JSON: {e}")))?;
-        let Value::Object(mut obj) = value else {
+        let invalid =
+            |e: serde_json::Error| Error::invalid_model(location, format!("model.json is not valid JSON: {e}"));
+        if trimmed.first() != Some(&b'{') {
+            let value: &serde_json::value::RawValue = serde_json::from_slice(bytes).map_err(invalid)?;
             return Err(Error::invalid_model(
                 location,
-                format!("model.json must be a JSON object, found {}", kind(&value)),
+                format!("model.json must be a JSON object, found {}", kind_of_text(value.get())),
             ));
-        };
-        if !obj.contains_key("modelTopology") {
+        }
+        let entries = raw_entries(bytes).map_err(invalid)?;
+        if !entries.iter().any(|(k, _)| k == "modelTopology") {
             return Err(Error::invalid_model(location, "model.json has no 'modelTopology'"));
         }
-        let manifest = obj
-            .shift_remove("weightsManifest")
-            .ok_or_else(|| Error::invalid_model(location, "model.json has no 'weightsManifest'"))?;
-        let weights_manifest: Vec<ManifestGroup> = serde_json::from_value(manifest)
+        let manifest = entries
+            .iter()
+            .find(|(k, _)| k == "weightsManifest")
+            .ok_or_else(|| Error::invalid_model(location, "model.json has no 'weightsManifest'"))?
+            .1;
+        let weights_manifest: Vec<ManifestGroup> = serde_json::from_str(manifest.get())
             .map_err(|e| Error::invalid_model(location, format!("'weightsManifest' is malformed: {e}")))?;
         let mut artifacts = ModelArtifacts::default();
-        artifacts.apply_json_object(obj, location, true)?;
+        for (k, v) in entries {
+            // `raw_entries` gave each key once.
+            match field_for_key(&k) {
+                Some(Field::WeightsManifest) => {}
+                Some(f) => artifacts.set_field(f, RawJson::from_raw(v).map_err(invalid)?, location)?,
+                None => artifacts.extra.push((k.into_owned(), RawJson::from_raw(v).map_err(invalid)?)),
+            }
+        }
         artifacts.weight_specs = weights_manifest.iter().flat_map(|g| g.weights.iter().cloned()).collect();
         Ok(ModelJson { artifacts, weights_manifest })
     }
@@ -520,26 +567,48 @@ impl ModelJson {
         }
     }
 
-    /// The document as a JSON object with the route's key `order`; unknown fields come last.
-    pub fn to_value(&self, order: &[Field]) -> Map<String, Value> {
-        let mut m = Map::new();
+    /// Compact JSON bytes, as `JSON.stringify` writes them, with the route's key `order`; unknown
+    /// fields come last.
+    pub fn to_bytes(&self, order: &[Field]) -> Vec<u8> {
+        let manifest = serde_json::to_string(&self.weights_manifest).expect("manifest serializes");
+        let fields = self.artifacts.json_fields(order, true);
+        let len = manifest.len() + fields.iter().map(|(k, v)| k.len() + v.as_str().len() + 4).sum::<usize>() + 32;
+        let mut out = Vec::with_capacity(len);
+        let mut fields = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).peekable();
+        let mut entries = Vec::new();
         for &f in order {
             if f == Field::WeightsManifest {
-                m.insert(f.key().into(), serde_json::to_value(&self.weights_manifest).expect("manifest serializes"));
-            } else if let Some(v) = self.artifacts.field_value(f) {
-                m.insert(f.key().into(), v);
+                entries.push((f.key(), manifest.as_str()));
+            } else if fields.peek().is_some_and(|(k, _)| *k == f.key()) {
+                entries.extend(fields.next());
             }
         }
-        for (k, v) in &self.artifacts.extra {
-            if !m.contains_key(k) {
-                m.insert(k.clone(), v.clone());
-            }
-        }
-        m
+        let manifest_written = order.contains(&Field::WeightsManifest);
+        entries.extend(fields.filter(|(k, _)| !(manifest_written && *k == Field::WeightsManifest.key())));
+        write_object(&mut out, entries);
+        out
     }
+}
 
-    /// Compact JSON bytes, as `JSON.stringify` writes them, with the route's key `order`.
-    pub fn to_bytes(&self, order: &[Field]) -> Vec<u8> {
-        serde_json::to_vec(&self.to_value(order)).expect("JSON values serialize")
+/// Checks a model.json's size against the cap `max_bytes` ([`MAX_MODEL_JSON_BYTES`] by default):
+/// an [`Error::InvalidModel`] naming `location`, the size and the cap when it is over.
+///
+/// A reader should read at most `max_bytes + 1` bytes and pass what it got (or a size it was
+/// announced, before reading); `max_bytes + 1` is reported as "more than `max_bytes`".
+pub fn check_model_json_size(size: u64, location: &str, max_bytes: u64) -> Result<()> {
+    if size <= max_bytes {
+        return Ok(());
     }
+    let what = if size == max_bytes.saturating_add(1) {
+        format!("more than {max_bytes} bytes")
+    } else {
+        format!("{size} bytes")
+    };
+    Err(Error::invalid_model(
+        location,
+        format!(
+            "model.json is {what}, over the limit of {max_bytes} bytes \
+             (io_core::artifacts::MAX_MODEL_JSON_BYTES; raise it with ModelJson::parse_with_limit)"
+        ),
+    ))
 }

@@ -33,7 +33,7 @@ impl ModelArtifactsInfo {
     pub fn for_artifacts_at(artifacts: &ModelArtifacts, date_saved: String) -> Self {
         let (ty, topo_bytes) = match &artifacts.model_topology {
             Some(Topology::GraphDef(b)) => ("GraphDef", Some(b.len() as u64)),
-            Some(Topology::Json(v)) => ("JSON", Some(json_len(v))),
+            Some(Topology::Json(v)) => ("JSON", Some(v.as_str().len() as u64)),
             None => ("JSON", None),
         };
         ModelArtifactsInfo {

@@ -470,12 +470,12 @@ mod tests {
             vec![WeightSpec::new("w", vec![n], DType::Float32)],
             WeightData::single(data),
         );
-        m.user_defined_metadata = Some(serde_json::json!({ "tag": tag }));
+        m.user_defined_metadata = Some(serde_json::json!({ "tag": tag }).into());
         m
     }
 
     fn tag(m: &ModelArtifacts) -> u64 {
-        m.user_defined_metadata.as_ref().and_then(|v| v["tag"].as_u64()).expect("tag")
+        m.user_defined_metadata.as_ref().and_then(|v| v.to_value()["tag"].as_u64()).expect("tag")
     }
 
     fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {

@@ -216,7 +216,7 @@ fn concurrent_saves_and_loads_from_threads_see_whole_models() {
     let models: Vec<ModelArtifacts> = (0..4)
         .map(|i| {
             let mut m = fixtures::model(["a", "b", "d", "b"][i]);
-            m.user_defined_metadata = Some(serde_json::json!({ "writer": i }));
+            m.user_defined_metadata = Some(serde_json::json!({ "writer": i }).into());
             m
         })
         .collect();

@@ -21,7 +21,7 @@ const ROUNDS_ENV: &str = "IO_FILE_KILL_TEST_ROUNDS";
 fn models() -> [(ModelArtifacts, Option<usize>); 2] {
     let tagged = |name: &str| {
         let mut m = fixtures::model(name);
-        m.user_defined_metadata = Some(serde_json::json!({ "model": name }));
+        m.user_defined_metadata = Some(serde_json::json!({ "model": name }).into());
         m
     };
     [(tagged("a"), None), (tagged("c"), Some(1 << 20))]

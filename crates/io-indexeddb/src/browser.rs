@@ -93,7 +93,7 @@ async fn open() -> Result<web_sys::IdbDatabase> {
 /// A record as a structured-clone value.
 fn to_js(v: &Value) -> JsValue {
     match v {
-        Value::Json(j) => js_sys::JSON::parse(&serde_json::to_string(j).expect("JSON serializes")).expect("valid JSON"),
+        Value::Json(j) => js_sys::JSON::parse(j.as_str()).expect("valid JSON"),
         Value::Date(iso) => js_sys::Date::new(&JsValue::from_str(iso)).into(),
         Value::Bytes(b) => {
             let out = js_sys::Uint8Array::new_with_length(b.len() as u32);
@@ -134,11 +134,11 @@ fn from_js(v: &JsValue, depth: usize, url: &str) -> Result<Value> {
         return Ok(Value::Object(fields));
     }
     if v.is_undefined() {
-        return Ok(Value::Json(serde_json::Value::Null));
+        return Ok(Value::Json(io_core::RawJson::null()));
     }
     let text = js_sys::JSON::stringify(v).map_err(|e| err(url, "reading a record", &e))?;
     let text = String::from(text);
-    serde_json::from_str(&text)
+    io_core::RawJson::parse(&text)
         .map(Value::Json)
         .map_err(|e| Error::storage(SCHEME, url, format!("record is not JSON: {e}")))
 }
@@ -152,7 +152,7 @@ async fn free_space() -> Option<(u64, u64)> {
 
 fn size(v: &Value) -> u64 {
     match v {
-        Value::Json(j) => io_core::info::json_len(j),
+        Value::Json(j) => j.as_str().len() as u64,
         Value::Date(_) => 8,
         Value::Bytes(b) => b.len() as u64,
         Value::Object(f) => f.iter().map(|(k, v)| k.len() as u64 + size(v)).sum(),

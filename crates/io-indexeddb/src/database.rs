@@ -7,7 +7,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use io_core::{Error, MaybeSendSync, Result, WeightData};
+use io_core::{Error, MaybeSendSync, RawJson, Result, WeightData};
 
 /// The key path of both TF.js object stores.
 pub const KEY_PATH: &str = "modelPath";
@@ -15,8 +15,8 @@ pub const KEY_PATH: &str = "modelPath";
 /// A structured-clone value as TF.js's records hold it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
-    /// Plain JSON data (strings, numbers, arrays, objects, null).
-    Json(serde_json::Value),
+    /// Plain JSON data (strings, numbers, arrays, objects, null), as its compact text.
+    Json(RawJson),
     /// A JS `Date`, as its ISO string (`2026-11-25T19:33:05.337Z`).
     Date(String),
     /// An `ArrayBuffer` (natively a blob; the buffers are written one after the other).
@@ -34,10 +34,19 @@ impl Value {
         }
     }
 
-    /// The value as plain JSON (dates as ISO strings); `None` if it holds a buffer.
+    /// The value as plain JSON text (dates as ISO strings); `None` if it holds a buffer.
+    pub fn to_raw_json(&self) -> Option<RawJson> {
+        match self {
+            Value::Json(v) => Some(v.clone()),
+            other => other.to_json().map(|v| RawJson::from_value(&v)),
+        }
+    }
+
+    /// The value as a plain JSON tree (dates as ISO strings); `None` if it holds a buffer. For small
+    /// values (info, paths); see [`Value::to_raw_json`].
     pub fn to_json(&self) -> Option<serde_json::Value> {
         Some(match self {
-            Value::Json(v) => v.clone(),
+            Value::Json(v) => v.to_value(),
             Value::Date(iso) => serde_json::Value::String(iso.clone()),
             Value::Bytes(_) => return None,
             Value::Object(fields) => serde_json::Value::Object(
@@ -49,7 +58,7 @@ impl Value {
     /// The value in the JSON dump format of the TF.js fixtures (the inverse of [`Value::from_dump`]).
     pub fn to_dump(&self) -> serde_json::Value {
         match self {
-            Value::Json(v) => v.clone(),
+            Value::Json(v) => v.to_value(),
             Value::Date(iso) => serde_json::json!({ "__type": "Date", "iso": iso }),
             Value::Bytes(b) => {
                 let mut w = base64::write::EncoderStringWriter::new(&STANDARD);
@@ -67,7 +76,7 @@ impl Value {
     /// numbers are JS numbers (the dump's `1e-07` reads as JavaScript's `1e-7`).
     pub fn from_dump(v: &serde_json::Value) -> Result<Value> {
         let bad = |what: &str| Error::invalid_model("IndexedDB dump", what.to_string());
-        let serde_json::Value::Object(obj) = v else { return Ok(Value::Json(js_numbers(v))) };
+        let serde_json::Value::Object(obj) = v else { return Ok(Value::Json(RawJson::from_value(&js_numbers(v)))) };
         match obj.get("__type").and_then(|t| t.as_str()) {
             Some("ArrayBuffer") => {
                 let b64 =

@@ -9,7 +9,7 @@
 //! with `modelArtifactsInfo.dateSaved` a `Date`.
 
 use io_core::artifacts::Field;
-use io_core::{Error, ModelArtifacts, ModelArtifactsInfo, Result, Topology};
+use io_core::{Error, ModelArtifacts, ModelArtifactsInfo, RawJson, Result, Topology};
 
 use crate::database::{Value, KEY_PATH};
 
@@ -44,14 +44,14 @@ fn info_value(info: &ModelArtifactsInfo) -> Value {
         m.into_iter()
             .map(|(k, v)| match (k.as_str(), v) {
                 ("dateSaved", serde_json::Value::String(iso)) => (k, Value::Date(iso)),
-                (_, v) => (k, Value::Json(v)),
+                (_, v) => (k, Value::Json(v.into())),
             })
             .collect(),
     )
 }
 
 fn path_value(path: &str) -> (String, Value) {
-    (KEY_PATH.to_string(), Value::Json(path.into()))
+    (KEY_PATH.to_string(), Value::Json(RawJson::string(path)))
 }
 
 /// The `model_info_store` record.
@@ -65,11 +65,11 @@ pub fn model_record(path: &str, artifacts: &ModelArtifacts, info: &ModelArtifact
     if let Some(Topology::GraphDef(b)) = &artifacts.model_topology {
         fields.push(("modelTopology".into(), Value::Bytes(io_core::WeightData::single(b.clone()))));
     }
-    fields.extend(artifacts.to_json_object(ARTIFACT_ORDER, true).into_iter().map(|(k, v)| (k, Value::Json(v))));
+    fields.extend(artifacts.json_fields(ARTIFACT_ORDER, true).into_iter().map(|(k, v)| (k, Value::Json(v))));
     fields.push(("weightData".into(), Value::Bytes(artifacts.weight_data.clone())));
     fields.push((
         "weightSpecs".into(),
-        Value::Json(serde_json::to_value(&artifacts.weight_specs).expect("specs serialize")),
+        Value::Json(RawJson::from_serialize(&artifacts.weight_specs).expect("specs serialize")),
     ));
     Value::Object(vec![
         path_value(path),
@@ -93,20 +93,20 @@ pub fn artifacts_of(record: &Value, url: &str) -> Result<ModelArtifacts> {
         return Err(malformed(url, "no modelArtifacts object"));
     };
     let mut a = ModelArtifacts::default();
-    let mut json = serde_json::Map::new();
+    let mut json = Vec::new();
     for (k, v) in fields {
         match (k.as_str(), v) {
             ("weightData", Value::Bytes(b)) => a.weight_data = b.clone(),
             ("modelTopology", Value::Bytes(b)) => a.model_topology = Some(Topology::GraphDef(b.to_bytes())),
             ("weightSpecs", v) => {
-                let v = v.to_json().ok_or_else(|| malformed(url, "weightSpecs holds a buffer"))?;
-                a.weight_specs = serde_json::from_value(v).map_err(|e| malformed(url, &format!("weightSpecs: {e}")))?;
+                let v = v.to_raw_json().ok_or_else(|| malformed(url, "weightSpecs holds a buffer"))?;
+                a.weight_specs = v.deserialize_into().map_err(|e| malformed(url, &format!("weightSpecs: {e}")))?;
             }
             (k, v) => {
-                json.insert(
+                json.push((
                     k.to_string(),
-                    v.to_json().ok_or_else(|| malformed(url, &format!("'{k}' holds a buffer")))?,
-                );
+                    v.to_raw_json().ok_or_else(|| malformed(url, &format!("'{k}' holds a buffer")))?,
+                ));
             }
         }
     }

@@ -48,7 +48,7 @@ const QUOTA_RULE: &str = "a record counts the bytes of its JSON text plus its bu
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 enum Stored {
-    Json(serde_json::Value),
+    Json(io_core::RawJson),
     Date(String),
     #[serde(rename_all = "camelCase")]
     Blob {
@@ -194,7 +194,7 @@ fn rename(tx: &Transaction<'_>, store: &str, from: &str, to: &str, url: &str) ->
     };
     for (k, v) in fields.iter_mut() {
         if k == KEY_PATH {
-            *v = Stored::Json(to.into());
+            *v = Stored::Json(io_core::RawJson::string(to));
         }
     }
     let new_text = serde_json::to_string(&Stored::Object(fields)).expect("records serialize");

@@ -28,7 +28,7 @@ fn run<F: std::future::Future>(f: F) -> F::Output {
 /// A model tagged with `tag` in its userDefinedMetadata; `big` uses fixture c (4.4 MB of weights).
 fn tagged(big: bool, tag: u64) -> ModelArtifacts {
     let mut m = fixtures::model(if big { "c" } else { "a" });
-    m.user_defined_metadata = Some(serde_json::json!({ "tag": tag }));
+    m.user_defined_metadata = Some(serde_json::json!({ "tag": tag }).into());
     m
 }
 
@@ -154,7 +154,7 @@ fn kill_9_during_saves_leaves_the_old_or_the_new_model() {
             child.wait().expect("reap");
             let got =
                 load("crash/m").unwrap_or_else(|e| panic!("{scheme} trial {trial}: model unreadable after kill: {e}"));
-            let tag = got.user_defined_metadata.as_ref().and_then(|u| u["tag"].as_u64()).expect("tag");
+            let tag = got.user_defined_metadata.as_ref().and_then(|u| u.to_value()["tag"].as_u64()).expect("tag");
             let want = if tag == u64::MAX { prior.clone() } else { tagged(tag % 2 == 1, tag) };
             assert_same_model(&format!("{scheme} trial {trial} (tag {tag})"), &got, &want);
             kinds[if tag == u64::MAX { 0 } else { 1 + (tag % 2) as usize }] += 1;

@@ -14,8 +14,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use io_core::artifacts::METADATA_ORDER;
-use io_core::{Error, ModelArtifacts, ModelArtifactsInfo, Result, Topology, WeightData};
-use serde_json::Value;
+use io_core::{Error, ModelArtifacts, ModelArtifactsInfo, RawJson, Result, Topology, WeightData};
 
 /// Prefix of every key TF.js's localStorage route writes.
 pub const PREFIX: &str = "tensorflowjs_models/";
@@ -44,7 +43,7 @@ pub fn model_path_of_info_key(key: &str) -> Option<&str> {
 pub fn encode(artifacts: &ModelArtifacts, info: &ModelArtifactsInfo, url: &str) -> Result<[String; 5]> {
     io_core::files::check_json_topology(artifacts, url, "BrowserLocalStorage")?;
     let topology = match &artifacts.model_topology {
-        Some(Topology::Json(v)) => v.to_string(),
+        Some(Topology::Json(v)) => v.as_str().to_string(),
         None | Some(Topology::GraphDef(_)) => "null".to_string(),
     };
     Ok([
@@ -52,7 +51,7 @@ pub fn encode(artifacts: &ModelArtifacts, info: &ModelArtifactsInfo, url: &str) 
         topology,
         to_json(&artifacts.weight_specs),
         base64_of(&artifacts.weight_data),
-        Value::Object(artifacts.to_json_object(METADATA_ORDER, false)).to_string(),
+        artifacts.to_json_text(METADATA_ORDER, false),
     ])
 }
 
@@ -69,7 +68,7 @@ pub fn decode(values: [Option<String>; 5], url: &str, path: &str) -> Result<(Mod
         |i: usize| Error::invalid_model(url, format!("the model has an info entry but no '{}' entry", key(i)));
     let info: ModelArtifactsInfo = parse(&info, url, &key(INFO))?;
     let mut a = ModelArtifacts::default();
-    let topology: Value = parse(&topology.ok_or_else(|| missing(TOPOLOGY))?, url, &key(TOPOLOGY))?;
+    let topology: RawJson = parse(&topology.ok_or_else(|| missing(TOPOLOGY))?, url, &key(TOPOLOGY))?;
     a.model_topology = (!topology.is_null()).then_some(Topology::Json(topology));
     a.weight_specs = parse(&specs.ok_or_else(|| missing(SPECS))?, url, &key(SPECS))?;
     let weights = weights.ok_or_else(|| missing(WEIGHTS))?;
@@ -78,10 +77,13 @@ pub fn decode(values: [Option<String>; 5], url: &str, path: &str) -> Result<(Mod
         .map_err(|e| Error::invalid_model(url, format!("'{}' is not valid base64: {e}", key(WEIGHTS))))?;
     a.weight_data = WeightData::single(bytes);
     if let Some(m) = metadata {
-        match parse::<Value>(&m, url, &key(METADATA))? {
-            Value::Object(obj) => a.apply_json_object(obj, url, false)?,
-            _ => return Err(Error::invalid_model(url, format!("'{}' is not a JSON object", key(METADATA)))),
+        let obj: RawJson = parse(&m, url, &key(METADATA))?;
+        if obj.kind() != "an object" {
+            return Err(Error::invalid_model(url, format!("'{}' is not a JSON object", key(METADATA))));
         }
+        let fields = RawJson::parse_object(obj.as_str())
+            .map_err(|e| Error::invalid_model(url, format!("'{}' is malformed: {e}", key(METADATA))))?;
+        a.apply_json_object(fields, url, false)?;
     }
     Ok((a, info))
 }

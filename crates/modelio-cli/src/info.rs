@@ -175,12 +175,8 @@ impl TopologyReport {
                 TopologyReport { kind: Some("GraphDef"), class_name: None, bytes: Some(b.len() as u64) }
             }
             Some(Topology::Json(v)) => {
-                // Keras JSON: `{class_name, config, ...}`, or wrapped as `{model_config: {...}}`.
-                let class_name = [v.get("class_name"), v.get("model_config").and_then(|m| m.get("class_name"))]
-                    .into_iter()
-                    .flatten()
-                    .find_map(|c| c.as_str().map(str::to_string));
-                TopologyReport { kind: Some("JSON"), class_name, bytes: Some(io_core::info::json_len(v)) }
+                let class_name = keras_class_name(v.as_str());
+                TopologyReport { kind: Some("JSON"), class_name, bytes: Some(v.as_str().len() as u64) }
             }
         }
     }
@@ -208,6 +204,25 @@ impl WeightReport {
         }
         row
     }
+}
+
+/// The class of a Keras JSON topology: `{class_name, config, ...}`, or wrapped as
+/// `{model_config: {class_name, ...}}`. Reads only those keys (the rest of the text is skipped, no tree).
+fn keras_class_name(topology: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        #[serde(borrow, default)]
+        class_name: Option<&'a serde_json::value::RawValue>,
+        #[serde(borrow, default)]
+        model_config: Option<&'a serde_json::value::RawValue>,
+    }
+    // Only objects (a derived struct would also read an array positionally).
+    fn head(text: &str) -> Option<Head<'_>> {
+        text.trim_start().starts_with('{').then(|| serde_json::from_str(text).ok())?
+    }
+    let string = |raw: &serde_json::value::RawValue| serde_json::from_str::<String>(raw.get()).ok();
+    let outer = head(topology)?;
+    outer.class_name.and_then(string).or_else(|| head(outer.model_config?.get())?.class_name.and_then(string))
 }
 
 /// The element type a weight is stored as.
@@ -245,6 +260,16 @@ mod tests {
         a.format = Some("layers-model".into());
         a.converted_by = Some(None);
         a
+    }
+
+    #[test]
+    fn keras_class_name_reads_plain_and_wrapped_topologies_only() {
+        assert_eq!(keras_class_name(r#"{"class_name":"Model","config":{}}"#).as_deref(), Some("Model"));
+        assert_eq!(keras_class_name(r#"{"model_config":{"class_name":"Sequential"}}"#).as_deref(), Some("Sequential"));
+        assert_eq!(keras_class_name(r#"{"class_name":1,"model_config":{"class_name":"S"}}"#).as_deref(), Some("S"));
+        for none in [r#"["Sequential"]"#, r#"{"node":[]}"#, "null", r#"{"model_config":[1]}"#] {
+            assert_eq!(keras_class_name(none), None, "{none}");
+        }
     }
 
     #[test]

@@ -223,7 +223,7 @@ pub async fn concurrent_saves(t: &Target) -> R {
     let models: Vec<ModelArtifacts> = (0..6)
         .map(|i| {
             let mut m = fixtures::model(if i % 2 == 0 { "a" } else { "d" });
-            m.user_defined_metadata = Some(serde_json::json!({ "writer": i }));
+            m.user_defined_metadata = Some(serde_json::json!({ "writer": i }).into());
             m
         })
         .collect();
@@ -232,7 +232,7 @@ pub async fn concurrent_saves(t: &Target) -> R {
         r.ctx(format_args!("concurrent save {i}"))?;
     }
     let back = t.registry.load(&t.load_url_of("concurrent/m")).await.ctx("load after concurrent saves")?;
-    let i = back.user_defined_metadata.as_ref().and_then(|v| v["writer"].as_u64());
+    let i = back.user_defined_metadata.as_ref().and_then(|v| v.to_value()["writer"].as_u64());
     let i = i.ok_or("the loaded model has no writer tag")? as usize;
     ensure!(i < models.len(), "writer tag {i} out of range");
     same(format_args!("after concurrent saves (writer {i})"), &back, &models[i])

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::artifacts::{ModelArtifacts, WeightSpec};
 use crate::info::ModelArtifactsInfo;
+use crate::json::RawJson;
 use crate::weights::WeightData;
 
 /// The fixture model names.
@@ -43,14 +44,14 @@ pub fn weight_bytes(name: &str) -> Vec<u8> {
 
 /// The artifacts TF.js's save handler received for fixture model `name` (`a`, `b`, `c`, `d`).
 pub fn model(name: &str) -> ModelArtifacts {
-    let v: serde_json::Map<String, Value> = serde_json::from_slice(artifacts_json(name)).expect("fixture JSON");
+    let text = std::str::from_utf8(artifacts_json(name)).expect("fixture is UTF-8");
     let mut a = ModelArtifacts::default();
-    let mut fields = serde_json::Map::new();
-    for (k, v) in v {
+    let mut fields = Vec::new();
+    for (k, v) in RawJson::parse_object(text).expect("fixture JSON") {
         if k == "weightSpecs" {
-            a.weight_specs = serde_json::from_value::<Vec<WeightSpec>>(v).expect("fixture specs");
+            a.weight_specs = v.deserialize_into::<Vec<WeightSpec>>().expect("fixture specs");
         } else if !k.starts_with('_') {
-            fields.insert(k, v);
+            fields.push((k, v));
         }
     }
     a.apply_json_object(fields, "fixture", false).expect("fixture fields");
