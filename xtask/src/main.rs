@@ -63,7 +63,7 @@ fn cargo() -> Command {
 
 /// Facade feature sets whose registered schemes are checked: none, each alone, all.
 const FEATURE_SETS: &[&str] =
-    &["", "localstorage", "indexeddb", "downloads", "http", "file", "localstorage,indexeddb,downloads,http,file"];
+    &["", "localstorage", "indexeddb", "downloads", "http", "file", "safetensors", "zip", "localstorage,indexeddb,downloads,http,file,safetensors,zip"];
 
 /// Crates with wasm32 tests that run in headless Chromium (`wasm-bindgen-test`).
 const WASM_TEST_PACKAGES: &[&str] = &["modelio-web-tests"];

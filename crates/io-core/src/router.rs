@@ -121,6 +121,8 @@ pub const KNOWN_SCHEMES: &[(&str, &str)] = &[
     ("http", "http"),
     ("https", "http"),
     ("file", "file"),
+    ("safetensors", "safetensors"),
+    ("zip", "zip"),
 ];
 
 /// A registered scheme: a plugin's static registration, or a configured instance mounted at a prefix.

@@ -22,8 +22,10 @@
 //! | `downloads`    | `downloads://`         | browser downloads        | a downloads folder            |
 //! | `http`         | `http://`, `https://`  | `fetch`                  | reqwest                       |
 //! | `file`         | `file://`              | (not available)          | files, crash-safe saves       |
+//! | `safetensors`  | `safetensors://`       | (not available)          | one `.safetensors` file       |
+//! | `zip`          | `zip://`               | (not available)          | one `.zip` (model.json + bins)|
 //!
-//! All are on by default. Turning a feature on is all a program does: [`registry`] makes sure every
+//! All but `safetensors` and `zip` are on by default. Turning a feature on is all a program does: [`registry`] makes sure every
 //! enabled plugin is linked and registered exactly once, whatever the linker did with `inventory`.
 #![warn(missing_docs)]
 
@@ -91,6 +93,10 @@ pub fn registry() -> &'static Registry {
         io_http::register(r);
         #[cfg(all(feature = "file", not(target_arch = "wasm32")))]
         io_file::register(r);
+        #[cfg(all(feature = "safetensors", not(target_arch = "wasm32")))]
+        io_safetensors::register(r);
+        #[cfg(all(feature = "zip", not(target_arch = "wasm32")))]
+        io_zip::register(r);
     });
     r
 }
@@ -127,6 +133,10 @@ fn enabled_plugins() -> Vec<(&'static str, &'static [&'static str])> {
         ("http", io_http::SCHEMES),
         #[cfg(all(feature = "file", not(target_arch = "wasm32")))]
         ("file", io_file::SCHEMES),
+        #[cfg(all(feature = "safetensors", not(target_arch = "wasm32")))]
+        ("safetensors", io_safetensors::SCHEMES),
+        #[cfg(all(feature = "zip", not(target_arch = "wasm32")))]
+        ("zip", io_zip::SCHEMES),
     ]
 }
 
