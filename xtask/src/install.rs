@@ -96,16 +96,11 @@ fn wasm_bindgen_version() -> Result<String, String> {
     Err("wasm-bindgen is not in Cargo.lock".into())
 }
 
-/// cargo-fuzz (from crates.io when missing). It runs with nightly or with stable and
-/// `RUSTC_BOOTSTRAP=1` ([`have_nightly`]).
+/// cargo-fuzz (from crates.io when missing). It runs with stable and `RUSTC_BOOTSTRAP=1`, or with
+/// nightly.
 pub fn cargo_fuzz() -> Res {
     if have("cargo-fuzz", "--version").is_none() {
         run(Command::new("cargo").args(["install", "cargo-fuzz"]))?;
     }
     Ok(())
-}
-
-/// Whether a nightly toolchain is installed (`rustc +nightly` works through rustup).
-pub fn have_nightly() -> bool {
-    Command::new("rustc").args(["+nightly", "--version"]).output().is_ok_and(|o| o.status.success())
 }

@@ -11,7 +11,7 @@
 //! - `fuzz [TARGET|all] [SECONDS|RUNS]`: runs cargo-fuzz on every target (model_json,
 //!   decode_weights, assemble, upload) or one, one at a time with one job, for 60 s each or as
 //!   given: `cargo xtask fuzz all 10M` runs each for 10 million executions. Installs cargo-fuzz;
-//!   uses nightly when installed, else stable with `RUSTC_BOOTSTRAP=1`.
+//!   runs on stable with `RUSTC_BOOTSTRAP=1` (`MODELIO_FUZZ_TOOLCHAIN=nightly` for nightly).
 
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
@@ -225,9 +225,9 @@ enum FuzzBudget {
 /// (`60`, the default) or a number of executions (`10M`, `500k`, `runs=N`). A crash stops the run
 /// with its input under `fuzz/artifacts/<target>/`.
 ///
-/// cargo-fuzz needs nightly compiler flags (`-Zsanitizer=address`): with a nightly toolchain it
-/// uses `cargo +nightly fuzz`, otherwise `cargo fuzz` on the default toolchain with
-/// `RUSTC_BOOTSTRAP=1` (`MODELIO_FUZZ_TOOLCHAIN=stable|nightly` chooses). With `-jobs=1` libFuzzer
+/// cargo-fuzz needs nightly compiler flags (`-Zsanitizer=address`): it runs on the default
+/// (stable) toolchain with `RUSTC_BOOTSTRAP=1`, so no nightly is needed;
+/// `MODELIO_FUZZ_TOOLCHAIN=nightly` uses `cargo +nightly fuzz` instead. With `-jobs=1` libFuzzer
 /// runs the fuzzer in one child process and prints its log (`fuzz/fuzz-0.log`) when it ends.
 fn fuzz(target: Option<&str>, budget: Option<&str>) -> Res {
     let budget = parse_fuzz_budget(budget.unwrap_or("60"))?;
@@ -237,11 +237,7 @@ fn fuzz(target: Option<&str>, budget: Option<&str>) -> Res {
         Some(t) => return Err(format!("unknown fuzz target '{t}'; available: {}", FUZZ_TARGETS.join(", "))),
     };
     install::cargo_fuzz()?;
-    let nightly = match std::env::var("MODELIO_FUZZ_TOOLCHAIN").as_deref() {
-        Ok("nightly") => true,
-        Ok("stable") => false,
-        _ => install::have_nightly(),
-    };
+    let nightly = std::env::var("MODELIO_FUZZ_TOOLCHAIN").as_deref() == Ok("nightly");
     for t in targets {
         let mut c = Command::new("cargo");
         if nightly {
