@@ -96,7 +96,8 @@ fn wasm_bindgen_version() -> Result<String, String> {
     Err("wasm-bindgen is not in Cargo.lock".into())
 }
 
-/// cargo-fuzz for the nightly toolchain.
+/// cargo-fuzz (from crates.io when missing). It runs with stable and `RUSTC_BOOTSTRAP=1`, or with
+/// nightly.
 pub fn cargo_fuzz() -> Res {
     if have("cargo-fuzz", "--version").is_none() {
         run(Command::new("cargo").args(["install", "cargo-fuzz"]))?;

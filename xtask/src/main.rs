@@ -9,7 +9,10 @@
 //!   wasm32 (the libraries and browser tests that build there).
 //! - `bench [NAME]`: criterion benchmarks, the peak memory of parsing a big model.json (`json-memory`),
 //!   and the side-by-side benchmarks against TF.js.
-//! - `fuzz [TARGET] [SECONDS]`: runs cargo-fuzz (nightly) on a target, installing cargo-fuzz.
+//! - `fuzz [TARGET|all] [SECONDS|RUNS]`: runs cargo-fuzz on every target (model_json,
+//!   decode_weights, assemble, upload) or one, one at a time with one job, for 60 s each or as
+//!   given: `cargo xtask fuzz all 10M` runs each for 10 million executions. Installs cargo-fuzz;
+//!   runs on stable with `RUSTC_BOOTSTRAP=1` (`MODELIO_FUZZ_TOOLCHAIN=nightly` for nightly).
 
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
@@ -27,9 +30,11 @@ fn main() {
         Some("test-browser") => install::npm_peer().and_then(|peer| test_browser(&peer)),
         Some("lint") => lint(),
         Some("bench") => bench(args.get(1).map(String::as_str)),
-        Some("fuzz") => fuzz(args.get(1).map(String::as_str), args.get(2).and_then(|s| s.parse().ok()).unwrap_or(60)),
+        Some("fuzz") => fuzz(args.get(1).map(String::as_str), args.get(2).map(String::as_str)),
         _ => {
-            eprintln!("usage: cargo xtask <test-all | test-browser | lint | bench [NAME] | fuzz [TARGET] [SECONDS]>");
+            eprintln!(
+                "usage: cargo xtask <test-all | test-browser | lint | bench [NAME] | fuzz [TARGET|all] [SECONDS|RUNS]>"
+            );
             exit(2)
         }
     };
@@ -62,8 +67,17 @@ fn cargo() -> Command {
 }
 
 /// Facade feature sets whose registered schemes are checked: none, each alone, all.
-const FEATURE_SETS: &[&str] =
-    &["", "localstorage", "indexeddb", "downloads", "http", "file", "safetensors", "zip", "localstorage,indexeddb,downloads,http,file,safetensors,zip"];
+const FEATURE_SETS: &[&str] = &[
+    "",
+    "localstorage",
+    "indexeddb",
+    "downloads",
+    "http",
+    "file",
+    "safetensors",
+    "zip",
+    "localstorage,indexeddb,downloads,http,file,safetensors,zip",
+];
 
 /// Crates with wasm32 tests that run in headless Chromium (`wasm-bindgen-test`).
 const WASM_TEST_PACKAGES: &[&str] = &["modelio-web-tests"];
@@ -217,16 +231,59 @@ fn bench(name: Option<&str>) -> Res {
     }
 }
 
-fn fuzz(target: Option<&str>, secs: u64) -> Res {
-    install::cargo_fuzz()?;
-    let targets = match target {
-        Some(t) => vec![t.to_string()],
-        None => vec!["model_json".into(), "decode_weights".into()],
+/// Every fuzz target (fuzz/fuzz_targets), run in this order by `cargo xtask fuzz`.
+const FUZZ_TARGETS: &[&str] = &["model_json", "decode_weights", "assemble", "upload"];
+
+/// How long (or how many executions) one fuzz target runs.
+enum FuzzBudget {
+    Seconds(u64),
+    Runs(u64),
+}
+
+/// Runs cargo-fuzz on one target or on every target, one after the other, one job each (libFuzzer
+/// `-jobs=1`, inputs up to 64 KiB), growing `fuzz/corpus/<target>`. The budget is seconds
+/// (`60`, the default) or a number of executions (`10M`, `500k`, `runs=N`). A crash stops the run
+/// with its input under `fuzz/artifacts/<target>/`.
+///
+/// cargo-fuzz needs nightly compiler flags (`-Zsanitizer=address`): it runs on the default
+/// (stable) toolchain with `RUSTC_BOOTSTRAP=1`, so no nightly is needed;
+/// `MODELIO_FUZZ_TOOLCHAIN=nightly` uses `cargo +nightly fuzz` instead. With `-jobs=1` libFuzzer
+/// runs the fuzzer in one child process and prints its log (`fuzz/fuzz-0.log`) when it ends.
+fn fuzz(target: Option<&str>, budget: Option<&str>) -> Res {
+    let budget = parse_fuzz_budget(budget.unwrap_or("60"))?;
+    let targets: Vec<&str> = match target {
+        None | Some("all") => FUZZ_TARGETS.to_vec(),
+        Some(t) if FUZZ_TARGETS.contains(&t) => vec![t],
+        Some(t) => return Err(format!("unknown fuzz target '{t}'; available: {}", FUZZ_TARGETS.join(", "))),
     };
+    install::cargo_fuzz()?;
+    let nightly = std::env::var("MODELIO_FUZZ_TOOLCHAIN").as_deref() == Ok("nightly");
     for t in targets {
-        run(Command::new("cargo")
-            .args(["+nightly", "fuzz", "run", &t, &format!("corpus/{t}"), "--", &format!("-max_total_time={secs}")])
-            .current_dir(root().join("fuzz")))?;
+        let mut c = Command::new("cargo");
+        if nightly {
+            c.arg("+nightly");
+        } else {
+            c.env("RUSTC_BOOTSTRAP", "1");
+        }
+        c.args(["fuzz", "run", t, &format!("corpus/{t}"), "--", "-jobs=1", "-workers=1", "-max_len=65536"]);
+        match budget {
+            FuzzBudget::Seconds(s) => c.arg(format!("-max_total_time={s}")),
+            FuzzBudget::Runs(n) => c.arg(format!("-runs={n}")),
+        };
+        run(c.current_dir(root().join("fuzz")))?;
     }
     Ok(())
+}
+
+fn parse_fuzz_budget(s: &str) -> Result<FuzzBudget, String> {
+    let bad = || format!("fuzz budget '{s}': give seconds (60) or executions (10M, 500k, runs=N)");
+    if let Some(n) = s.strip_prefix("runs=") {
+        return n.parse().map(FuzzBudget::Runs).map_err(|_| bad());
+    }
+    let (digits, scale) = match s.char_indices().last() {
+        Some((i, 'M' | 'm')) => (&s[..i], 1_000_000),
+        Some((i, 'k' | 'K')) => (&s[..i], 1_000),
+        _ => return s.parse().map(FuzzBudget::Seconds).map_err(|_| bad()),
+    };
+    digits.parse::<u64>().map(|n| FuzzBudget::Runs(n * scale)).map_err(|_| bad())
 }

@@ -53,6 +53,10 @@ impl ShardMemory {
         let Some(rest) = try_zeroed(total) else {
             return ShardMemory::none();
         };
+        #[cfg(test)]
+        if total > 0 {
+            SHARED_ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        }
         #[cfg(target_os = "linux")]
         let (rest, prefault) = linux::Prefault::start(rest);
         ShardMemory {
@@ -109,6 +113,17 @@ impl ShardMemory {
         }
         Ok(buf.freeze())
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    static SHARED_ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many non-empty [`ShardMemory`]s this thread has allocated (for tests).
+#[cfg(test)]
+pub(crate) fn shared_allocations() -> usize {
+    SHARED_ALLOCATIONS.with(|n| n.get())
 }
 
 /// `len` zero bytes from the allocator's zeroed allocation (fresh pages, not written), or `None`.

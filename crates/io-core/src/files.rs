@@ -229,6 +229,25 @@ impl Budget {
     }
 }
 
+/// The [`ShardMemory`] of one load, allocated when a source first asks for a buffer
+/// ([`FileRequest::buffer`]) rather than when the manifest is read: the manifest's total is only a
+/// claim, and a source that hands out bytes it already holds (an upload, [`NamedFiles`]) never
+/// asks, so a small upload declaring gigabytes allocates (and prefaults) nothing.
+struct LoadMemory {
+    total: usize,
+    memory: std::sync::OnceLock<ShardMemory>,
+}
+
+impl LoadMemory {
+    fn new(total: usize) -> Self {
+        LoadMemory { total, memory: std::sync::OnceLock::new() }
+    }
+
+    fn get(&self) -> &ShardMemory {
+        self.memory.get_or_init(|| ShardMemory::new(self.total))
+    }
+}
+
 /// One file to read, with the bounds the manifest sets. Handed to [`FileSource::read`].
 pub struct FileRequest<'a> {
     path: &'a str,
@@ -239,7 +258,7 @@ pub struct FileRequest<'a> {
     held: AtomicU64,
     counted: AtomicU64,
     meter: &'a Meter,
-    memory: &'a ShardMemory,
+    memory: &'a LoadMemory,
     opts: &'a Options,
     url: &'a str,
 }
@@ -286,7 +305,7 @@ impl FileRequest<'_> {
     /// empty one when the size is unknown or too large.
     pub fn buffer(&self, announced: Option<u64>) -> BytesMut {
         match announced.filter(|&n| n <= self.max_len()).and_then(|n| usize::try_from(n).ok()) {
-            Some(n) => self.memory.take(n).unwrap_or_default(),
+            Some(n) => self.memory.get().take(n).unwrap_or_default(),
             None => BytesMut::new(),
         }
     }
@@ -405,7 +424,7 @@ pub async fn load(
 pub async fn read_model_json(source: &dyn FileSource, path: &str, url: &str, opts: &Options) -> Result<Bytes> {
     let budget = Budget::new(None, opts.get_limits().max_model_json_bytes);
     let meter = Options::new().meter(None);
-    let memory = ShardMemory::none();
+    let memory = LoadMemory::new(0);
     let req = FileRequest {
         path,
         name: source.name(path),
@@ -453,7 +472,7 @@ pub async fn assemble(
     }
     let budgets: Vec<Budget> = declared.iter().map(|d| Budget::new(*d, limit.saturating_sub(known))).collect();
     let total_known = declared.iter().all(Option::is_some).then_some(known);
-    let memory = ShardMemory::new(total_known.and_then(|n| usize::try_from(n).ok()).unwrap_or(0));
+    let memory = LoadMemory::new(total_known.and_then(|n| usize::try_from(n).ok()).unwrap_or(0));
     let meter = opts.meter(total_known);
     let requests: Vec<FileRequest<'_>> = model
         .weights_manifest
@@ -729,6 +748,37 @@ mod tests {
         let opts = Options::new().limits(crate::Limits { max_model_json_bytes: 1000, ..Default::default() });
         let e = block_on(load(&big, "model.json", "t://m", PathPolicy::Inside, &opts)).unwrap_err();
         assert!(matches!(e, Error::TooLarge { what: "model.json", limit: 1000, actual: 1001, .. }), "{e}");
+    }
+
+    /// Found by the `assemble` fuzz target: a manifest declaring 64 MiB or more, uploaded with a few
+    /// bytes, made `assemble` allocate its declared total and start the prefault thread (64 MiB
+    /// populated per load) although in-memory files never use that memory. Now the memory is
+    /// allocated on a source's first `FileRequest::buffer` call only.
+    #[test]
+    fn declared_total_is_not_allocated_for_in_memory_files() {
+        let doc = r#"{"modelTopology":{},"weightsManifest":[{"paths":["w.bin"],"weights":[{"name":"w","shape":[16777216],"dtype":"float32"}]}]}"#;
+        let named = NamedFiles::new([("w.bin".to_string(), Bytes::from_static(b"1234"))], "t").unwrap();
+        let before = crate::buffer::shared_allocations();
+        let e = block_on(load_json(doc.as_bytes(), &named, &Options::new())).unwrap_err();
+        assert!(matches!(e, Error::WeightsMismatch { .. }), "{e}");
+        assert_eq!(crate::buffer::shared_allocations(), before, "no shared memory for in-memory files");
+
+        // A source that reads into buffers still gets the load's shared memory.
+        struct Buffered;
+        #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+        #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+        impl FileSource for Buffered {
+            fn name(&self, p: &str) -> String {
+                p.to_string()
+            }
+            async fn read(&self, req: &FileRequest<'_>) -> Result<Bytes> {
+                req.read_from(&mut &[7u8; 40][..], Some(40))
+            }
+        }
+        let files = split(&model(10), "t://m", NODE_FILE, &WeightFiles::One("weights.bin".into())).unwrap();
+        let parsed = ModelJson::parse(&files.model_json, "t").unwrap();
+        block_on(assemble(parsed, &Buffered, "t://m", PathPolicy::Inside, &Options::new())).unwrap();
+        assert_eq!(crate::buffer::shared_allocations(), before + 1);
     }
 
     #[test]

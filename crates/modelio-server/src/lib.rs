@@ -27,6 +27,7 @@ pub mod cache;
 mod config;
 mod cors;
 mod error;
+pub mod fuzzing;
 pub mod names;
 mod upload;
 
