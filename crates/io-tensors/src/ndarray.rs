@@ -60,7 +60,9 @@ pub fn into_array_f32(t: Tensor) -> Result<ArrayD<f32>> {
 }
 
 fn t_to_f32(d: &TensorData) -> Result<Vec<f32>> {
-    Tensor { shape: vec![], data: d.clone() }.to_f32_vec().ok_or_else(|| Error::Unsupported("non-numeric weight".into()))
+    Tensor { shape: vec![], data: d.clone() }
+        .to_f32_vec()
+        .ok_or_else(|| Error::Unsupported("non-numeric weight".into()))
 }
 
 /// A borrowed view of a weight's values, straight on the weight bytes: no copy, no decode.

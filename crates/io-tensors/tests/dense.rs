@@ -17,7 +17,8 @@ fn floats(v: &Value) -> Vec<f32> {
 /// (input shape, input values, output values) of fixture model `m`.
 fn io(m: &str) -> (Vec<usize>, Vec<f32>, Vec<f32>) {
     let e = expected(m);
-    let shape: Vec<usize> = e["input"]["shape"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+    let shape: Vec<usize> =
+        e["input"]["shape"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
     let n: usize = shape.iter().product();
     let input = match &e["input"]["values"] {
         v @ Value::Array(_) => floats(v),
@@ -71,7 +72,8 @@ mod nd {
         close(&forward("c", &a.weight_data), &io("c").2);
         // As the converter sharded it: the kernel spans both shards.
         let bytes = fixtures::weight_bytes("c");
-        let shards = WeightData::from_chunks(vec![bytes[..4_194_304].to_vec().into(), bytes[4_194_304..].to_vec().into()]);
+        let shards =
+            WeightData::from_chunks(vec![bytes[..4_194_304].to_vec().into(), bytes[4_194_304..].to_vec().into()]);
         close(&forward("c", &shards), &io("c").2);
     }
 
@@ -106,7 +108,8 @@ mod nd {
         assert!(view_weight(spec, &split, 0..48).unwrap().is_none());
         // Quantized: no view (decode dequantizes).
         let mut q = spec.clone();
-        q.quantization = Some(serde_json::from_value(serde_json::json!({"dtype": "uint8", "scale": 1, "min": 0})).unwrap());
+        q.quantization =
+            Some(serde_json::from_value(serde_json::json!({"dtype": "uint8", "scale": 1, "min": 0})).unwrap());
         assert!(view_weight(&q, &WeightData::single(vec![0u8; 12]), 0..12).unwrap().is_none());
     }
 }
@@ -119,7 +122,8 @@ mod cd {
 
     fn forward(m: &str) -> Vec<f32> {
         let a = fixtures::model(m);
-        let w: Vec<Tensor> = decode_tensors(&a.weight_specs, &a.weight_data).unwrap().into_iter().map(|(_, t)| t).collect();
+        let w: Vec<Tensor> =
+            decode_tensors(&a.weight_specs, &a.weight_data).unwrap().into_iter().map(|(_, t)| t).collect();
         let (shape, input, _) = io(m);
         let mut x = Tensor::from_vec(input, shape, &Device::Cpu).unwrap();
         for l in 0..w.len() / 2 {
