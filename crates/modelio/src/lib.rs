@@ -43,6 +43,9 @@ pub use io_core::{
     Registry, Result, SaveHandler, SaveResponse, SaveResult, Scheme, Tensor, TensorData, Topology, WeightData,
     WeightSpec, DEFAULT_SHARD_SIZE,
 };
+/// Decoded weights as `ndarray` arrays / `candle_core` tensors (features `ndarray`, `candle`).
+#[cfg(any(feature = "ndarray", feature = "candle"))]
+pub use io_tensors as tensors;
 
 /// `downloads://` and TF.js's `browserFiles`.
 #[cfg(feature = "downloads")]
