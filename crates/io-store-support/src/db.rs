@@ -38,7 +38,7 @@ impl Db {
         };
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(err)?;
+        let mode = wal_mode(&conn).map_err(err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::storage(
                 store,
@@ -126,6 +126,27 @@ impl Db {
             }
             Ok(())
         })
+    }
+}
+
+/// Switches `conn` to WAL and returns the journal mode SQLite reports. Switching needs an
+/// exclusive lock, and when several processes create the database at once SQLite can answer
+/// `SQLITE_BUSY` at once instead of calling the busy handler (it does so to avoid a deadlock), so
+/// this retries with a short backoff for up to [`BUSY_TIMEOUT`].
+fn wal_mode(conn: &Connection) -> rusqlite::Result<String> {
+    let start = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                    && start.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
     }
 }
 
