@@ -5,9 +5,9 @@
 //! and a small shard size, and compares every file byte for byte and the manifest by value (with
 //! the number text).
 //!
-//! Needs Python with numpy and `tensorflowjs` (no TensorFlow):
-//! `python3 -m venv /tmp/tfjs && /tmp/tfjs/bin/pip install --no-deps tensorflowjs==4.22.0 numpy`,
-//! then `MODELIO_TFJS_PYTHON=/tmp/tfjs/bin/python`. Without it the test says so and passes.
+//! Needs Python with numpy and `tensorflowjs` (no TensorFlow): `cargo xtask test-all` prepares one
+//! and passes it in `MODELIO_PYTHON` (see `io_core::testkit::oracle::python`); run alone without
+//! it and without them in `python3`, the test says it skipped.
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -15,22 +15,6 @@ use io_core::convert::{Conversion, QuantizeTo, Selection};
 use io_core::files::{self, WeightFiles, KEYED};
 use io_core::{encode_weights, ModelArtifacts, NamedTensor, Tensor, TensorData, WeightData};
 use serde_json::{json, Value};
-
-fn python() -> Option<String> {
-    let candidates: Vec<String> = match std::env::var("MODELIO_TFJS_PYTHON") {
-        Ok(p) => vec![p],
-        Err(_) => vec!["python3".into(), "python".into()],
-    };
-    candidates.into_iter().find(|p| {
-        Command::new(p)
-            .args([
-                "-c",
-                "import numpy, importlib.util, sys; sys.exit(importlib.util.find_spec('tensorflowjs') is None)",
-            ])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
-}
 
 struct Lcg(u64);
 impl Lcg {
@@ -100,9 +84,9 @@ fn conversion(map: &Value) -> Conversion {
 
 #[test]
 fn quantization_matches_the_python_converter() {
-    let Some(py) = python() else {
+    let Some(py) = io_core::testkit::oracle::python(&["numpy", "tensorflowjs"]) else {
         eprintln!(
-            "SKIPPED convert_oracle: no Python with numpy and tensorflowjs (set MODELIO_TFJS_PYTHON; see this file's docs)"
+            "SKIPPED convert_oracle: no Python with numpy and tensorflowjs (set MODELIO_PYTHON; see this file's docs)"
         );
         return;
     };

@@ -104,3 +104,34 @@ pub fn cargo_fuzz() -> Res {
     }
     Ok(())
 }
+
+/// What the Python oracles import: numpy, `safetensors` (reads modelio's exports) and the
+/// converter's `tensorflowjs` 4.22 without its dependencies (its `write_weights` needs only numpy;
+/// TensorFlow itself is not installed).
+const PYTHON_PACKAGES: &[&[&str]] = &[&["numpy", "safetensors"], &["--no-deps", "tensorflowjs==4.22.0"]];
+
+/// A Python virtual environment under `target/python-oracle` with [`PYTHON_PACKAGES`] (from PyPI,
+/// once; a marker file keeps it until the package list changes). Returns its `python`.
+pub fn python_oracle() -> Result<PathBuf, String> {
+    let venv = root().join("target/python-oracle");
+    let python = venv.join("bin/python");
+    let marker = venv.join(".modelio-packages");
+    let want = format!("{PYTHON_PACKAGES:?}");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(&want) && python.exists() {
+        return Ok(python);
+    }
+    if have("python3", "--version").is_none() {
+        return Err(
+            "python3 is needed for the converter and safetensors oracles (Debian: apt-get install python3-venv)".into(),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    run(Command::new("python3").arg("-m").arg("venv").arg(&venv))
+        .map_err(|e| format!("{e}\n(creating a Python venv failed; Debian: apt-get install python3-venv)"))?;
+    for pkgs in PYTHON_PACKAGES {
+        run(Command::new(&python).args(["-m", "pip", "install", "--quiet"]).args(*pkgs))
+            .map_err(|e| format!("{e}\n(installing {pkgs:?} from PyPI failed)"))?;
+    }
+    std::fs::write(&marker, want).map_err(|e| e.to_string())?;
+    Ok(python)
+}

@@ -85,11 +85,16 @@ const WASM_TEST_PACKAGES: &[&str] = &["modelio-web-tests"];
 fn test_all() -> Res {
     let t0 = std::time::Instant::now();
     let peer = install::npm_peer()?;
+    let python = install::python_oracle()?;
     // Native: every unit, integration and doc test of the workspace. Tests that reach the native
     // localstorage:// / indexeddb:// stores through the global registry use a profile under target/,
     // never the user's own modelio profile.
     let profile = root().join("target").join("test-profile");
-    run(cargo().args(["test", "--workspace"]).env("MODELIO_PEER_DIR", &peer).env("MODELIO_HOME", &profile))?;
+    run(cargo()
+        .args(["test", "--workspace"])
+        .env("MODELIO_PEER_DIR", &peer)
+        .env("MODELIO_HOME", &profile)
+        .env("MODELIO_PYTHON", &python))?;
     // The facade's features: registered schemes == enabled features.
     for set in FEATURE_SETS {
         let mut c = cargo();

@@ -422,13 +422,33 @@ pub async fn load(
 
 /// Reads model.json through `source`, at most [`Limits::max_model_json_bytes`](crate::Limits) + 1 bytes.
 pub async fn read_model_json(source: &dyn FileSource, path: &str, url: &str, opts: &Options) -> Result<Bytes> {
-    let budget = Budget::new(None, opts.get_limits().max_model_json_bytes);
-    let meter = Options::new().meter(None);
+    read_one(source, path, url, FileKind::ModelJson, opts.get_limits().max_model_json_bytes, &Options::new(), opts)
+        .await
+}
+
+/// Reads one whole file that is not part of a manifest (an archive holding a model, say) through
+/// `source`: at most `limit` bytes (a larger announced size fails before reading, a longer stream is
+/// cut off one byte past it), with byte progress reported to `opts`. Read as a weight file.
+pub async fn read_whole(source: &dyn FileSource, path: &str, url: &str, limit: u64, opts: &Options) -> Result<Bytes> {
+    read_one(source, path, url, FileKind::Weights, limit, opts, opts).await
+}
+
+async fn read_one(
+    source: &dyn FileSource,
+    path: &str,
+    url: &str,
+    kind: FileKind,
+    limit: u64,
+    progress: &Options,
+    opts: &Options,
+) -> Result<Bytes> {
+    let budget = Budget::new(None, limit);
+    let meter = progress.meter(None);
     let memory = LoadMemory::new(0);
     let req = FileRequest {
         path,
         name: source.name(path),
-        kind: FileKind::ModelJson,
+        kind,
         group: None,
         budget: &budget,
         held: AtomicU64::new(0),
@@ -439,6 +459,7 @@ pub async fn read_model_json(source: &dyn FileSource, path: &str, url: &str, opt
         url,
     };
     let bytes = source.read(&req).await?;
+    meter.finish(bytes.len() as u64);
     opts.tap_file(path, &req.name, &bytes);
     Ok(bytes)
 }

@@ -3,7 +3,6 @@
 //! what TF.js saved. The peer is installed by `cargo xtask test-all`; without it these tests fail.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use io_core::testkit::{assert_same_model, fixtures};
 use io_file::FileHandler;
@@ -12,35 +11,8 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The TF.js peer folder, checked: `$MODELIO_PEER_DIR` (set by xtask), else `<workspace>/peer`.
-fn peer() -> PathBuf {
-    let dir = std::env::var_os("MODELIO_PEER_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("peer"));
-    let need = [
-        dir.join("node_modules/@tensorflow/tfjs/package.json"),
-        dir.join(".cache/tfjs-node/package/dist/io/file_system.js"),
-        dir.join("file_interop.js"),
-    ];
-    for f in &need {
-        assert!(f.exists(), "the TF.js peer is not installed: {} is missing. Run `cargo xtask test-all` (it runs `npm ci` in peer/ and unpacks tfjs-node's file handler), or set MODELIO_PEER_DIR.", f.display());
-    }
-    dir
-}
-
-/// Runs `node file_interop.js ARGS` and parses its JSON output.
 fn node(args: &[&Path], cmd: &str) -> serde_json::Value {
-    let dir = peer();
-    let out = Command::new("node")
-        .arg(dir.join("file_interop.js"))
-        .arg(cmd)
-        .args(args)
-        .current_dir(&dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `node` (needed for the TF.js interop tests; Debian: apt-get install nodejs): {e}")
-        });
-    assert!(out.status.success(), "node file_interop.js {cmd} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("bad output from node ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    io_core::testkit::oracle::tfjs_file(cmd, args)
 }
 
 fn expected(m: &str) -> PathBuf {

@@ -39,6 +39,24 @@ impl HttpHandler {
         ModelJson::parse(&bytes, &self.url)
     }
 
+    /// `GET` of the handler's URL as one whole file of at most `limit` bytes (a larger
+    /// `Content-Length` fails before the body is read; a longer body is cut off one byte past it),
+    /// retried on temporary failures, with byte progress to `opts`. For archives holding a model
+    /// (`zip://https://…`). Runs on the handler's runtime like a load.
+    pub async fn fetch_whole(&self, limit: u64, opts: &Options) -> Result<Bytes> {
+        let (h, o) = (self.clone(), opts.clone());
+        crate::runtime::run(async move {
+            let source = HttpFiles { handler: &h, urls: HashMap::new() };
+            files::read_whole(&source, &h.url, &h.url, limit, &o).await.map_err(|e| match e {
+                Error::HttpStatus { status: status @ (404 | 410), url, .. } => {
+                    Error::NotFound { url, detail: format!("HTTP {status}") }
+                }
+                other => other,
+            })
+        })
+        .await
+    }
+
     /// The whole load: model.json, then the weights, each file kept as its own buffer.
     pub(crate) async fn load_artifacts(&self, opts: &Options) -> Result<ModelArtifacts> {
         let model_json = self.load_model_json(opts).await?;

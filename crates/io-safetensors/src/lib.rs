@@ -24,6 +24,15 @@
 //!   and is held against `Limits::max_weight_bytes` before it is read; every tensor's byte range is
 //!   checked to lie inside it and to match its dtype and shape. Only regular files are read.
 //!
+//! - **Sharded** (Hugging Face layout): a URL ending in [`INDEX_SUFFIX`]
+//!   (`safetensors:///m/model.safetensors.index.json`) saves `model-0000I-of-0000N.safetensors`
+//!   shards of at most `Options::shard_size` ([`DEFAULT_SHARD_BYTES`] by default) and the index
+//!   (`weight_map`, `metadata.total_size`, the model.json under [`MODEL_JSON_KEY`]). Index and shards
+//!   carry one save id, so a load refuses shards of another save instead of mixing them; shards are
+//!   renamed into place before the index, and shards of the previous save that the new index does
+//!   not name are removed after it. A load reads only plain file names in the index's folder and
+//!   holds their total size against `Limits::max_weight_bytes` before reading any.
+//!
 //! On `wasm32` this crate registers nothing (no file system).
 #![warn(missing_docs)]
 
@@ -31,7 +40,7 @@
 mod handler;
 
 #[cfg(not(target_arch = "wasm32"))]
-pub use handler::{SafetensorsHandler, SafetensorsScheme};
+pub use handler::{SafetensorsHandler, SafetensorsScheme, DEFAULT_SHARD_BYTES, INDEX_SUFFIX};
 
 /// The `__metadata__` key that holds the model.json.
 pub const MODEL_JSON_KEY: &str = "modelio.model.json";

@@ -107,11 +107,10 @@ fn hostile_headers_fail_before_allocation() {
 
 #[test]
 fn python_reads_the_export() {
-    let probe = std::process::Command::new("python3").args(["-c", "import safetensors, numpy"]).output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        println!("SKIPPED: python3 with `safetensors` and `numpy` is not available (pip install safetensors numpy)");
+    let Some(python) = io_core::testkit::oracle::python(&["safetensors", "numpy"]) else {
+        println!("SKIPPED: no Python with `safetensors` and `numpy` (MODELIO_PYTHON; `cargo xtask test-all` sets it)");
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     for name in fixtures::MODELS {
         let model = fixtures::model(name);
@@ -127,7 +126,7 @@ with safe_open(sys.argv[1], framework="np") as f:
 print(json.dumps({"tensors": {k: [str(v.dtype), list(v.shape), v.tobytes().hex()] for k, v in t.items()},
                   "has_model_json": "modelio.model.json" in meta}))
 "#;
-        let out = std::process::Command::new("python3").args(["-c", script]).arg(&path).output().unwrap();
+        let out = std::process::Command::new(&python).args(["-c", script]).arg(&path).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["has_model_json"], true);

@@ -1,7 +1,7 @@
 //! The `zip://` plugin and [`ZipHandler`].
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Cursor, Read, Seek, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
@@ -21,7 +21,15 @@ pub struct ZipScheme;
 
 impl Scheme for ZipScheme {
     fn save_handler(&self, url: &ModelUrl) -> Result<Option<Box<dyn SaveHandler>>> {
-        Ok(Some(Box::new(ZipHandler::from_url(url)?)))
+        let handler = ZipHandler::from_url(url)?;
+        if handler.remote().is_some() {
+            return Err(Error::Unsupported {
+                operation: "save",
+                url: url.raw.clone(),
+                reason: "a zip over http(s) can only be loaded; save to zip:///path/m.zip and upload that file".into(),
+            });
+        }
+        Ok(Some(Box::new(handler)))
     }
     fn load_handler(&self, url: &ModelUrl) -> Result<Option<Box<dyn LoadHandler>>> {
         Ok(Some(Box::new(ZipHandler::from_url(url)?)))
@@ -107,7 +115,25 @@ impl ZipHandler {
         Ok(SaveResult::for_artifacts(artifacts))
     }
 
-    /// Loads (blocking), every read bounded by the manifest (see the crate docs).
+    /// The archive's http(s) URL for `zip://https://host/m.zip`, `None` for a local file.
+    pub fn remote(&self) -> Option<&str> {
+        let p = self.path.to_str()?;
+        (p.starts_with("http://") || p.starts_with("https://")).then_some(p)
+    }
+
+    /// Loads an archive from http(s): the whole file is fetched first (at most the weight limit plus
+    /// the model.json limit plus 1 MiB of zip structure; a larger `Content-Length` fails before the
+    /// body is read), with byte progress and retries, then read like a local archive.
+    async fn load_remote(&self, remote: &str, opts: &Options) -> Result<ModelArtifacts> {
+        let limits = opts.get_limits();
+        let limit = limits.max_weight_bytes.saturating_add(limits.max_model_json_bytes).saturating_add(1 << 20);
+        let bytes = io_http::HttpHandler::new(remote).fetch_whole(limit, opts).await?;
+        let (h, o) = (self.clone(), opts.clone());
+        io_core::blocking::unblock(move || h.load_archive(Cursor::new(bytes), &o)).await
+    }
+
+    /// Loads (blocking), every read bounded by the manifest (see the crate docs). Local files only
+    /// (the async [`LoadHandler::load`] also fetches `zip://https://…`).
     pub fn load_sync(&self, opts: &Options) -> Result<ModelArtifacts> {
         let meta = std::fs::metadata(&self.path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::not_found(self.url.clone()),
@@ -117,7 +143,12 @@ impl ZipHandler {
             return Err(Error::invalid_model(&self.url, "not a regular file"));
         }
         let file = File::open(&self.path).map_err(|e| Error::io("opening", &self.path, e))?;
-        let archive = ZipArchive::new(file)
+        self.load_archive(file, opts)
+    }
+
+    /// Reads the model in an archive (see the crate docs for the checks).
+    fn load_archive<R: Read + Seek + Send>(&self, reader: R, opts: &Options) -> Result<ModelArtifacts> {
+        let archive = ZipArchive::new(reader)
             .map_err(|e| Error::invalid_model(&self.url, format!("not a readable zip archive: {e}")))?;
         let mut root: Option<String> = None;
         let mut nested: Vec<String> = Vec::new();
@@ -164,13 +195,13 @@ fn is_safe(name: &str) -> bool {
 }
 
 /// The entries of one opened archive, under the model.json's folder.
-struct ZipSource {
-    archive: Mutex<ZipArchive<File>>,
+struct ZipSource<R> {
+    archive: Mutex<ZipArchive<R>>,
     prefix: String,
     url: String,
 }
 
-impl ZipSource {
+impl<R> ZipSource<R> {
     fn entry(&self, path: &str) -> String {
         let p = path.trim_start_matches("./");
         format!("{}{p}", self.prefix)
@@ -178,7 +209,7 @@ impl ZipSource {
 }
 
 #[io_core::async_trait]
-impl FileSource for ZipSource {
+impl<R: Read + Seek + Send> FileSource for ZipSource<R> {
     fn name(&self, path: &str) -> String {
         format!("{}!/{}", self.url, self.entry(path))
     }
@@ -234,6 +265,9 @@ impl SaveHandler for ZipHandler {
 #[io_core::async_trait]
 impl LoadHandler for ZipHandler {
     async fn load(&self, opts: &Options) -> Result<ModelArtifacts> {
+        if let Some(remote) = self.remote() {
+            return self.load_remote(remote, opts).await;
+        }
         let (h, o) = (self.clone(), opts.clone());
         io_core::blocking::unblock(move || h.load_sync(&o)).await
     }

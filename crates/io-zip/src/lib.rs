@@ -4,6 +4,10 @@
 //!
 //! - **URL**: `zip:///abs/model.zip` or `zip://./relative/model.zip` (the path after `://`, read as
 //!   `file://` reads it). A plain `file://…/x.zip` is not detected: `file://` stays folders only.
+//!   `zip://https://host/m.zip` (or `http://`) loads an archive over HTTP: the file is fetched
+//!   whole, bounded by the weight limit plus the model.json limit plus 1 MiB (a larger
+//!   `Content-Length` fails before the body is read, a longer body is cut off), with retries and
+//!   byte progress, then read as below. Saving over http is refused.
 //! - **Save**: tfjs-node's layout (`model.json` + `weights.bin`, or `group1-shard{I}of{N}.bin` with
 //!   `Options::shard_size`) as entries of a new zip (weights stored, model.json deflated), written to
 //!   a temporary file next to the target, fsynced, then renamed over it: atomic.

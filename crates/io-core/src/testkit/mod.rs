@@ -22,6 +22,8 @@ mod cases;
 pub mod fixtures;
 #[cfg(not(target_arch = "wasm32"))]
 mod harness;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod oracle;
 
 use std::fmt;
 
