@@ -105,7 +105,7 @@ fn loads_a_zip_over_http_with_byte_progress() {
 #[test]
 fn hostile_servers_are_bounded() {
     let r = registry();
-    let limits = Limits { max_weight_bytes: 1 << 20, max_model_json_bytes: 1 << 20, ..Limits::default() };
+    let limits = Limits { max_weight_bytes: 1 << 20, max_model_json_bytes: 1 << 20 };
     let opts = Options::new().limits(limits);
     let (base, sent) = server(Vec::new(), Mode::HugeLength);
     let err = run(r.load_with(&format!("zip://{base}/m.zip"), &opts)).unwrap_err();
