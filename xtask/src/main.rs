@@ -104,6 +104,9 @@ fn test_all() -> Res {
         }
         run(&mut c)?;
     }
+    // Weights into tensor crates (features off in the workspace build): Dense forward passes
+    // against TF.js's predictions, and the predict_candle example.
+    run(cargo().args(["test", "-p", "io-tensors", "--features", "ndarray,candle"]))?;
     // wasm32 in a real browser.
     test_browser(&peer)?;
     eprintln!("xtask: test-all passed in {:.0} s", t0.elapsed().as_secs_f64());
@@ -230,9 +233,10 @@ fn bench(name: Option<&str>) -> Res {
         Some("http") => bench_http::run_bench(),
         Some("cli") => bench_cli::run_all(),
         Some("upload") => run(cargo().args(["bench", "-p", "modelio-server", "--bench", "upload"])),
-        Some(other) => {
-            Err(format!("unknown benchmark '{other}'; available: codec, convert, json-memory, http, cli, upload"))
-        }
+        Some("safetensors") => run(cargo().args(["bench", "-p", "io-safetensors", "--bench", "export"])),
+        Some(other) => Err(format!(
+            "unknown benchmark '{other}'; available: codec, convert, json-memory, http, cli, upload, safetensors"
+        )),
     }
 }
 

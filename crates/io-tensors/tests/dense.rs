@@ -115,24 +115,20 @@ mod nd {
 }
 
 #[cfg(feature = "candle")]
+#[path = "../examples/predict_candle.rs"]
+mod predict_candle;
+
+#[cfg(feature = "candle")]
 mod cd {
     use super::*;
     use candle_core::{Device, Tensor};
-    use io_tensors::candle::decode_tensors;
 
+    /// The example's forward pass (examples/predict_candle.rs) on fixture `m`.
     fn forward(m: &str) -> Vec<f32> {
         let a = fixtures::model(m);
-        let w: Vec<Tensor> =
-            decode_tensors(&a.weight_specs, &a.weight_data).unwrap().into_iter().map(|(_, t)| t).collect();
         let (shape, input, _) = io(m);
-        let mut x = Tensor::from_vec(input, shape, &Device::Cpu).unwrap();
-        for l in 0..w.len() / 2 {
-            x = x.matmul(&w[2 * l]).unwrap().broadcast_add(&w[2 * l + 1]).unwrap();
-            if m == "a" && l == 0 {
-                x = x.relu().unwrap();
-            }
-        }
-        x.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        let x = Tensor::from_vec(input, shape, &Device::Cpu).unwrap();
+        super::predict_candle::forward(&a, x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
     }
 
     #[test]
@@ -143,5 +139,19 @@ mod cd {
     #[test]
     fn candle_model_c_matches_tfjs() {
         close(&forward("c"), &io("c").2);
+    }
+
+    #[test]
+    fn the_example_runs_on_a_model_tfjs_saved() {
+        let dir = format!("file://{}/../../fixtures/tfjs/node_file/a", env!("CARGO_MANIFEST_DIR"));
+        let registry = io_core::Registry::new();
+        io_file::register(&registry);
+        let model = futures::executor::block_on(registry.load(&dir)).unwrap();
+        let layers = super::predict_candle::dense_layers(&model).unwrap();
+        assert_eq!(layers.iter().map(|(_, a)| a.as_str()).collect::<Vec<_>>(), ["relu", "linear"]);
+        let (shape, input, want) = io("a");
+        let x = Tensor::from_vec(input, shape, &Device::Cpu).unwrap();
+        let got = super::predict_candle::forward(&model, x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        close(&got, &want);
     }
 }
