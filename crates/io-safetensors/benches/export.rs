@@ -24,6 +24,14 @@ fn bench(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("file-copy-limit", "64MiB"), |b| {
         b.iter(|| std::fs::copy(&raw, dir.path().join("copy.bin")).unwrap())
     });
+    // What an export also does: fsync the new file before it is renamed into place.
+    g.bench_function(BenchmarkId::new("file-copy-fsync", "64MiB"), |b| {
+        b.iter(|| {
+            let to = dir.path().join("copy.bin");
+            std::fs::copy(&raw, &to).unwrap();
+            std::fs::File::open(&to).unwrap().sync_all().unwrap()
+        })
+    });
     g.bench_function(BenchmarkId::new("export", "64MiB"), |b| b.iter(|| single.save_sync(&model, &none).unwrap()));
     g.bench_function(BenchmarkId::new("export-sharded-16MiB", "64MiB"), |b| {
         b.iter(|| sharded.save_sync(&model, &shards).unwrap())

@@ -52,7 +52,7 @@ mod nd {
         for l in 0..layers {
             let k = w[2 * l].view().into_dimensionality::<Ix2>().unwrap();
             let b = w[2 * l + 1].view().into_dimensionality::<Ix1>().unwrap();
-            x = x.dot(&k) + &b;
+            x = x.dot(&k) + b;
             if m == "a" && l == 0 {
                 x.mapv_inplace(|v| v.max(0.0)); // dense_a1 is relu, dense_a2 and dense_c linear
             }
