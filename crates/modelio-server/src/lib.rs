@@ -26,17 +26,20 @@ pub mod api;
 pub mod cache;
 mod config;
 mod cors;
+mod disk;
 mod error;
 pub mod fuzzing;
 pub mod names;
-mod upload;
+pub mod upload;
+pub mod versions;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
 pub use api::router;
 pub use config::{
-    ServeConfig, DEFAULT_ADDR, DEFAULT_CACHE_MAX_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_REVALIDATE_AFTER,
+    ServeConfig, DEFAULT_ADDR, DEFAULT_CACHE_MAX_BYTES, DEFAULT_KEEP_VERSIONS, DEFAULT_MAX_MANIFEST_PATHS,
+    DEFAULT_MAX_MODEL_JSON_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_PARTS, DEFAULT_REVALIDATE_AFTER,
     DEFAULT_STORE,
 };
 pub use error::ApiError;

@@ -56,7 +56,7 @@ async fn tfjs_saves_to_and_loads_from_the_server() {
         assert_eq!(r["saveStatus"], serde_json::json!([200]), "model {m}: {r}");
         assert_eq!(r["bitExact"], true, "model {m}: TF.js's prediction after the round trip differs: {r}");
         // What TF.js uploaded is what TF.js's own save handler produces, bit for bit.
-        let stored = modelio::registry().load(&format!("{}/tfjs/{m}", s.store)).await.unwrap();
+        let stored = modelio::registry().load(&support::stored(&s, &format!("tfjs/{m}")).await).await.unwrap();
         let want = fixtures::model(m);
         assert!(stored.weight_data.to_vec() == want.weight_data.to_vec(), "model {m}: weights TF.js uploaded differ");
         assert_eq!(stored.weight_specs, want.weight_specs, "model {m}");
