@@ -135,6 +135,24 @@ impl App {
         }
     }
 
+    /// The prepared files of what `name` is now, and its version. A version removed between reading
+    /// the pointer and reading the version (a newer save committed and pruned it meanwhile, or the
+    /// pointer came from the cache) means a newer pointer: read again, a few times.
+    async fn current(&self, name: &str) -> Result<(Arc<Prepared>, Option<String>), ApiError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.latest(name).await? {
+                Latest::Plain => return Ok((self.plain(name).await?, None)),
+                Latest::Version(v) => match self.version(name, &v).await {
+                    Ok(p) => return Ok((p, Some(v))),
+                    Err(e) if e.status == StatusCode::NOT_FOUND && attempts < 5 => self.cache.forget_latest(name, &v),
+                    Err(e) => return Err(e),
+                },
+            }
+        }
+    }
+
     /// The prepared files of version `v` of `name` (immutable, cached).
     async fn version(&self, name: &str, v: &str) -> Result<Arc<Prepared>, ApiError> {
         let key = format!("{name}/@v/{v}");
@@ -351,10 +369,7 @@ fn target(path: &str) -> Result<Target<'_>, ApiError> {
 async fn get_path(State(app): Shared, Path(path): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     match target(&path)? {
         Target::LatestJson(name) => {
-            let p = match app.latest(name).await? {
-                Latest::Version(v) => app.version(name, &v).await?,
-                Latest::Plain => app.plain(name).await?,
-            };
+            let (p, _) = app.current(name).await?;
             Ok(memory_file(&headers, p.latest_json.as_ref().unwrap_or(&p.json), "application/json", "no-cache"))
         }
         Target::VersionFile { name, version, file } => {
@@ -399,10 +414,7 @@ async fn get_path(State(app): Shared, Path(path): Path<String>, headers: HeaderM
 
 /// A weight file of what `name` is now (`no-cache`).
 async fn latest_file(app: &App, headers: &HeaderMap, name: &str, file: &str) -> Result<Response, ApiError> {
-    let (p, v) = match app.latest(name).await? {
-        Latest::Version(v) => (app.version(name, &v).await?, Some(v)),
-        Latest::Plain => (app.plain(name).await?, None),
-    };
+    let (p, v) = app.current(name).await?;
     let mut r = weight_file(app, headers, name, &p, file, v.as_deref()).await?;
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(r)

@@ -173,6 +173,14 @@ impl Cache {
         inner.latest.insert(name.to_string(), (latest, Instant::now()));
     }
 
+    /// Forgets that `name` points at version `v` (it is gone).
+    pub fn forget_latest(&self, name: &str, v: &str) {
+        let mut inner = self.lock();
+        if inner.latest.get(name).is_some_and(|(l, _)| *l == Latest::Version(v.to_string())) {
+            inner.latest.remove(name);
+        }
+    }
+
     /// Take before reading the store for an insert.
     pub fn ticket(&self) -> Ticket {
         Ticket(self.lock().epoch)
