@@ -75,6 +75,7 @@ pub fn router(cfg: ServeConfig) -> Router {
     }
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     secrets.retain(|s| !s.is_empty());
+    clean_store(&cfg);
     let app = App {
         cache: Cache::new(cfg.revalidate_after, cfg.cache_max_bytes),
         cfg,
@@ -93,6 +94,14 @@ pub fn router(cfg: ServeConfig) -> Router {
     }
 }
 
+/// Removes what interrupted uploads left in the store (called at start: [`crate::Server::bind`] and
+/// [`router`]).
+pub fn clean_store(cfg: &ServeConfig) {
+    if let Some(dir) = cfg.store_dir() {
+        upload::clean_leftovers(&dir.join(versions::TMP));
+    }
+}
+
 impl App {
     /// An io-core error as an answer fit for the client: the store's location replaced by
     /// `<store>`; a 500's details only in the log.
@@ -105,6 +114,17 @@ impl App {
         }
         api.message = self.scrub(&api.message);
         api
+    }
+
+    /// An answer with the store's location taken out of its message (a 500's only in the log).
+    fn scrub_api(&self, mut e: ApiError) -> ApiError {
+        if e.status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %e.message, "request failed");
+            e.message = "the server failed to read or write its store; the server's log has the details".into();
+        } else {
+            e.message = self.scrub(&e.message);
+        }
+        e
     }
 
     fn scrub(&self, message: &str) -> String {
@@ -591,13 +611,32 @@ async fn save(
             return Err(too_large(len, cfg.max_upload_bytes));
         }
     }
-    let artifacts = upload::read(body, &upload::UploadLimits::of(cfg)).await?;
-    let needed = io_core::ModelArtifactsInfo::for_artifacts(&artifacts).total_bytes();
-    let _reservation = match cfg.max_store_bytes {
-        Some(max) => Some(reserve(&app, needed, max).await?),
-        None => None,
+    let limits = upload::UploadLimits::of(cfg);
+    let result = match cfg.store_dir() {
+        // file://: streamed to a folder on the store's file system, renamed into place.
+        Some(dir) => {
+            let spooled = upload::spool(body, &limits, &dir.join(versions::TMP)).await.map_err(|e| app.scrub_api(e))?;
+            let _reservation = match cfg.max_store_bytes {
+                Some(max) => Some(reserve(&app, spooled.info.total_bytes(), max).await?),
+                None => None,
+            };
+            let folder = spooled.dir.keep();
+            let r = versions::commit_folder(cfg, &app.locks, name, folder.clone(), spooled.info).await;
+            if r.is_err() {
+                let _ = std::fs::remove_dir_all(&folder);
+            }
+            r
+        }
+        None => {
+            let artifacts = upload::read(body, &limits).await?;
+            let needed = io_core::ModelArtifactsInfo::for_artifacts(&artifacts).total_bytes();
+            let _reservation = match cfg.max_store_bytes {
+                Some(max) => Some(reserve(&app, needed, max).await?),
+                None => None,
+            };
+            versions::commit(cfg, &app.locks, name, &artifacts).await
+        }
     };
-    let result = versions::commit(cfg, &app.locks, name, &artifacts).await;
     app.cache.drop_name(name);
     let (version, saved) = result.map_err(|e| app.public(e))?;
     let mut r = Json(saved).into_response();

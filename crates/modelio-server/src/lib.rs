@@ -67,6 +67,7 @@ impl Server {
             temporary: false,
             source: Some(Box::new(e)),
         })?;
+        api::clean_store(&cfg);
         Ok(Server { listener, local_addr, cfg })
     }
 

@@ -226,3 +226,192 @@ fn too_large(message: String) -> ApiError {
 fn malformed(e: MultipartError) -> ApiError {
     ApiError { status: e.status(), message: format!("malformed multipart upload: {}", e.body_text()) }
 }
+
+/// An upload written to a folder, checked, ready to become a version of a `file://` store: the weight
+/// files named `group{G}-shard{I}of{N}.bin` (manifest order) and a model.json naming them.
+pub struct Spooled {
+    /// The folder (removed when dropped unless kept).
+    pub dir: tempfile::TempDir,
+    /// The info of the model.
+    pub info: io_core::ModelArtifactsInfo,
+}
+
+/// Bytes a spooled part is written in, at most (what one multipart chunk holds, usually far less).
+async fn write_part(
+    field: &mut Field<'_>,
+    path: &std::path::Path,
+    mut count: impl FnMut(usize) -> Result<(), ApiError>,
+) -> Result<u64, ApiError> {
+    use tokio::io::AsyncWriteExt;
+    let io = |e: std::io::Error| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: format!("writing an uploaded file: {e}"),
+    };
+    let mut f = tokio::fs::OpenOptions::new().write(true).create_new(true).open(path).await.map_err(io)?;
+    let mut n = 0u64;
+    while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+        count(chunk.len())?;
+        f.write_all(&chunk).await.map_err(io)?;
+        n += chunk.len() as u64;
+    }
+    f.flush().await.map_err(io)?;
+    f.sync_all().await.map_err(io)?;
+    Ok(n)
+}
+
+/// Streams the upload into a new folder under `tmp` (on the store's file system), each weight part
+/// written as it arrives and bounded by what the manifest declares (parts before model.json, which
+/// TF.js never sends, are bounded by the body limit only), so the body is never held in memory.
+/// Checks what [`read`] checks; groups of string weights (whose size the manifest cannot declare) are
+/// read back to check their layout.
+pub async fn spool(
+    mut multipart: Multipart,
+    limits: &UploadLimits,
+    tmp: &std::path::Path,
+) -> Result<Spooled, ApiError> {
+    let internal = |e: std::io::Error| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: format!("creating the upload's temporary folder: {e}"),
+    };
+    tokio::fs::create_dir_all(tmp).await.map_err(internal)?;
+    let prefix = format!("upload-{}-", std::process::id());
+    let tmp_owned = tmp.to_path_buf();
+    let dir = tokio::task::spawn_blocking(move || tempfile::Builder::new().prefix(&prefix).tempdir_in(tmp_owned))
+        .await
+        .map_err(|e| internal(std::io::Error::other(e)))?
+        .map_err(internal)?;
+    let mut model: Option<(ModelJson, Expected, HashMap<String, String>)> = None;
+    let mut early: Vec<(String, String, u64)> = Vec::new(); // (basename, temp file, size) before model.json
+    let mut received: HashMap<String, u64> = HashMap::new(); // disk name -> bytes
+    let mut seen = std::collections::HashSet::new();
+    let mut parts = 0usize;
+    while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
+        parts += 1;
+        if parts > limits.max_parts {
+            return Err(too_large(format!(
+                "the upload has more than {} parts, the most this server accepts",
+                limits.max_parts
+            )));
+        }
+        let name = field.name().unwrap_or_default().to_string();
+        if name == MODEL_JSON_FIELD {
+            if model.is_some() {
+                return Err(ApiError::bad_request("the upload has two 'model.json' parts"));
+            }
+            let bytes = read_capped(&mut field, limits.max_model_json_bytes).await?;
+            let doc = ModelJson::parse_with_limit(&bytes, LOCATION, limits.max_model_json_bytes)?;
+            let mut expected = Expected::new(&doc, limits)?;
+            let mut disk = HashMap::new();
+            for (gi, g) in doc.weights_manifest.iter().enumerate() {
+                for (i, p) in g.paths.iter().enumerate() {
+                    disk.insert(
+                        basename(p).to_string(),
+                        format!("group{}-shard{}of{}.bin", gi + 1, i + 1, g.paths.len()),
+                    );
+                }
+            }
+            for (base, file, size) in early.drain(..) {
+                let gi = expected.group(&base)?;
+                expected.take(gi, &base, usize::try_from(size).unwrap_or(usize::MAX))?;
+                let to = disk[&base].clone();
+                tokio::fs::rename(dir.path().join(&file), dir.path().join(&to)).await.map_err(internal)?;
+                received.insert(to, size);
+            }
+            model = Some((doc, expected, disk));
+        } else {
+            let file_name = field.file_name().map(str::to_string).unwrap_or(name);
+            let base = basename(&file_name).to_string();
+            if !seen.insert(base.clone()) {
+                return Err(two_parts(&base));
+            }
+            match &mut model {
+                Some((_, expected, disk)) => {
+                    let gi = expected.group(&base)?;
+                    let to = disk[&base].clone();
+                    let n = write_part(&mut field, &dir.path().join(&to), |n| expected.take(gi, &base, n)).await?;
+                    received.insert(to, n);
+                }
+                None => {
+                    let file = format!("early-{}", early.len());
+                    let n = write_part(&mut field, &dir.path().join(&file), |_| Ok(())).await?;
+                    early.push((base, file, n));
+                }
+            }
+        }
+    }
+    let (mut doc, expected, disk) =
+        model.ok_or_else(|| ApiError::bad_request("the upload has no 'model.json' part"))?;
+    let mut total = 0u64;
+    for (gi, g) in doc.weights_manifest.iter_mut().enumerate() {
+        let mut group_bytes = 0u64;
+        for p in &mut g.paths {
+            let base = basename(p).to_string();
+            let to = &disk[&base];
+            let n = *received.get(to).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "{LOCATION}: the manifest names weight file '{p}' but no file '{base}' was given"
+                ))
+            })?;
+            group_bytes += n;
+            *p = to.clone();
+        }
+        total += group_bytes;
+        match expected.left[gi] {
+            Some(0) => {}
+            Some(left) => {
+                return Err(ApiError::bad_request(format!(
+                    "{LOCATION}: the weights of manifest group {} declare {} bytes; its files hold {group_bytes} \
+                     (the bytes uploaded must equal the bytes declared)",
+                    gi + 1,
+                    group_bytes + left
+                )))
+            }
+            None => {
+                // String weights: their layout can only be checked by reading them.
+                let mut chunks = Vec::new();
+                for p in &g.paths {
+                    chunks.push(Bytes::from(tokio::fs::read(dir.path().join(p)).await.map_err(internal)?));
+                }
+                io_core::codec::layout(&g.weights, &io_core::WeightData::from_chunks(chunks), &[])
+                    .map_err(|e| ApiError::from(e.with_location(LOCATION)))?;
+            }
+        }
+    }
+    let json = doc.to_bytes(io_core::artifacts::BROWSER_ORDER);
+    let json_path = dir.path().join(io_core::files::MODEL_JSON);
+    tokio::fs::write(&json_path, &json).await.map_err(internal)?;
+    let sync = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        std::fs::File::open(&json_path)?.sync_all()?;
+        std::fs::File::open(&sync)?.sync_all()
+    })
+    .await
+    .map_err(|e| internal(std::io::Error::other(e)))?
+    .map_err(internal)?;
+    let mut info = io_core::ModelArtifactsInfo::for_artifacts(&doc.artifacts);
+    info.weight_data_bytes = Some(total);
+    Ok(Spooled { dir, info })
+}
+
+/// Removes upload folders under `tmp` left by server processes that no longer run (a crash): those
+/// named `upload-{pid}-…` whose pid is not alive (on systems without `/proc`, none).
+pub fn clean_leftovers(tmp: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) =
+            name.strip_prefix("upload-").and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = pid == std::process::id()
+            || !std::path::Path::new("/proc/self").exists()
+            || std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if !alive {
+            match std::fs::remove_dir_all(e.path()) {
+                Ok(()) => tracing::info!(folder = %name, "removed the leftover of an interrupted upload"),
+                Err(err) => tracing::warn!(folder = %name, error = %err, "could not remove the leftover of an upload"),
+            }
+        }
+    }
+}

@@ -219,6 +219,9 @@ impl Locks {
     }
 }
 
+/// Where uploads are spooled on a `file://` store (`{store}/.modelio/tmp`), on the store's file system.
+pub const TMP: &str = ".modelio/tmp";
+
 /// Saves `artifacts` as a new version of `name` and commits it (see the module docs); returns the
 /// version and the store's save result.
 pub async fn commit(
@@ -227,10 +230,48 @@ pub async fn commit(
     name: &str,
     artifacts: &ModelArtifacts,
 ) -> io_core::Result<(String, io_core::SaveResult)> {
+    commit_with(cfg, locks, name, |url, _| async move { cfg.registry.save(&url, artifacts).await }).await
+}
+
+/// Makes the checked model folder `folder` (model.json and the weight files it names, fsynced; see
+/// [`crate::upload::spool`]) a new version of `name` on a `file://` store by renaming it into place,
+/// and commits it.
+pub async fn commit_folder(
+    cfg: &ServeConfig,
+    locks: &Locks,
+    name: &str,
+    folder: std::path::PathBuf,
+    info: ModelArtifactsInfo,
+) -> io_core::Result<(String, io_core::SaveResult)> {
+    let store_dir = cfg.store_dir().ok_or_else(|| io_core::Error::storage("server", name, "not a file:// store"))?;
+    commit_with(cfg, locks, name, |_, v| async move {
+        let target = store_dir.join(version_path(name, &v));
+        io_core::blocking::unblock(move || {
+            let parent = target.parent().expect("a version has a parent folder");
+            std::fs::create_dir_all(parent).map_err(|e| io_core::Error::io("creating", parent, e))?;
+            std::fs::rename(&folder, &target).map_err(|e| io_core::Error::io("renaming the upload to", &target, e))?;
+            std::fs::File::open(parent).and_then(|d| d.sync_all()).map_err(|e| io_core::Error::io("syncing", parent, e))
+        })
+        .await?;
+        Ok(io_core::SaveResult { model_artifacts_info: info, responses: Vec::new() })
+    })
+    .await
+}
+
+async fn commit_with<F, Fut>(
+    cfg: &ServeConfig,
+    locks: &Locks,
+    name: &str,
+    save: F,
+) -> io_core::Result<(String, io_core::SaveResult)>
+where
+    F: FnOnce(String, String) -> Fut,
+    Fut: std::future::Future<Output = io_core::Result<io_core::SaveResult>>,
+{
     let v = new_version();
     let _pending = locks.pending(name, &v);
     let version_url = cfg.model_url(&version_path(name, &v));
-    let saved = cfg.registry.save(&version_url, artifacts).await?;
+    let saved = save(version_url.clone(), v.clone()).await?;
     let _guard = locks.lock(name).await;
     if let Err(e) = cfg.registry.save(&cfg.model_url(name), &pointer(&v)).await {
         if let Err(e) = cfg.registry.remove_model(&version_url).await {

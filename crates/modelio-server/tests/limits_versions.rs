@@ -125,7 +125,7 @@ async fn upload_limits_refuse_with_messages_and_store_nothing() {
             doc(&["w.bin"], 4),
             vec![("w.bin", vec![0; 15])],
             StatusCode::BAD_REQUEST,
-            "expected 16 bytes, found 15",
+            "declare 16 bytes; its files hold 15",
         ),
         (
             "the same part twice",
