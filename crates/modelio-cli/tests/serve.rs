@@ -62,7 +62,7 @@ fn serves_the_default_store_folder_to_tfjs_urls() {
         assert_eq!(doc["format"], "layers-model");
         // The latest model.json points at the immutable files of its version, as the store keeps them.
         let path = doc["weightsManifest"][0]["paths"][0].as_str().unwrap().to_string();
-        assert!(path.starts_with("@v/") && path.ends_with("/weights.bin"), "{path}");
+        assert!(path.starts_with("@v/") && path.ends_with("/group1-shard1of1.bin"), "{path}");
         let weights = reqwest::get(format!("{dst}/{path}")).await.unwrap();
         assert_eq!(weights.status(), 200);
         assert_eq!(weights.headers()["cache-control"], "public, max-age=31536000, immutable");

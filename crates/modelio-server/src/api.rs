@@ -325,16 +325,79 @@ fn hidden(name: &str) -> bool {
     name.split('/').any(|s| s.starts_with('.'))
 }
 
+/// The models of a `file://` store, each listed on its own so that one unreadable model.json gives
+/// an error in its entry instead of failing the whole listing: `(name, info or error)`.
+async fn list_folders(app: &App, dir: std::path::PathBuf) -> Vec<(String, Result<ModelArtifactsInfo, String>)> {
+    let found = io_core::blocking::unblock(move || {
+        let mut out = Vec::new();
+        let mut stack = vec![(dir, String::new(), 0usize)];
+        while let Some((folder, name, depth)) = stack.pop() {
+            if !name.is_empty() && folder.join(io_core::files::MODEL_JSON).exists() {
+                out.push(name);
+                continue;
+            }
+            if depth >= 16 {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+            for e in entries.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if !n.starts_with('.') && e.file_type().is_ok_and(|t| t.is_dir()) {
+                    let child = if name.is_empty() { n } else { format!("{name}/{n}") };
+                    stack.push((e.path(), child, depth + 1));
+                }
+            }
+        }
+        out.sort();
+        out
+    })
+    .await;
+    let mut out = Vec::new();
+    for name in found {
+        let r = match versions::info(&app.cfg, &app.cfg.model_url(&name)).await {
+            Ok(Some(info)) => Ok(info),
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(model = %name, error = %e, "a model in the store cannot be read");
+                Err(app.public(e).message)
+            }
+        };
+        out.push((name, r));
+    }
+    out
+}
+
 async fn list(State(app): Shared) -> Result<Response, ApiError> {
     let cfg = &app.cfg;
-    let all = cfg.registry.list_under(&cfg.store).await.map_err(|e| app.public(e))?;
+    let all: Vec<(String, Result<ModelArtifactsInfo, String>)> = match cfg.store_dir() {
+        Some(dir) => list_folders(&app, dir).await.into_iter().map(|(n, r)| (cfg.model_url(&n), r)).collect(),
+        None => cfg
+            .registry
+            .list_under(&cfg.store)
+            .await
+            .map_err(|e| app.public(e))?
+            .into_iter()
+            .map(|(p, i)| (p, Ok(i)))
+            .collect(),
+    };
     let versions = versions::all(cfg).await.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "could not list the versions");
         Default::default()
     });
     let mut out = serde_json::Map::new();
     for (path, info) in all {
-        let Some(name) = cfg.name_of(&path).filter(|n| !hidden(n)) else { continue };
+        let name = match cfg.store_dir() {
+            Some(_) => path.strip_prefix(&cfg.model_url("")).map(str::to_string),
+            None => cfg.name_of(&path),
+        };
+        let Some(name) = name.filter(|n| !hidden(n)) else { continue };
+        let info = match info {
+            Ok(i) => i,
+            Err(e) => {
+                out.insert(name, serde_json::json!({ "error": e }));
+                continue;
+            }
+        };
         let entry = match versions.get(&name) {
             None => serde_json::to_value(info).unwrap_or_default(),
             Some(vs) => match app.latest(&name).await {
@@ -611,6 +674,7 @@ async fn save(
             return Err(too_large(len, cfg.max_upload_bytes));
         }
     }
+    conflicts(&app, name).await?;
     let limits = upload::UploadLimits::of(cfg);
     let result = match cfg.store_dir() {
         // file://: streamed to a folder on the store's file system, renamed into place.
@@ -642,6 +706,59 @@ async fn save(
     let mut r = Json(saved).into_response();
     r.headers_mut().insert(HeaderName::from_static(VERSION_HEADER), HeaderValue::from_str(&version).expect("ascii"));
     Ok(r)
+}
+
+/// 409 when `name` would be both a model and a prefix of other models: one of its prefixes is a
+/// model, or models lie under it. Checked before the upload is read; nothing is ever deleted for a
+/// save. (Two concurrent saves of `a` and `a/b` may both pass; on `file://` the store then refuses
+/// to replace a folder holding another model, and nothing is lost either.)
+async fn conflicts(app: &App, name: &str) -> Result<(), ApiError> {
+    let conflict = |message: String| ApiError { status: StatusCode::CONFLICT, message };
+    let mut prefix = String::new();
+    let segments: Vec<&str> = name.split('/').collect();
+    for seg in &segments[..segments.len() - 1] {
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        prefix.push_str(seg);
+        match versions::latest(&app.cfg, &prefix).await {
+            Ok(_) => {
+                return Err(conflict(format!(
+                    "model '{prefix}' exists, so '{name}' cannot be saved: a name cannot be both a model and a \
+                     prefix of other models (delete or rename '{prefix}' first)"
+                )))
+            }
+            Err(io_core::Error::NotFound { .. }) => {}
+            Err(e) => return Err(app.public(e)),
+        }
+    }
+    let under = |n: &str| {
+        conflict(format!(
+            "models lie under '{name}' (e.g. '{n}'), so '{name}' cannot be saved: a name cannot be both a model \
+             and a prefix of other models"
+        ))
+    };
+    if let Some(dir) = app.cfg.store_dir() {
+        let folder = dir.join(name);
+        let found = io_core::blocking::unblock(move || {
+            std::fs::read_dir(&folder).ok().and_then(|entries| {
+                entries.flatten().find_map(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    (e.file_type().is_ok_and(|t| t.is_dir()) && !n.starts_with('.')).then_some(n)
+                })
+            })
+        })
+        .await;
+        return match found {
+            Some(n) => Err(under(&format!("{name}/{n}"))),
+            None => Ok(()),
+        };
+    }
+    let listed = app.cfg.registry.list_under(&app.cfg.model_url(name)).await.unwrap_or_default();
+    match listed.keys().filter_map(|p| app.cfg.name_of(p)).find(|n| n != name && !hidden(n)) {
+        Some(n) => Err(under(&n)),
+        None => Ok(()),
+    }
 }
 
 /// Bytes of an upload counted against the quota until its commit is done.

@@ -365,3 +365,83 @@ async fn shards_stay_shards_with_ranges_and_fifos_do_not_stall() {
     assert!(r.text().await.unwrap().contains("not a regular file"));
     assert_eq!(c.get(&shard2).send().await.unwrap().status(), StatusCode::OK);
 }
+
+/// A name cannot be both a model and a prefix of other models: 409 with a message, nothing deleted.
+async fn nested_names_conflict_on(s: &support::Running) {
+    save(&s.model("a"), &fixtures::model("a")).await;
+    save(&s.model("x/y"), &fixtures::model("b")).await;
+    for (name, says) in [("a/b", "model 'a' exists"), ("a/b/c", "model 'a' exists"), ("x", "models lie under 'x'")] {
+        let body = MultipartBody::for_artifacts(&fixtures::model("c"), "n").unwrap();
+        let r = client()
+            .post(s.model(name))
+            .header(header::CONTENT_TYPE, body.content_type())
+            .body(body.to_bytes())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CONFLICT, "{name}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(says), "{name}: {text}");
+    }
+    for (name, m) in [("a", "a"), ("x/y", "b")] {
+        let back = HttpHandler::new(format!("{}/model.json", s.model(name))).load(&Default::default()).await.unwrap();
+        assert_same_model(&format!("{name} after the refused saves"), &back, &fixtures::model(m));
+    }
+    let list: serde_json::Value =
+        client().get(format!("{}/models", s.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list.as_object().unwrap().keys().collect::<Vec<_>>(), ["a", "x/y"]);
+}
+
+#[tokio::test]
+async fn nested_names_conflict_on_a_file_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(&dir);
+    nested_names_conflict_on(&support::start("", |c| c.store = store.clone()).await).await;
+}
+
+#[tokio::test]
+async fn nested_names_conflict_on_a_memory_store() {
+    nested_names_conflict_on(&support::start("nested", |_| {}).await).await;
+}
+
+/// Long, non-NFC and invisible names are 400 without server paths; a corrupt model does not break
+/// `GET /models`.
+#[tokio::test]
+async fn name_rules_and_a_corrupt_model_in_the_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(&dir);
+    let s = support::start("", |c| c.store = store.clone()).await;
+    let body = MultipartBody::for_artifacts(&fixtures::model("a"), "n").unwrap();
+    let long_segment = "x".repeat(256);
+    let y = "y".repeat(200);
+    let long_name = [y.as_str(); 6].join("/");
+    for (name, says) in [
+        (long_segment.as_str(), "at most 255"),
+        (long_name.as_str(), "at most 1024"),
+        ("u%CC%88", "NFC"),
+        ("a%E2%80%AEb", "invisible or bidirectional"),
+        ("a%E2%80%8Bb", "invisible or bidirectional"),
+        (".modelio/versions/a", "reserved"),
+    ] {
+        let r = client()
+            .post(s.model(name))
+            .header(header::CONTENT_TYPE, body.content_type())
+            .body(body.to_bytes())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{name}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(says), "{name}: {text}");
+        assert!(!text.contains(&dir.path().display().to_string()), "{text}");
+    }
+    save(&s.model("good"), &fixtures::model("a")).await;
+    std::fs::create_dir_all(dir.path().join("models/bad")).unwrap();
+    std::fs::write(dir.path().join("models/bad/model.json"), b"{ not json").unwrap();
+    let r = client().get(format!("{}/models", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let list: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(list["good"]["weightDataBytes"], 92, "{list}");
+    let err = list["bad"]["error"].as_str().unwrap_or_else(|| panic!("{list}"));
+    assert!(err.contains("not valid JSON") && !err.contains(&dir.path().display().to_string()), "{err}");
+}
