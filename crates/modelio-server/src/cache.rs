@@ -1,4 +1,4 @@
-//! The read cache: the prepared files of models ([`Prepared`]: model.json bytes with ETags, and the
+//! The read cache: the prepared files of models (`Prepared`: model.json bytes with ETags, and the
 //! weight files or where they are), and which version each name points at, so that a GET does not
 //! load a model from the store, re-serialize its model.json and hash its weights every time.
 //!
