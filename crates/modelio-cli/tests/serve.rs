@@ -47,6 +47,10 @@ fn serves_the_default_store_folder_to_tfjs_urls() {
     let r = sb.ok(&["cp", &src, &dst]);
     assert!(r.stdout.starts_with(&format!("copied {src} -> {dst} (")), "{r:?}");
     assert!(sb.path().join("models/team/b/model.json").is_file(), "saved into ./models");
+    // A name that is a prefix of a model is refused (409), and nothing is deleted.
+    let line = sb.fails(&["cp", &src, &format!("{}/models/team", server.base)]);
+    assert!(line.contains("409") && line.contains("models lie under 'team'"), "{line}");
+    assert!(sb.path().join("models/team/b/model.json").is_file());
 
     let info_of = |url: &str| {
         let mut v = sb.ok(&["info", "--json", "--stats", url]).json();
