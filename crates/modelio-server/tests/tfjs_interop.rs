@@ -32,8 +32,19 @@ fn peer_dir() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tfjs_saves_to_and_loads_from_the_server() {
+    interop_on(support::start("interop", |_| {}).await).await;
+}
+
+/// The same on a `file://` store, where uploads are streamed to disk and weights streamed back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tfjs_saves_to_and_loads_from_the_server_on_a_file_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("file://{}/models", dir.path().display());
+    interop_on(support::start("", |c| c.store = store.clone()).await).await;
+}
+
+async fn interop_on(s: support::Running) {
     let peer = peer_dir();
-    let s = support::start("interop", |_| {}).await;
     for m in fixtures::MODELS {
         HttpHandler::new(s.model(&format!("src/{m}"))).save(&fixtures::model(m), &Default::default()).await.unwrap();
     }
