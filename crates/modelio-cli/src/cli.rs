@@ -153,4 +153,19 @@ pub struct ServeArgs {
     /// Send no CORS headers (only same-origin pages may use the server).
     #[arg(long)]
     pub no_cors: bool,
+    /// Largest accepted model.json part of an upload, in bytes (bigger: HTTP 413).
+    #[arg(long, value_name = "BYTES", default_value_t = modelio_server::DEFAULT_MAX_MODEL_JSON_BYTES)]
+    pub max_model_json_bytes: u64,
+    /// Most parts one upload may have, model.json included (more: HTTP 413).
+    #[arg(long, value_name = "N", default_value_t = modelio_server::DEFAULT_MAX_UPLOAD_PARTS)]
+    pub max_upload_parts: usize,
+    /// Most weight paths an uploaded manifest may name (more: HTTP 413).
+    #[arg(long, value_name = "N", default_value_t = modelio_server::DEFAULT_MAX_MANIFEST_PATHS)]
+    pub max_manifest_paths: usize,
+    /// A quota on the bytes the store holds, all kept versions included (an upload over it: HTTP 507).
+    #[arg(long, value_name = "BYTES")]
+    pub max_store_bytes: Option<u64>,
+    /// How many versions of each model to keep (the latest included; at least 1).
+    #[arg(long, value_name = "N", default_value_t = modelio_server::DEFAULT_KEEP_VERSIONS)]
+    pub keep_versions: usize,
 }

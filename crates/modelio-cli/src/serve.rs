@@ -36,6 +36,11 @@ fn config(args: &ServeArgs) -> ServeConfig {
         addr: args.addr,
         max_upload_bytes: args.max_upload_bytes,
         cors_origins,
+        max_model_json_bytes: args.max_model_json_bytes,
+        max_upload_parts: args.max_upload_parts,
+        max_manifest_paths: args.max_manifest_paths,
+        max_store_bytes: args.max_store_bytes,
+        keep_versions: args.keep_versions.max(1),
         ..defaults
     }
 }

@@ -47,6 +47,10 @@ fn serves_the_default_store_folder_to_tfjs_urls() {
     let r = sb.ok(&["cp", &src, &dst]);
     assert!(r.stdout.starts_with(&format!("copied {src} -> {dst} (")), "{r:?}");
     assert!(sb.path().join("models/team/b/model.json").is_file(), "saved into ./models");
+    // A name that is a prefix of a model is refused (409), and nothing is deleted.
+    let line = sb.fails(&["cp", &src, &format!("{}/models/team", server.base)]);
+    assert!(line.contains("409") && line.contains("models lie under 'team'"), "{line}");
+    assert!(sb.path().join("models/team/b/model.json").is_file());
 
     let info_of = |url: &str| {
         let mut v = sb.ok(&["info", "--json", "--stats", url]).json();
@@ -60,7 +64,12 @@ fn serves_the_default_store_folder_to_tfjs_urls() {
         assert_eq!(model_json.status(), 200);
         let doc: Value = model_json.json().await.unwrap();
         assert_eq!(doc["format"], "layers-model");
-        assert_eq!(doc["weightsManifest"][0]["paths"][0], "./model.weights.bin");
+        // The latest model.json points at the immutable files of its version, as the store keeps them.
+        let path = doc["weightsManifest"][0]["paths"][0].as_str().unwrap().to_string();
+        assert!(path.starts_with("@v/") && path.ends_with("/group1-shard1of1.bin"), "{path}");
+        let weights = reqwest::get(format!("{dst}/{path}")).await.unwrap();
+        assert_eq!(weights.status(), 200);
+        assert_eq!(weights.headers()["cache-control"], "public, max-age=31536000, immutable");
         let missing = reqwest::get(format!("{}/models/nothing/model.json", server.base)).await.unwrap();
         assert_eq!(missing.status(), 404);
     });
@@ -73,7 +82,17 @@ fn serves_a_native_store_and_stops_on_sigterm() {
     let dst = format!("{}/models/a", server.base);
     sb.ok(&["-q", "cp", &fixture_url("node_file/a"), &dst]);
     let listed = sb.ok(&["ls", "--json", "indexeddb://"]).json();
-    assert_eq!(listed["indexeddb://served/a"]["weightDataBytes"], 92, "{listed}");
+    // The server keeps each save as a version under a hidden prefix, and a pointer at the name.
+    assert_eq!(listed["indexeddb://served/a"]["weightDataBytes"], 0, "the pointer: {listed}");
+    let versions: Vec<&Value> = listed
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with("indexeddb://served/.modelio/versions/a/"))
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(versions.len(), 1, "{listed}");
+    assert_eq!(versions[0]["weightDataBytes"], 92, "{listed}");
     let client = reqwest::Client::new();
     rt().block_on(async {
         let list: Value = client.get(format!("{}/models", server.base)).send().await.unwrap().json().await.unwrap();

@@ -1,32 +1,33 @@
-//! The read cache: the prepared answers of `GET /models/{name}/model.json` and
-//! `GET /models/{name}/model.weights.bin`, kept per model name so that a GET does not load the whole
-//! model from the store, re-serialize its model.json and hash its weights every time.
+//! The read cache: the prepared files of models (`Prepared`: model.json bytes with ETags, and the
+//! weight files or where they are), and which version each name points at, so that a GET does not
+//! load a model from the store, re-serialize its model.json and hash its weights every time.
 //!
-//! How it stays correct:
-//! - **Changes through the server** are seen at once: every `POST`/`PUT`/`DELETE` of a name drops
-//!   that name's entry after the store has finished (also when it failed), before it answers. A GET
-//!   that was loading the model while a write happened does not put what it loaded into the cache (an
-//!   epoch counter, bumped by every drop, tells it), so an old load never outlives a write.
-//! - **Changes made by other processes** directly in the store are seen after at most
-//!   [`ServeConfig::revalidate_after`](crate::ServeConfig::revalidate_after) (default 1 s; zero checks on
-//!   every request): an entry older than that is checked against the store's info for the model
-//!   (`Registry::list_under`: `dateSaved` and the byte counts, no weights read) and reloaded if the
-//!   info differs or the model is gone. The info is read *before* the model is loaded, so a change
-//!   landing between the two leaves an entry whose info is already out of date: it is reloaded at its
-//!   next check rather than kept. A change the info cannot show (same byte counts saved within the same
-//!   millisecond of `dateSaved`) is missed until the model is next written through the server or evicted.
-//! - Models whose store reports no info for them (a store that cannot list) are served uncached.
+//! - **Versions** ([`crate::versions`]) never change: a version's entry is never revalidated, only
+//!   evicted. On a `file://` store an entry holds model.json only; the weight files are streamed from
+//!   disk on every request and never held here.
+//! - **Which version a name points at** is cached for [`ServeConfig::revalidate_after`](crate::ServeConfig::revalidate_after)
+//!   (default 1 s; zero reads the pointer on every request); so is a *plain* model (one saved in the
+//!   store by another tool) on stores other than `file://`, checked against the store's info for the
+//!   model (`Registry::list_under`: `dateSaved` and byte counts, read *before* the model is loaded)
+//!   once older than that.
+//! - **Changes through the server** are seen at once: every `POST`/`PUT`/`DELETE` of a name drops its
+//!   entries after the store has finished, before it answers. A GET that was reading while a write
+//!   happened does not put what it read into the cache (an epoch counter, bumped by every drop).
 //! - **Memory** is bounded by [`ServeConfig::cache_max_bytes`](crate::ServeConfig::cache_max_bytes)
-//!   (default 1 GiB, 0 = no cache), counting model.json plus weight bytes: the least recently used
-//!   models are dropped first, and a model bigger than the whole bound is served uncached.
+//!   (default 1 GiB, 0 = no cache at all, pointers included), counting model.json files plus weight
+//!   bytes held: least recently used entries go first, and a model bigger than the bound is served
+//!   uncached (from disk in chunks on `file://`, else loaded for the request).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
 use io_core::{ModelArtifactsInfo, WeightData};
+
+use crate::versions::Latest;
 
 /// One file ready to send: its bytes and its ETag.
 pub(crate) struct File {
@@ -44,22 +45,39 @@ impl File {
     }
 }
 
-/// The two files of a model, prepared.
-pub(crate) struct Files {
-    /// model.json as served (browser key order, weights in one `model.weights.bin`).
-    pub json: File,
-    /// The weights.
-    pub weights: File,
+/// Where a model's weight files are.
+pub(crate) enum Weights {
+    /// In this folder, streamed from disk per request (`file://` stores).
+    Disk(PathBuf),
+    /// In memory, by manifest path (`./` dropped).
+    Memory(HashMap<String, File>),
 }
 
-impl Files {
+/// A model's files, prepared to serve.
+pub(crate) struct Prepared {
+    /// model.json as stored (weight paths relative to it).
+    pub json: File,
+    /// For a version: model.json as served at the name's latest URL, each weight path prefixed with
+    /// `@v/VERSION/`.
+    pub latest_json: Option<File>,
+    /// The manifest's weight paths (`./` dropped), in order: the only files served.
+    pub paths: Vec<String>,
+    /// The weight files.
+    pub weights: Weights,
+}
+
+impl Prepared {
     fn bytes(&self) -> u64 {
-        (self.json.data.len() + self.weights.data.len()) as u64
+        let held = match &self.weights {
+            Weights::Disk(_) => 0,
+            Weights::Memory(m) => m.values().map(|f| f.data.len() as u64).sum(),
+        };
+        self.json.data.len() as u64 + self.latest_json.as_ref().map_or(0, |f| f.data.len() as u64) + held
     }
 }
 
 /// A strong ETag over the bytes (SipHash; changes whenever the content does).
-fn etag(pieces: &[Bytes]) -> String {
+pub(crate) fn etag(pieces: &[Bytes]) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for p in pieces {
@@ -68,18 +86,17 @@ fn etag(pieces: &[Bytes]) -> String {
     format!("\"{:016x}-{:x}\"", h.finish(), pieces.iter().map(|p| p.len()).sum::<usize>())
 }
 
-/// What the cache knows of a name.
+/// What the cache knows of a key.
 pub(crate) enum Lookup {
-    /// Checked against the store less than `revalidate_after` ago: serve it.
-    Fresh(Arc<Files>),
+    /// An immutable entry, or one checked against the store less than `revalidate_after` ago: serve it.
+    Fresh(Arc<Prepared>),
     /// Older: serve it only if the store's info is still `info` (then [`Cache::confirm`]).
-    Stale(Arc<Files>, ModelArtifactsInfo),
+    Stale(Arc<Prepared>, ModelArtifactsInfo),
     /// Not cached.
     Missing,
 }
 
-/// Taken before reading the store; an insert with a ticket older than the last drop is ignored.
-#[derive(Clone, Copy)]
+/// A token taken before reading the store; an insert with a token older than the last drop is ignored.
 pub(crate) struct Ticket(u64);
 
 /// The cache (see the module docs).
@@ -92,6 +109,7 @@ pub(crate) struct Cache {
 #[derive(Default)]
 struct Inner {
     entries: HashMap<String, Entry>,
+    latest: HashMap<String, (Latest, Instant)>,
     bytes: u64,
     /// Use counter for least-recently-used eviction.
     clock: u64,
@@ -100,9 +118,9 @@ struct Inner {
 }
 
 struct Entry {
-    files: Arc<Files>,
-    /// The store's info for the model, read before it was loaded.
-    info: ModelArtifactsInfo,
+    files: Arc<Prepared>,
+    /// The store's info for a mutable entry, read before it was loaded; `None`: immutable.
+    info: Option<ModelArtifactsInfo>,
     checked: Instant,
     used: u64,
 }
@@ -117,45 +135,74 @@ impl Cache {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The entry of `name`, marked as used.
-    pub fn lookup(&self, name: &str) -> Lookup {
+    /// The entry of `key`, marked as used.
+    pub fn lookup(&self, key: &str) -> Lookup {
         let mut inner = self.lock();
         inner.clock += 1;
         let now = inner.clock;
-        match inner.entries.get_mut(name) {
+        match inner.entries.get_mut(key) {
             None => Lookup::Missing,
             Some(e) => {
                 e.used = now;
-                if e.checked.elapsed() < self.revalidate_after {
-                    Lookup::Fresh(e.files.clone())
-                } else {
-                    Lookup::Stale(e.files.clone(), e.info.clone())
+                match &e.info {
+                    Some(info) if e.checked.elapsed() >= self.revalidate_after => {
+                        Lookup::Stale(e.files.clone(), info.clone())
+                    }
+                    _ => Lookup::Fresh(e.files.clone()),
                 }
             }
         }
     }
 
-    /// Take before reading the store's info for an insert.
+    /// What `name` pointed at less than `revalidate_after` ago, if known.
+    pub fn latest(&self, name: &str) -> Option<Latest> {
+        let inner = self.lock();
+        inner.latest.get(name).filter(|(_, at)| at.elapsed() < self.revalidate_after).map(|(l, _)| l.clone())
+    }
+
+    /// Keeps what `name` points at (read after `ticket` was taken), unless the cache is off or the
+    /// name was dropped since.
+    pub fn insert_latest(&self, name: &str, latest: Latest, ticket: Ticket) {
+        let mut inner = self.lock();
+        if self.max_bytes == 0 || inner.epoch != ticket.0 {
+            return;
+        }
+        if inner.latest.len() >= 100_000 {
+            inner.latest.clear();
+        }
+        inner.latest.insert(name.to_string(), (latest, Instant::now()));
+    }
+
+    /// Forgets that `name` points at version `v` (it is gone).
+    pub fn forget_latest(&self, name: &str, v: &str) {
+        let mut inner = self.lock();
+        if inner.latest.get(name).is_some_and(|(l, _)| *l == Latest::Version(v.to_string())) {
+            inner.latest.remove(name);
+        }
+    }
+
+    /// Take before reading the store for an insert.
     pub fn ticket(&self) -> Ticket {
         Ticket(self.lock().epoch)
     }
 
     /// The store still has what `files` was made from: fresh again (if the entry still holds `files`).
-    pub fn confirm(&self, name: &str, files: &Arc<Files>) {
-        if let Some(e) = self.lock().entries.get_mut(name).filter(|e| Arc::ptr_eq(&e.files, files)) {
+    pub fn confirm(&self, key: &str, files: &Arc<Prepared>) {
+        if let Some(e) = self.lock().entries.get_mut(key).filter(|e| Arc::ptr_eq(&e.files, files)) {
             e.checked = Instant::now();
         }
     }
 
-    /// Keeps `files`, made from the store's state `info`, unless a name was dropped since `ticket`
-    /// or it is bigger than the bound; evicts least recently used entries to stay within the bound.
-    pub fn insert(&self, name: &str, files: Arc<Files>, info: ModelArtifactsInfo, ticket: Ticket) {
+    /// Keeps `files` under `key` — immutable when `info` is `None`, else made from the store's state
+    /// `info` — unless a name was dropped since `ticket` or it is bigger than the bound; evicts least
+    /// recently used entries to stay within the bound.
+    pub fn insert(&self, key: &str, files: Arc<Prepared>, info: Option<ModelArtifactsInfo>, ticket: Ticket) {
         let size = files.bytes();
         let mut inner = self.lock();
         if inner.epoch != ticket.0 || size > self.max_bytes {
             return;
         }
-        inner.remove(name);
+        inner.remove(key);
         while inner.bytes + size > self.max_bytes {
             let Some(oldest) = inner.entries.iter().min_by_key(|(_, e)| e.used).map(|(n, _)| n.clone()) else {
                 break;
@@ -165,21 +212,34 @@ impl Cache {
         inner.clock += 1;
         let used = inner.clock;
         inner.bytes += size;
-        inner.entries.insert(name.to_string(), Entry { files, info, checked: Instant::now(), used });
+        inner.entries.insert(key.to_string(), Entry { files, info, checked: Instant::now(), used });
     }
 
-    /// Forgets `name` (it was written or removed through the server) and makes loads in progress not cache.
+    /// Forgets what `name` points at and its plain entry (it was written through the server) and
+    /// makes reads in progress not cache. Its versions' entries stay: they never change.
     pub fn drop_name(&self, name: &str) {
         let mut inner = self.lock();
         inner.epoch += 1;
         inner.remove(name);
+        inner.latest.remove(name);
     }
 
-    /// Forgets `name` if it still holds `files` (the store no longer has what they were made from).
-    pub fn forget(&self, name: &str, files: &Arc<Files>) {
+    /// [`Cache::drop_name`], and the entries of `name`'s versions too (it was removed).
+    pub fn drop_removed(&self, name: &str) {
+        self.drop_name(name);
+        let prefix = format!("{name}/@v/");
         let mut inner = self.lock();
-        if inner.entries.get(name).is_some_and(|e| Arc::ptr_eq(&e.files, files)) {
-            inner.remove(name);
+        let doomed: Vec<String> = inner.entries.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
+        for k in doomed {
+            inner.remove(&k);
+        }
+    }
+
+    /// Forgets `key` if it still holds `files` (the store no longer has what they were made from).
+    pub fn forget(&self, key: &str, files: &Arc<Prepared>) {
+        let mut inner = self.lock();
+        if inner.entries.get(key).is_some_and(|e| Arc::ptr_eq(&e.files, files)) {
+            inner.remove(key);
         }
     }
 
@@ -192,8 +252,8 @@ impl Cache {
 }
 
 impl Inner {
-    fn remove(&mut self, name: &str) {
-        if let Some(e) = self.entries.remove(name) {
+    fn remove(&mut self, key: &str) {
+        if let Some(e) = self.entries.remove(key) {
             self.bytes -= e.files.bytes();
         }
     }
@@ -203,21 +263,25 @@ impl Inner {
 mod tests {
     use super::*;
 
-    fn files(n: usize) -> Arc<Files> {
-        Arc::new(Files {
+    fn files(n: usize) -> Arc<Prepared> {
+        let mut weights = HashMap::new();
+        weights.insert("w.bin".to_string(), File::new(WeightData::single(vec![0u8; n])));
+        Arc::new(Prepared {
             json: File::new(WeightData::single(vec![b'{'; 10])),
-            weights: File::new(WeightData::single(vec![0u8; n])),
+            latest_json: None,
+            paths: vec!["w.bin".into()],
+            weights: Weights::Memory(weights),
         })
     }
 
-    fn info(d: &str) -> ModelArtifactsInfo {
-        ModelArtifactsInfo {
+    fn info(d: &str) -> Option<ModelArtifactsInfo> {
+        Some(ModelArtifactsInfo {
             date_saved: d.into(),
             model_topology_type: "JSON".into(),
             model_topology_bytes: None,
             weight_specs_bytes: None,
             weight_data_bytes: None,
-        }
+        })
     }
 
     #[test]
@@ -243,9 +307,13 @@ mod tests {
         let c = Cache::new(Duration::from_secs(60), 1000);
         let t = c.ticket();
         c.insert("a", files(1), info("1"), c.ticket());
+        c.insert_latest("a", Latest::Plain, c.ticket());
+        assert_eq!(c.latest("a"), Some(Latest::Plain));
         c.drop_name("a");
-        c.insert("a", files(1), info("1"), t);
+        c.insert("a", files(1), info("1"), Ticket(t.0));
+        c.insert_latest("a", Latest::Plain, t);
         assert!(matches!(c.lookup("a"), Lookup::Missing));
+        assert_eq!(c.latest("a"), None);
         assert_eq!(c.lock().bytes, 0);
     }
 
@@ -256,13 +324,19 @@ mod tests {
         c.insert("a", f.clone(), info("1"), c.ticket());
         let Lookup::Stale(got, i) = c.lookup("a") else { panic!("not stale") };
         assert!(Arc::ptr_eq(&got, &f));
-        assert_eq!(i, info("1"));
+        assert_eq!(Some(i), info("1"));
         c.forget("a", &files(1));
         assert!(matches!(c.lookup("a"), Lookup::Stale(..)), "other files: not forgotten");
         c.forget("a", &f);
         assert!(matches!(c.lookup("a"), Lookup::Missing));
+        c.insert("v", files(1), None, c.ticket());
+        assert!(matches!(c.lookup("v"), Lookup::Fresh(_)), "immutable entries are never stale");
+        c.insert_latest("a", Latest::Plain, c.ticket());
+        assert_eq!(c.latest("a"), None, "zero interval: pointers are read every time");
         let nothing = Cache::new(Duration::from_secs(1), 0);
         nothing.insert("a", files(1), info("1"), nothing.ticket());
         assert!(matches!(nothing.lookup("a"), Lookup::Missing));
+        nothing.insert_latest("a", Latest::Plain, nothing.ticket());
+        assert_eq!(nothing.latest("a"), None);
     }
 }

@@ -17,6 +17,14 @@ pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 2 << 30;
 pub const DEFAULT_REVALIDATE_AFTER: Duration = Duration::from_secs(1);
 /// Default [`ServeConfig::cache_max_bytes`]: 1 GiB.
 pub const DEFAULT_CACHE_MAX_BYTES: u64 = 1 << 30;
+/// Default [`ServeConfig::max_model_json_bytes`]: 32 MiB.
+pub const DEFAULT_MAX_MODEL_JSON_BYTES: u64 = 32 << 20;
+/// Default [`ServeConfig::max_upload_parts`]: 10,000 (a 40 GB model in 4 MiB converter shards).
+pub const DEFAULT_MAX_UPLOAD_PARTS: usize = 10_000;
+/// Default [`ServeConfig::max_manifest_paths`]: 10,000.
+pub const DEFAULT_MAX_MANIFEST_PATHS: usize = 10_000;
+/// Default [`ServeConfig::keep_versions`]: 2 (the latest and the one before it).
+pub const DEFAULT_KEEP_VERSIONS: usize = 2;
 
 /// How to run the server.
 #[derive(Clone)]
@@ -44,6 +52,21 @@ pub struct ServeConfig {
     /// 1 GiB); the least recently served models are dropped first, a model bigger than this is served
     /// uncached, and 0 turns the cache off.
     pub cache_max_bytes: u64,
+    /// Largest accepted model.json part of an upload, in bytes (default
+    /// [`DEFAULT_MAX_MODEL_JSON_BYTES`]); bigger gets 413.
+    pub max_model_json_bytes: u64,
+    /// Most parts (model.json included) one upload may have (default [`DEFAULT_MAX_UPLOAD_PARTS`]);
+    /// more gets 413.
+    pub max_upload_parts: usize,
+    /// Most weight paths the manifest of one upload may name (default
+    /// [`DEFAULT_MAX_MANIFEST_PATHS`]); more gets 413.
+    pub max_manifest_paths: usize,
+    /// A quota on the bytes the store holds (model.json files and weights of every kept version,
+    /// as the store reports them); an upload that would go over it gets 507. `None`: no quota.
+    pub max_store_bytes: Option<u64>,
+    /// How many versions of each model are kept (default [`DEFAULT_KEEP_VERSIONS`], at least 1): after
+    /// a new version is committed, the oldest beyond this many are deleted. See [`crate::versions`].
+    pub keep_versions: usize,
 }
 
 impl Default for ServeConfig {
@@ -56,6 +79,11 @@ impl Default for ServeConfig {
             registry: modelio::shared_registry(),
             revalidate_after: DEFAULT_REVALIDATE_AFTER,
             cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
+            max_model_json_bytes: DEFAULT_MAX_MODEL_JSON_BYTES,
+            max_upload_parts: DEFAULT_MAX_UPLOAD_PARTS,
+            max_manifest_paths: DEFAULT_MAX_MANIFEST_PATHS,
+            max_store_bytes: None,
+            keep_versions: DEFAULT_KEEP_VERSIONS,
         }
     }
 }
@@ -70,6 +98,11 @@ impl std::fmt::Debug for ServeConfig {
             .field("registry", &self.registry.schemes())
             .field("revalidate_after", &self.revalidate_after)
             .field("cache_max_bytes", &self.cache_max_bytes)
+            .field("max_model_json_bytes", &self.max_model_json_bytes)
+            .field("max_upload_parts", &self.max_upload_parts)
+            .field("max_manifest_paths", &self.max_manifest_paths)
+            .field("max_store_bytes", &self.max_store_bytes)
+            .field("keep_versions", &self.keep_versions)
             .finish()
     }
 }
@@ -92,6 +125,18 @@ impl ServeConfig {
             return Some(listed_path.to_string());
         }
         listed_path.strip_prefix(base)?.strip_prefix('/').filter(|n| !n.is_empty()).map(str::to_string)
+    }
+
+    /// The folder of a `file://` store (`./models` for `file://./models`), whose files the server
+    /// reads directly (model.json alone, weight files streamed with ranges); `None` for other stores.
+    pub fn store_dir(&self) -> Option<std::path::PathBuf> {
+        let rest = self.store.strip_prefix("file://")?;
+        let rest = match rest.strip_prefix("localhost") {
+            Some(r) if r.starts_with('/') => r,
+            _ => rest,
+        };
+        let rest = rest.trim_end_matches('/');
+        Some(std::path::PathBuf::from(if rest.is_empty() { "." } else { rest }))
     }
 
     /// The store's scheme (`file` for `file://./models`).

@@ -35,7 +35,7 @@ pub fn upload(bytes: &[u8]) -> bool {
     };
     futures::executor::block_on(async {
         let Ok(multipart) = Multipart::from_request(req, &()).await else { return false };
-        let Ok(model) = crate::upload::read(multipart).await else { return false };
+        let Ok(model) = crate::upload::read(multipart, &Default::default()).await else { return false };
         if let Err(e) = io_core::codec::layout(&model.weight_specs, &model.weight_data, &[]) {
             panic!("an accepted upload's weights do not fit their specs: {e}");
         }

@@ -14,29 +14,40 @@
 //! # }
 //! ```
 //!
-//! Uploads are checked completely (multipart shape, model.json, every weight file against the
-//! manifest) before the store is touched, so a bad upload stores nothing and leaves an earlier model of
-//! the same name as it was. The upload limit gives 413, bad names and bad uploads 400, missing models 404.
+//! Uploads are checked completely (multipart shape, limits, model.json, every weight file against the
+//! manifest: [`upload`]) before they become a version, so a bad upload stores nothing and leaves an
+//! earlier model of the same name as it was. On a `file://` store an upload is streamed to a folder
+//! on the store's file system and renamed into place; elsewhere it is assembled in memory and saved
+//! through the registry. Limits give 413, a quota 507, bad names and bad uploads 400, a name that is
+//! a prefix of another model (or has one as its prefix) 409, missing models and files 404.
 //!
-//! Model files are served from an in-memory cache ([`cache`]): writes through the server are seen at
-//! once, changes made directly in the store after at most [`ServeConfig::revalidate_after`] (1 s).
+//! Every save is an immutable version ([`versions`]: stored as its own model under the hidden
+//! `.modelio/versions/NAME/VERSION`, with a pointer model at `NAME`); the latest model.json points at
+//! the version's files (`NAME/@v/VERSION/FILE`), so a load racing an overwrite never mixes two
+//! uploads. Models are served with the files they are stored with; on `file://` model.json is read
+//! alone and weight files are streamed from disk with ranges. What is cached and when changes are
+//! seen: [`cache`] (writes through the server at once, changes made directly in the store after at
+//! most [`ServeConfig::revalidate_after`], 1 s).
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod cache;
 mod config;
 mod cors;
+mod disk;
 mod error;
 pub mod fuzzing;
 pub mod names;
-mod upload;
+pub mod upload;
+pub mod versions;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
 pub use api::router;
 pub use config::{
-    ServeConfig, DEFAULT_ADDR, DEFAULT_CACHE_MAX_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_REVALIDATE_AFTER,
+    ServeConfig, DEFAULT_ADDR, DEFAULT_CACHE_MAX_BYTES, DEFAULT_KEEP_VERSIONS, DEFAULT_MAX_MANIFEST_PATHS,
+    DEFAULT_MAX_MODEL_JSON_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_PARTS, DEFAULT_REVALIDATE_AFTER,
     DEFAULT_STORE,
 };
 pub use error::ApiError;
@@ -64,6 +75,7 @@ impl Server {
             temporary: false,
             source: Some(Box::new(e)),
         })?;
+        api::clean_store(&cfg);
         Ok(Server { listener, local_addr, cfg })
     }
 

@@ -28,7 +28,7 @@ async fn fixtures_round_trip_with_nested_names() {
         assert_eq!(res.responses[0].status, 200);
         let back = HttpHandler::new(format!("{url}/model.json")).load(&Default::default()).await.unwrap();
         assert_same_model(&format!("model {m} via the server"), &back, &fixtures::model(m));
-        let stored = modelio::registry().load(&format!("{}/team/model-{m}", s.store)).await.unwrap();
+        let stored = modelio::registry().load(&support::stored(&s, &format!("team/model-{m}")).await).await.unwrap();
         assert_same_model(&format!("model {m} in the store"), &stored, &fixtures::model(m));
     }
 }
@@ -46,7 +46,9 @@ async fn list_info_and_delete_on_a_file_store() {
     let s = support::start("", |c| c.store = store.clone()).await;
     list_info_and_delete_on(s).await;
     assert!(dir.path().join("models/dir/two/model.json").is_file());
+    assert!(dir.path().join("models/.modelio/versions/dir/two").is_dir());
     assert!(!dir.path().join("models/one").exists(), "the deleted model's folder is gone");
+    assert!(!dir.path().join("models/.modelio/versions/one").exists(), "and so are its versions");
 }
 
 async fn list_info_and_delete_on(s: support::Running) {
@@ -76,13 +78,16 @@ async fn list_info_and_delete_on(s: support::Running) {
 async fn files_have_types_lengths_etags_and_head() {
     let s = support::start("etag", |_| {}).await;
     save(&s.model("m"), "d").await;
-    for (file, ty, len) in
-        [("model.json", "application/json", None), ("model.weights.bin", "application/octet-stream", Some(280))]
-    {
-        let url = format!("{}/{file}", s.model("m"));
+    let weights = support::weights_url(&s, "m").await;
+    assert!(weights.contains("/models/m/@v/"), "the weights URL carries the version: {weights}");
+    for (url, ty, len, cache) in [
+        (format!("{}/model.json", s.model("m")), "application/json", None, "no-cache"),
+        (weights.clone(), "application/octet-stream", Some(280), "public, max-age=31536000, immutable"),
+    ] {
         let r = client().get(&url).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()[header::CONTENT_TYPE], ty);
+        assert_eq!(r.headers()[header::CACHE_CONTROL], cache);
         let tag = r.headers()[header::ETAG].clone();
         let declared: usize = r.headers()[header::CONTENT_LENGTH].to_str().unwrap().parse().unwrap();
         let body = r.bytes().await.unwrap();
@@ -91,14 +96,21 @@ async fn files_have_types_lengths_etags_and_head() {
             assert_eq!(body.len(), len);
             assert!(body == fixtures::weight_bytes("d"));
         } else {
-            assert_eq!(
-                body,
-                std::fs::read(concat!(
+            // TF.js's own upload of model d, with weight paths pointing at the version's files.
+            let served: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let sent: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(concat!(
                     env!("CARGO_MANIFEST_DIR"),
                     "/../../fixtures/tfjs/node_http_upload/d/parts/model.json"
                 ))
-                .unwrap()
-            );
+                .unwrap(),
+            )
+            .unwrap();
+            for key in ["modelTopology", "trainingConfig", "format", "generatedBy", "convertedBy"] {
+                assert_eq!(served[key], sent[key], "{key}");
+            }
+            assert_eq!(served["weightsManifest"][0]["weights"], sent["weightsManifest"][0]["weights"]);
+            assert!(served["weightsManifest"][0]["paths"][0].as_str().unwrap().starts_with("@v/"));
         }
         let head = client().head(&url).send().await.unwrap();
         assert_eq!(head.status(), StatusCode::OK);
@@ -110,13 +122,11 @@ async fn files_have_types_lengths_etags_and_head() {
         let other = client().get(&url).header(header::IF_NONE_MATCH, "\"nope\"").send().await.unwrap();
         assert_eq!(other.status(), StatusCode::OK);
     }
-    let before = client().get(format!("{}/model.weights.bin", s.model("m"))).send().await.unwrap().headers()
-        [header::ETAG]
-        .clone();
+    let before = client().get(&weights).send().await.unwrap().headers()[header::ETAG].clone();
     save(&s.model("m"), "a").await;
-    let after = client().get(format!("{}/model.weights.bin", s.model("m"))).send().await.unwrap().headers()
-        [header::ETAG]
-        .clone();
+    let now = support::weights_url(&s, "m").await;
+    assert_ne!(now, weights, "a new version, new weight URLs");
+    let after = client().get(&now).send().await.unwrap().headers()[header::ETAG].clone();
     assert_ne!(before, after, "the ETag must change with the content");
 }
 
@@ -274,13 +284,25 @@ async fn fetch(url: &str) -> (StatusCode, String, bytes::Bytes) {
 
 const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// The latest weights of `m` as a client loads them: model.json, then the first file it names
+/// (status of model.json when it is not 200).
+async fn latest_weights(s: &support::Running) -> (StatusCode, String, bytes::Bytes) {
+    let (status, _, json) = fetch(&format!("{}/model.json", s.model("m"))).await;
+    if status != StatusCode::OK {
+        return (status, String::new(), json);
+    }
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    fetch(&format!("{}/{}", s.model("m"), json["weightsManifest"][0]["paths"][0].as_str().unwrap())).await
+}
+
 /// With an interval of an hour, only writes through the server can change what is served: a re-upload
 /// and a delete are seen by the very next request, an unchanged model is re-served identically.
 #[tokio::test]
 async fn cached_files_follow_uploads_and_deletes_through_the_server() {
     let s = support::start("cache-writes", |c| c.revalidate_after = HOUR).await;
-    let (json, weights) = (format!("{}/model.json", s.model("m")), format!("{}/model.weights.bin", s.model("m")));
+    let json = format!("{}/model.json", s.model("m"));
     save(&s.model("m"), "a").await;
+    let weights = support::weights_url(&s, "m").await;
     let first = (fetch(&json).await, fetch(&weights).await);
     assert_eq!(first.1 .2, fixtures::weight_bytes("a"));
     for _ in 0..3 {
@@ -293,13 +315,14 @@ async fn cached_files_follow_uploads_and_deletes_through_the_server() {
     }
 
     save(&s.model("m"), "b").await;
-    let (status, tag, body) = fetch(&weights).await;
+    let (status, tag, body) = latest_weights(&s).await;
     assert_eq!(status, StatusCode::OK);
     assert_ne!(tag, first.1 .1, "a new ETag after a re-upload");
     assert_eq!(body, fixtures::weight_bytes("b"));
+    assert_eq!(fetch(&weights).await, first.1, "the previous version is kept (--keep-versions 2) and unchanged");
     let back = HttpHandler::new(&json).load(&Default::default()).await.unwrap();
     assert_same_model("after the re-upload", &back, &fixtures::model("b"));
-    let r = client().get(&weights).header(header::IF_NONE_MATCH, &first.1 .1).send().await.unwrap();
+    let r = client().get(&json).header(header::IF_NONE_MATCH, &first.0 .1).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "the old ETag no longer matches");
 
     assert_eq!(client().delete(s.model("m")).send().await.unwrap().status(), StatusCode::OK);
@@ -307,7 +330,9 @@ async fn cached_files_follow_uploads_and_deletes_through_the_server() {
         assert_eq!(fetch(url).await.0, StatusCode::NOT_FOUND, "{url} after the delete");
     }
     save(&s.model("m"), "a").await;
-    assert_eq!((fetch(&json).await, fetch(&weights).await), first, "the same content has the same ETags");
+    let again = latest_weights(&s).await;
+    assert_eq!((again.1.as_str(), &again.2), (first.1 .1.as_str(), &first.1 .2), "the same weights, the same ETag");
+    assert_ne!(fetch(&json).await.1, first.0 .1, "model.json names the new version");
 }
 
 /// A store change made by another process (here: the registry directly, bypassing the server) is seen
@@ -325,7 +350,8 @@ async fn store_changes_outside_the_server_are_seen_after_the_interval_on_a_file_
     store_changes_outside_on(format!("file://{}/models", dir.path().display())).await;
 }
 
-/// Three servers on one store: revalidating after 100 ms, after an hour, and without a cache.
+/// Three servers on one store: revalidating after 100 ms, after an hour, and without a cache. The
+/// direct save replaces the server's version pointer with a plain model, served as it is.
 async fn store_changes_outside_on(store: String) {
     let start = |interval, max| {
         let store = store.clone();
@@ -338,30 +364,26 @@ async fn store_changes_outside_on(store: String) {
     let short = start(std::time::Duration::from_millis(100), 1 << 20).await;
     let long = start(HOUR, 1 << 20).await;
     let uncached = start(HOUR, 0).await;
-    let weights = |s: &support::Running| format!("{}/model.weights.bin", s.model("m"));
     save(&short.model("m"), "a").await;
     for s in [&short, &long, &uncached] {
-        assert_eq!(fetch(&weights(s)).await.2, fixtures::weight_bytes("a"));
+        assert_eq!(latest_weights(s).await.2, fixtures::weight_bytes("a"));
     }
     let url = format!("{store}/m");
     modelio::registry().save(&url, &fixtures::model("b")).await.unwrap();
-    assert_eq!(fetch(&weights(&uncached)).await.2, fixtures::weight_bytes("b"), "no cache: seen at once");
-    assert_eq!(fetch(&weights(&long)).await.2, fixtures::weight_bytes("a"), "an hour's interval: still cached");
+    assert_eq!(latest_weights(&uncached).await.2, fixtures::weight_bytes("b"), "no cache: seen at once");
+    assert_eq!(latest_weights(&long).await.2, fixtures::weight_bytes("a"), "an hour's interval: still cached");
     poll(&format!("{store}: the direct save"), || async {
-        fetch(&weights(&short)).await.2 == fixtures::weight_bytes("b")
+        latest_weights(&short).await.2 == fixtures::weight_bytes("b")
     })
     .await;
     let back = HttpHandler::new(format!("{}/model.json", short.model("m"))).load(&Default::default()).await.unwrap();
     assert_same_model("after the direct save", &back, &fixtures::model("b"));
 
     modelio::registry().remove_model(&url).await.unwrap();
-    assert_eq!(fetch(&weights(&uncached)).await.0, StatusCode::NOT_FOUND, "no cache: seen at once");
-    assert_eq!(fetch(&weights(&long)).await.0, StatusCode::OK, "an hour's interval: still cached");
-    poll(&format!("{store}: the direct removal"), || async {
-        fetch(&weights(&short)).await.0 == StatusCode::NOT_FOUND
-            && fetch(&format!("{}/model.json", short.model("m"))).await.0 == StatusCode::NOT_FOUND
-    })
-    .await;
+    assert_eq!(latest_weights(&uncached).await.0, StatusCode::NOT_FOUND, "no cache: seen at once");
+    assert_eq!(latest_weights(&long).await.0, StatusCode::OK, "an hour's interval: still cached");
+    poll(&format!("{store}: the direct removal"), || async { latest_weights(&short).await.0 == StatusCode::NOT_FOUND })
+        .await;
 }
 
 /// Waits (at most 30 s) until `ok` holds.

@@ -32,8 +32,19 @@ fn peer_dir() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tfjs_saves_to_and_loads_from_the_server() {
+    interop_on(support::start("interop", |_| {}).await).await;
+}
+
+/// The same on a `file://` store, where uploads are streamed to disk and weights streamed back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tfjs_saves_to_and_loads_from_the_server_on_a_file_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("file://{}/models", dir.path().display());
+    interop_on(support::start("", |c| c.store = store.clone()).await).await;
+}
+
+async fn interop_on(s: support::Running) {
     let peer = peer_dir();
-    let s = support::start("interop", |_| {}).await;
     for m in fixtures::MODELS {
         HttpHandler::new(s.model(&format!("src/{m}"))).save(&fixtures::model(m), &Default::default()).await.unwrap();
     }
@@ -56,7 +67,7 @@ async fn tfjs_saves_to_and_loads_from_the_server() {
         assert_eq!(r["saveStatus"], serde_json::json!([200]), "model {m}: {r}");
         assert_eq!(r["bitExact"], true, "model {m}: TF.js's prediction after the round trip differs: {r}");
         // What TF.js uploaded is what TF.js's own save handler produces, bit for bit.
-        let stored = modelio::registry().load(&format!("{}/tfjs/{m}", s.store)).await.unwrap();
+        let stored = modelio::registry().load(&support::stored(&s, &format!("tfjs/{m}")).await).await.unwrap();
         let want = fixtures::model(m);
         assert!(stored.weight_data.to_vec() == want.weight_data.to_vec(), "model {m}: weights TF.js uploaded differ");
         assert_eq!(stored.weight_specs, want.weight_specs, "model {m}");

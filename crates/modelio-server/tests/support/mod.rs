@@ -32,3 +32,19 @@ pub async fn start(prefix: &str, edit: impl FnOnce(&mut ServeConfig)) -> Running
     tokio::spawn(server.run(std::future::pending()));
     Running { base, store }
 }
+
+/// The store URL of the latest version of `name` (from `GET /models/NAME/versions`).
+pub async fn stored(s: &Running, name: &str) -> String {
+    let v: serde_json::Value = reqwest::get(format!("{}/versions", s.model(name))).await.unwrap().json().await.unwrap();
+    let latest = v["latest"].as_str().unwrap_or_else(|| panic!("no latest version of {name}: {v}"));
+    let sep = if s.store.ends_with('/') { "" } else { "/" };
+    format!("{}{sep}{}", s.store, modelio_server::versions::version_path(name, latest))
+}
+
+/// The URL of the first weight file the latest model.json of `name` points at.
+pub async fn weights_url(s: &Running, name: &str) -> String {
+    let json: serde_json::Value =
+        reqwest::get(format!("{}/model.json", s.model(name))).await.unwrap().json().await.unwrap();
+    let path = json["weightsManifest"][0]["paths"][0].as_str().unwrap_or_else(|| panic!("no weight path: {json}"));
+    format!("{}/{path}", s.model(name))
+}
