@@ -113,16 +113,19 @@ fn serve_answers_errors_for_a_fifo_model_and_keeps_serving_the_others() {
         };
         let t = Instant::now();
         let (bad1, bad2, good, list) = tokio::join!(
-            get("/models/bad/model.weights.bin"),
-            get("/models/bad/model.weights.bin"),
-            get("/models/good/model.weights.bin"),
+            get("/models/bad/weights.bin"),
+            get("/models/bad/weights.bin"),
+            get("/models/good/weights.bin"),
             get("/models"),
         );
         assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
         for (status, body) in [bad1, bad2] {
             let text = String::from_utf8_lossy(&body);
             assert!(status >= 400, "{status} {text}");
-            assert!(text.contains("'weights.bin' is not a regular file"), "{status} {text}");
+            assert!(
+                text.contains("not a regular file") && !text.contains(&*sb.path().to_string_lossy()),
+                "{status} {text}"
+            );
         }
         assert_eq!(good.0, 200);
         assert_eq!(good.1.as_ref(), std::fs::read(fixture("node_file/a/weights.bin")).unwrap());
@@ -132,7 +135,8 @@ fn serve_answers_errors_for_a_fifo_model_and_keeps_serving_the_others() {
         // Afterwards the server still answers (nothing is stuck on the FIFO).
         let (status, _) = get("/models/good/model.json").await;
         assert_eq!(status, 200);
-        let (status, body) = get("/models/bad/model.json").await;
-        assert!(status >= 400, "{status} {}", String::from_utf8_lossy(&body));
+        // model.json is served without reading the weights (the FIFO is never opened for it).
+        let (status, _) = get("/models/bad/model.json").await;
+        assert_eq!(status, 200);
     });
 }
