@@ -274,6 +274,8 @@ fn fuzz(target: Option<&str>, budget: Option<&str>) -> Res {
         } else {
             c.env("RUSTC_BOOTSTRAP", "1");
         }
+        // Always fuzz/target: its sanitizer builds would thrash a target dir shared with normal builds.
+        c.env_remove("CARGO_TARGET_DIR");
         c.args(["fuzz", "run", t, &format!("corpus/{t}"), "--", "-jobs=1", "-workers=1", "-max_len=65536"]);
         match budget {
             FuzzBudget::Seconds(s) => c.arg(format!("-max_total_time={s}")),
