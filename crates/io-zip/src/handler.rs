@@ -127,7 +127,17 @@ impl ZipHandler {
     async fn load_remote(&self, remote: &str, opts: &Options) -> Result<ModelArtifacts> {
         let limits = opts.get_limits();
         let limit = limits.max_weight_bytes.saturating_add(limits.max_model_json_bytes).saturating_add(1 << 20);
+        #[cfg(feature = "http")]
         let bytes = io_http::HttpHandler::new(remote).fetch_whole(limit, opts).await?;
+        #[cfg(not(feature = "http"))]
+        let bytes: Bytes = {
+            let _ = limit;
+            return Err(Error::Unsupported {
+                operation: "load",
+                url: remote.to_string(),
+                reason: "zip over http(s) needs io-zip's `http` feature (modelio: features `zip` and `http`)".into(),
+            });
+        };
         let (h, o) = (self.clone(), opts.clone());
         io_core::blocking::unblock(move || h.load_archive(Cursor::new(bytes), &o)).await
     }
