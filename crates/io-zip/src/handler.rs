@@ -127,17 +127,7 @@ impl ZipHandler {
     async fn load_remote(&self, remote: &str, opts: &Options) -> Result<ModelArtifacts> {
         let limits = opts.get_limits();
         let limit = limits.max_weight_bytes.saturating_add(limits.max_model_json_bytes).saturating_add(1 << 20);
-        #[cfg(feature = "http")]
-        let bytes = io_http::HttpHandler::new(remote).fetch_whole(limit, opts).await?;
-        #[cfg(not(feature = "http"))]
-        let bytes: Bytes = {
-            let _ = limit;
-            return Err(Error::Unsupported {
-                operation: "load",
-                url: remote.to_string(),
-                reason: "zip over http(s) needs io-zip's `http` feature (modelio: features `zip` and `http`)".into(),
-            });
-        };
+        let bytes = fetch(remote, limit, opts).await?;
         let (h, o) = (self.clone(), opts.clone());
         io_core::blocking::unblock(move || h.load_archive(Cursor::new(bytes), &o)).await
     }
@@ -194,6 +184,22 @@ impl ZipHandler {
         let source = ZipSource { archive: Mutex::new(archive), prefix, url: self.url.clone() };
         futures::executor::block_on(files::load(&source, MODEL_JSON, &self.url, PathPolicy::Inside, opts))
     }
+}
+
+/// The whole archive at `remote` through io-http (bounded by `limit`).
+#[cfg(feature = "http")]
+async fn fetch(remote: &str, limit: u64, opts: &Options) -> Result<Bytes> {
+    io_http::HttpHandler::new(remote).fetch_whole(limit, opts).await
+}
+
+/// Without io-zip's `http` feature, archives over http(s) are refused.
+#[cfg(not(feature = "http"))]
+async fn fetch(remote: &str, _limit: u64, _opts: &Options) -> Result<Bytes> {
+    Err(Error::Unsupported {
+        operation: "load",
+        url: remote.to_string(),
+        reason: "zip over http(s) needs io-zip's `http` feature (modelio: features `zip` and `http`)".into(),
+    })
 }
 
 /// Not absolute, no `..`, no backslashes or drive letters: the name stays inside the archive.
