@@ -63,7 +63,33 @@ pub fn run(cmd: &mut Command) -> Res {
 }
 
 fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // A one-off build of every test target gains nothing from incremental caches, which take
+    // about a third of target/ (gigabytes); a developer's own setting wins.
+    if std::env::var_os("CARGO_INCREMENTAL").is_none() {
+        c.env("CARGO_INCREMENTAL", "0");
+    }
+    c
+}
+
+/// Warns when the disk holding target/ has less room than a full test build takes.
+fn check_disk_space() {
+    const NEEDED_GIB: u64 = 20;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let probe = if target.exists() { target } else { root() };
+    let Ok(out) = Command::new("df").args(["-Pk"]).arg(&probe).output() else { return };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let avail_kib = text.lines().nth(1).and_then(|l| l.split_whitespace().nth(3)).and_then(|v| v.parse::<u64>().ok());
+    if let Some(kib) = avail_kib {
+        let gib = kib / (1024 * 1024);
+        if gib < NEEDED_GIB {
+            eprintln!(
+                "xtask: warning: {gib} GiB free on the disk of {} (a full test-all build takes about {NEEDED_GIB} GiB); \
+                 the build may fail with \"No space left on device\"",
+                probe.display()
+            );
+        }
+    }
 }
 
 /// Facade feature sets whose registered schemes are checked: none, each alone, all.
@@ -84,6 +110,7 @@ const WASM_TEST_PACKAGES: &[&str] = &["modelio-web-tests"];
 
 fn test_all() -> Res {
     let t0 = std::time::Instant::now();
+    check_disk_space();
     let peer = install::npm_peer()?;
     let python = install::python_oracle()?;
     // Native: every unit, integration and doc test of the workspace. Tests that reach the native
