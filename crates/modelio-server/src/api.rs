@@ -39,19 +39,15 @@ struct App {
 
 type Shared = State<Arc<App>>;
 
-/// The application: routes, upload limit, CORS.
+/// The model routes with their upload limit (the access, CORS and connection layers are added by
+/// [`crate::app`]).
 pub fn router(cfg: ServeConfig) -> Router {
     let limit = usize::try_from(cfg.max_upload_bytes).unwrap_or(usize::MAX);
-    let cors = crate::cors::layer(&cfg.cors_origins);
-    let app = Router::new()
+    Router::new()
         .route("/models", get(list))
         .route("/models/{*path}", get(get_path).post(save).put(save).delete(remove))
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(Arc::new(App { cache: Cache::new(cfg.revalidate_after, cfg.cache_max_bytes), cfg }));
-    match cors {
-        Some(c) => app.layer(c),
-        None => app,
-    }
+        .with_state(Arc::new(App { cache: Cache::new(cfg.revalidate_after, cfg.cache_max_bytes), cfg }))
 }
 
 async fn list(State(app): Shared) -> Result<Response, ApiError> {
@@ -95,6 +91,7 @@ async fn files(app: &App, name: &str) -> Result<Arc<Files>, ApiError> {
     let ticket = app.cache.ticket();
     let lookup = app.cache.lookup(name);
     if let Lookup::Fresh(files) = lookup {
+        crate::observe::cache_lookup(true);
         return Ok(files);
     }
     // Read before loading (see crate::cache). A store that cannot list gives no info: served uncached.
@@ -102,10 +99,12 @@ async fn files(app: &App, name: &str) -> Result<Arc<Files>, ApiError> {
     if let Lookup::Stale(files, was) = lookup {
         if now.as_ref() == Some(&was) {
             app.cache.confirm(name, &files);
+            crate::observe::cache_lookup(true);
             return Ok(files);
         }
         app.cache.forget(name, &files);
     }
+    crate::observe::cache_lookup(false);
     let a = app.cfg.registry.load(&app.cfg.model_url(name)).await?;
     let json = ModelJson::for_artifacts(&a, vec![WEIGHTS_PATH.to_string()]).to_bytes(BROWSER_ORDER);
     let files = Arc::new(Files { json: File::new(WeightData::single(json)), weights: File::new(a.weight_data) });
