@@ -149,6 +149,8 @@ struct ConnState {
     in_flight: AtomicUsize,
     served: AtomicBool,
     idle_since: Mutex<Instant>,
+    /// Signalled when a request ends, so the idle deadline is recomputed.
+    ended: tokio::sync::Notify,
 }
 
 impl ConnState {
@@ -171,6 +173,7 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         *self.0.idle_since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.ended.notify_one();
     }
 }
 
@@ -184,6 +187,7 @@ where
         in_flight: AtomicUsize::new(0),
         served: AtomicBool::new(false),
         idle_since: Mutex::new(Instant::now()),
+        ended: tokio::sync::Notify::new(),
     });
     let body_idle = limits.body_idle_timeout;
     let svc = {
@@ -219,6 +223,7 @@ where
                 }
                 return;
             }
+            _ = state.ended.notified() => {}
             _ = stop.changed(), if !stopping => {
                 stopping = true;
                 conn.as_mut().graceful_shutdown();
