@@ -9,8 +9,9 @@
 //! 3. native `indexeddb://` and `localstorage://` save (`modelio cp file://… store://…`) and load
 //!    (`modelio info store://…`) of a 4 MiB model (3 MiB for localstorage: 4 MiB in base64 is over
 //!    Chromium's 10 MiB localStorage quota, as it would be for TF.js), and base64 throughput;
-//! 4. `modelio serve` vs Debian's nginx serving the same files of a 4 MiB model from the server's
-//!    `file://` store folder, GET throughput with `wrk`.
+//! 4. `modelio serve` (every GET checked against a read token) vs Debian's nginx serving the same
+//!    files of a 4 MiB model from the server's `file://` store folder, GET throughput with `wrk`;
+//! 5. the server's peak RSS while it receives a 1 GiB upload, over its idle RSS.
 //!
 //! The table is printed and written into the `## cli` section of BENCHMARKS.md (other sections are
 //! left alone). The model generator, the nginx runner, `/usr/bin/time -v` parsing and the section
@@ -30,6 +31,8 @@ use crate::bench_http::{
 use crate::{root, run, Res};
 
 const MIB: u64 = 1 << 20;
+/// The token of the benchmarked `modelio serve` (reads and writes).
+const BENCH_TOKEN: &str = "bench-token-0123456789abcdef";
 const RUNS: usize = 5;
 
 /// One result row: what, the measured value, the reference, and how they compare.
@@ -252,9 +255,12 @@ fn serve_vs_nginx(bin: &Path, work: &Path) -> Result<Vec<Row>, String> {
     let Some((server, base)) = start_modelio_serve(bin, &store)? else {
         return not_run("`modelio serve` is not available in this build".into());
     };
-    // The 4 MiB model is uploaded (io-http, as TF.js would); nginx then serves the very files the
-    // server's file:// store holds, and `modelio serve` the same model through its routes.
-    run(Command::new(bin).args(["-q", "cp", &file_url(&work.join("m4")), &format!("{base}/models/bench")]))?;
+    // The 4 MiB model is uploaded (io-http, as TF.js would, with the write token); nginx then serves
+    // the very files the server's file:// store holds, and `modelio serve` the same model through its
+    // routes, checking the token of every GET (--require-read-token).
+    run(Command::new(bin)
+        .args(["-q", "cp", &file_url(&work.join("m4")), &format!("{base}/models/bench")])
+        .env("MODELIO_HTTP_TOKEN", BENCH_TOKEN))?;
     let port = free_port()?;
     let (nginx, nginx_name) = start_server(work, &store.join("bench"), port)?;
     let nginx = Server(nginx);
@@ -262,17 +268,50 @@ fn serve_vs_nginx(bin: &Path, work: &Path) -> Result<Vec<Row>, String> {
     for (label, ours, theirs) in
         [("model.json", "model.json", "model.json"), ("4 MiB weights", "model.weights.bin", "weights.bin")]
     {
-        let ours = wrk(&format!("{base}/models/bench/{ours}"))?;
-        let theirs = wrk(&format!("http://127.0.0.1:{port}/bench/{theirs}"))?;
+        let ours = wrk(&format!("{base}/models/bench/{ours}"), Some(BENCH_TOKEN))?;
+        let theirs = wrk(&format!("http://127.0.0.1:{port}/bench/{theirs}"), None)?;
         rows.push(Row {
-            what: format!("GET {label}: `modelio serve` (wrk, 2 threads, 8 connections, 10 s)"),
+            what: format!("GET {label}: `modelio serve` with a read token (wrk, 2 threads, 8 connections, 10 s)"),
             value: format!("{ours:.0} req/s"),
             reference: format!("{nginx_name} {theirs:.0} req/s"),
             verdict: verdict_min(ours / theirs, 0.8, "x nginx"),
         });
     }
-    drop((server, nginx));
+    drop(nginx);
+    rows.push(upload_rss(bin, work, &server, &base)?);
+    drop(server);
     Ok(rows)
+}
+
+/// The server's peak RSS while it receives a 1 GiB upload (256 shards of 4 MiB, sent by `modelio cp`
+/// as TF.js sends it) into its `file://` store, over its RSS before.
+fn upload_rss(bin: &Path, work: &Path, server: &Server, base: &str) -> Result<Row, String> {
+    let big = work.join("m1g");
+    write_model_sized(&big, 256, SHARD_BYTES)?;
+    let status = |key: &str| -> Result<u64, String> {
+        let text = std::fs::read_to_string(format!("/proc/{}/status", server.0.id())).map_err(|e| e.to_string())?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+            .ok_or_else(|| format!("no {key} in /proc/PID/status"))
+    };
+    let before = status("VmRSS:")?;
+    run(Command::new(bin)
+        .args(["-q", "cp", &file_url(&big), &format!("{base}/models/big")])
+        .env("MODELIO_HTTP_TOKEN", BENCH_TOKEN))?;
+    let peak = status("VmHWM:")?;
+    let over = peak.saturating_sub(before);
+    Ok(Row {
+        what: "peak RSS of `modelio serve` receiving a 1 GiB upload (file:// store, streamed to disk)".into(),
+        value: format!("{} MiB ({} MiB before)", peak / MIB, before / MIB),
+        reference: "target: under 100 MiB beyond the idle server".into(),
+        verdict: if over < 100 * MIB {
+            format!("met: +{} MiB", over / MIB)
+        } else {
+            format!("missed: +{} MiB", over / MIB)
+        },
+    })
 }
 
 /// Starts `modelio serve` on 127.0.0.1:0 and reads its address from the first stdout line.
@@ -280,8 +319,11 @@ fn start_modelio_serve(bin: &Path, store: &Path) -> Result<Option<(Server, Strin
     let _ = std::fs::remove_dir_all(store);
     let mut child = Command::new(bin)
         .args(["serve", "--addr", "127.0.0.1:0", "--store", &format!("file://{}", store.display())])
+        .args(["--require-read-token", "-q"])
+        .env("MODELIO_TOKEN", BENCH_TOKEN)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        // Its request log would fill a pipe nobody reads and stall it.
+        .stderr(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
     let mut line = String::new();
@@ -296,8 +338,13 @@ fn start_modelio_serve(bin: &Path, store: &Path) -> Result<Option<(Server, Strin
 }
 
 /// Requests per second `wrk` reports for `url`.
-fn wrk(url: &str) -> Result<f64, String> {
-    let out = Command::new("wrk").args(["-t2", "-c8", "-d10s", url]).output().map_err(|e| format!("wrk: {e}"))?;
+fn wrk(url: &str, token: Option<&str>) -> Result<f64, String> {
+    let mut c = Command::new("wrk");
+    c.args(["-t2", "-c8", "-d10s", url]);
+    if let Some(t) = token {
+        c.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    let out = c.output().map_err(|e| format!("wrk: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !text.contains("Non-2xx") && out.status.success() {
         if let Some(v) = text.lines().find_map(|l| l.trim().strip_prefix("Requests/sec:")) {

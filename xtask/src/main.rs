@@ -44,6 +44,11 @@ fn main() {
     }
 }
 
+/// Cargo's target directory (`CARGO_TARGET_DIR`, else `target/` in the workspace).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
@@ -75,7 +80,7 @@ fn cargo() -> Command {
 /// Warns when the disk holding target/ has less room than a full test build takes.
 fn check_disk_space() {
     const NEEDED_GIB: u64 = 20;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let target = target_dir();
     let probe = if target.exists() { target } else { root() };
     let Ok(out) = Command::new("df").args(["-Pk"]).arg(&probe).output() else { return };
     let text = String::from_utf8_lossy(&out.stdout);
@@ -179,7 +184,7 @@ impl Drop for LoopbackServer {
 /// the screenshot is kept at target/web-demo/screenshot.png.
 fn web_demo(peer: &Path) -> Res {
     run(cargo().args(["build", "--target", "wasm32-unknown-unknown", "-p", "modelio-web-demo"]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let target = target_dir();
     let wasm = target.join("wasm32-unknown-unknown/debug/modelio_web_demo.wasm");
     run(Command::new("wasm-bindgen").args(["--target", "web", "--out-dir", "examples/web-demo/pkg"]).arg(&wasm))?;
     let shot = target.join("web-demo/screenshot.png");
@@ -204,7 +209,18 @@ fn test_browser(peer: &Path) -> Res {
         }
         run(&mut c)?;
     }
-    web_demo(peer)
+    web_demo(peer)?;
+    serve_origins(peer)
+}
+
+/// `modelio serve` against pages on an allowed and a foreign origin in Chromium, with TF.js.
+fn serve_origins(peer: &Path) -> Res {
+    run(cargo().args(["build", "-p", "modelio-cli", "--bin", "modelio"]))?;
+    let target = target_dir();
+    run(Command::new("node")
+        .arg("crates/modelio-cli/tests/browser/origins.mjs")
+        .arg(target.join("debug/modelio"))
+        .env("MODELIO_PEER_DIR", peer))
 }
 
 /// Libraries built for the browser (wasm32), linted for that target too: code behind

@@ -196,16 +196,23 @@ impl Registry {
     }
 
     /// Mounts a configured scheme instance at a URL prefix (`"models://"`, `"file:///srv/models/"`,
-    /// `"http://cdn.example/"`), the way `object_store`'s registry maps URL prefixes to stores: URLs
+    /// `"http://cdn.example/"`, or a whole scheme: `"http://"`), the way `object_store`'s registry maps URL prefixes to stores: URLs
     /// starting with `prefix` go to it, the longest matching prefix first, before any plugin of
     /// their scheme; the instance sees [`ModelUrl::path`] relative to the prefix. Mounting the same
     /// prefix again replaces the instance.
     pub fn mount(&self, prefix: &str, scheme: Arc<dyn Scheme>) -> Result<()> {
-        let u = ModelUrl::parse(prefix)?;
+        // A bare `SCHEME://` mounts over a whole scheme (`http://` is not a URL of its own).
+        let whole_scheme = prefix
+            .strip_suffix("://")
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)));
+        let scheme_name = match whole_scheme {
+            Some(s) => s.to_ascii_lowercase(),
+            None => ModelUrl::parse(prefix)?.scheme,
+        };
         let mut e = self.entries.write().unwrap_or_else(|p| p.into_inner());
         e.retain(|x| x.mount.as_deref() != Some(prefix));
         e.push(Entry {
-            scheme: u.scheme,
+            scheme: scheme_name,
             plugin: format!("mount {prefix}"),
             handler: Handle::Shared(scheme),
             mount: Some(prefix.to_string()),

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -33,6 +34,11 @@ pub struct Global {
     /// (sets `MODELIO_HOME` for this run).
     #[arg(long, global = true, value_name = "DIR")]
     pub home: Option<PathBuf>,
+    /// A header sent with every http(s) request of this command, as curl's -H: `NAME: VALUE`
+    /// (repeat for several). A token for `modelio serve` is better given as `MODELIO_HTTP_TOKEN`,
+    /// which is sent as `Authorization: Bearer TOKEN` and stays out of the process list.
+    #[arg(short = 'H', long = "header", global = true, value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
 }
 
 /// The subcommands.
@@ -135,6 +141,11 @@ pub struct RmArgs {
 }
 
 /// `modelio serve`.
+///
+/// Security defaults: loopback only; reads open; writes need a write token (`--token-file`, or
+/// `MODELIO_TOKEN`, else one is made at start and printed on stdout as `token: TOKEN`); the Host header
+/// must name this server; pages on other origins may read but not write unless listed with
+/// `--cors-origin`. Logs go to stderr (`RUST_LOG` filters them, default `info`).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The store models are saved to and loaded from: a store URL prefix such as `file://./models`
@@ -147,10 +158,11 @@ pub struct ServeArgs {
     /// Largest accepted upload, in bytes (bigger uploads get HTTP 413).
     #[arg(long, value_name = "BYTES", default_value_t = modelio_server::DEFAULT_MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,
-    /// Origins allowed by CORS; repeat for several. Default: any origin (`*`).
+    /// Origins whose pages may write (and read) through CORS, e.g. `https://app.example`; repeat for
+    /// several; `*` for any. Default: none may write; any origin may read.
     #[arg(long = "cors-origin", value_name = "ORIGIN", conflicts_with = "no_cors")]
     pub cors_origins: Vec<String>,
-    /// Send no CORS headers (only same-origin pages may use the server).
+    /// Send no CORS headers: pages on other origins may neither read nor write.
     #[arg(long)]
     pub no_cors: bool,
     /// Largest accepted model.json part of an upload, in bytes (bigger: HTTP 413).
@@ -168,4 +180,58 @@ pub struct ServeArgs {
     /// How many versions of each model to keep (the latest included; at least 1).
     #[arg(long, value_name = "N", default_value_t = modelio_server::DEFAULT_KEEP_VERSIONS)]
     pub keep_versions: usize,
+    /// Tokens, one a line: `read|write TOKEN [NAME-PREFIX]` (`#` comments). A write token also reads;
+    /// a prefix limits the token to the models named PREFIX or PREFIX/...
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Let anyone write and delete without a token (reads are open anyway, unless --require-read-token).
+    #[arg(long, conflicts_with = "read_only")]
+    pub allow_anonymous_writes: bool,
+    /// Reads (GET, HEAD, /healthz, /metrics) need a read or write token too.
+    #[arg(long)]
+    pub require_read_token: bool,
+    /// Refuse every write and delete (403).
+    #[arg(long)]
+    pub read_only: bool,
+    /// A further Host name this server answers for (`NAME` with any port, or `NAME:PORT`); repeat for
+    /// several; `*` turns the Host check off. Always allowed: the bound address, localhost, 127.0.0.1
+    /// and [::1] with the bound port.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+    /// How long a new connection may take to send its request head (e.g. `10s`, `500ms`).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub header_read_timeout: Duration,
+    /// How long a connection may stay idle between requests.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "15s")]
+    pub keep_alive_timeout: Duration,
+    /// How long an upload may send nothing before it is cut off (408).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "30s")]
+    pub body_idle_timeout: Duration,
+    /// Most connections served at once (more wait until one closes).
+    #[arg(long, value_name = "N", default_value_t = modelio_server::conn::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Most uploads in progress at once (more get 503 with Retry-After).
+    #[arg(long, value_name = "N", default_value_t = modelio_server::conn::DEFAULT_MAX_CONCURRENT_UPLOADS)]
+    pub max_concurrent_uploads: usize,
+    /// How long Ctrl-C / SIGTERM waits for requests in progress before dropping them.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub shutdown_grace: Duration,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Log format on stderr: `text` or `json` (one object a line). `RUST_LOG` filters (default `info`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
 }

@@ -45,7 +45,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// The environment variable whose token goes with every http(s) request as `Authorization: Bearer`.
+const HTTP_TOKEN_ENV: &str = "MODELIO_HTTP_TOKEN";
+
+/// Mounts http and https with the headers of `--header` and `MODELIO_HTTP_TOKEN`, if any.
+fn http_headers(headers: &[String], token: Option<String>) -> CmdResult {
+    let mut config = modelio::Config::new();
+    for h in headers {
+        let (name, value) =
+            h.split_once(':').ok_or_else(|| Failure::new(format!("--header '{h}': expected 'NAME: VALUE'")))?;
+        config.insert(format!("header.{}", name.trim()), value.trim().to_string());
+    }
+    if let Some(t) = token.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()) {
+        config.insert("header.authorization".into(), format!("Bearer {t}"));
+    }
+    if config.is_empty() {
+        return Ok(());
+    }
+    for scheme in ["http", "https"] {
+        modelio::registry().mount_configured(&format!("{scheme}://"), scheme, &config)?;
+    }
+    Ok(())
+}
+
 async fn run(cli: &Cli) -> CmdResult {
+    http_headers(&cli.global.headers, std::env::var(HTTP_TOKEN_ENV).ok())?;
     let out = Output::new(cli.global.quiet);
     match &cli.command {
         Command::Info(a) => info::run(a, &out).await,

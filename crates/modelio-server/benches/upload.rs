@@ -40,12 +40,13 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     let base = rt.block_on(async {
-        let cfg = ServeConfig {
+        let mut cfg = ServeConfig {
             store: "memory://bench".into(),
             addr: "127.0.0.1:0".parse().unwrap(),
             max_upload_bytes: 64 << 20,
             ..ServeConfig::default()
         };
+        cfg.access.allow_anonymous_writes = true;
         let server = Server::bind(cfg).await.expect("bind");
         let base = server.url();
         tokio::spawn(server.run(std::future::pending()));

@@ -57,10 +57,10 @@ struct App {
 
 type Shared = State<Arc<App>>;
 
-/// The application: routes, upload limit, CORS.
+/// The model routes with their upload limit (the access, CORS and connection layers are added by
+/// [`crate::app`]).
 pub fn router(cfg: ServeConfig) -> Router {
     let limit = usize::try_from(cfg.max_upload_bytes).unwrap_or(usize::MAX);
-    let cors = crate::cors::layer(&cfg.cors_origins);
     let mut secrets = vec![cfg.store.clone()];
     if let Some(dir) = cfg.store_dir() {
         let abs = std::fs::canonicalize(&dir)
@@ -83,15 +83,11 @@ pub fn router(cfg: ServeConfig) -> Router {
         reserved: AtomicU64::new(0),
         secrets,
     };
-    let app = Router::new()
+    Router::new()
         .route("/models", get(list))
         .route("/models/{*path}", get(get_path).post(save).put(save).delete(remove))
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(Arc::new(app));
-    match cors {
-        Some(c) => app.layer(c),
-        None => app,
-    }
+        .with_state(Arc::new(app))
 }
 
 /// Removes what interrupted uploads left in the store (called at start: [`crate::Server::bind`] and
@@ -177,8 +173,10 @@ impl App {
     async fn version(&self, name: &str, v: &str) -> Result<Arc<Prepared>, ApiError> {
         let key = format!("{name}/@v/{v}");
         if let Lookup::Fresh(p) = self.cache.lookup(&key) {
+            crate::observe::cache_lookup(true);
             return Ok(p);
         }
+        crate::observe::cache_lookup(false);
         let ticket = self.cache.ticket();
         let path = versions::version_path(name, v);
         let gone = || ApiError {
@@ -206,16 +204,19 @@ impl App {
         let ticket = self.cache.ticket();
         let lookup = self.cache.lookup(name);
         if let Lookup::Fresh(p) = lookup {
+            crate::observe::cache_lookup(true);
             return Ok(p);
         }
         let now = versions::info(&self.cfg, &self.cfg.model_url(name)).await.ok().flatten();
         if let Lookup::Stale(p, was) = lookup {
             if now.as_ref() == Some(&was) {
                 self.cache.confirm(name, &p);
+                crate::observe::cache_lookup(true);
                 return Ok(p);
             }
             self.cache.forget(name, &p);
         }
+        crate::observe::cache_lookup(false);
         let p = match self.prepare(name, None).await {
             Err(e) if e.status == StatusCode::NOT_FOUND => return Err(self.not_found(name)),
             other => Arc::new(other?),
@@ -321,7 +322,7 @@ fn normalize(path: &str) -> String {
 }
 
 /// Whether a listed name lies in the store's hidden entries (versions, temporary folders).
-fn hidden(name: &str) -> bool {
+pub(crate) fn hidden(name: &str) -> bool {
     name.split('/').any(|s| s.starts_with('.'))
 }
 

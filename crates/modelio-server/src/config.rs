@@ -37,8 +37,19 @@ pub struct ServeConfig {
     pub addr: SocketAddr,
     /// Largest accepted upload body, in bytes; bigger uploads get 413.
     pub max_upload_bytes: u64,
-    /// Origins allowed by CORS: `["*"]` (the default) allows any page; an empty list turns CORS off.
+    /// Origins whose pages may write (and read) through CORS: none by default; `"*"` lets any page
+    /// write (it still needs a write token unless anonymous writes are allowed). Writes carrying an
+    /// `Origin` not listed here (and not the server's own) get 403, preflighted or not; see [`crate::cors`].
     pub cors_origins: Vec<String>,
+    /// Whether pages on any origin may read (GET/HEAD, `Access-Control-Allow-Origin: *`); default true.
+    /// `modelio serve --no-cors` turns this off and lists no origins: no CORS headers at all.
+    pub cors_any_read: bool,
+    /// Tokens, read-only mode and the Host check (see [`crate::auth`]).
+    pub access: crate::auth::Access,
+    /// Timeouts and connection / upload limits (see [`crate::conn`]).
+    pub limits: crate::conn::Limits,
+    /// Serve HTTPS with this certificate and key (see [`crate::tls`]); `None` (the default): plain HTTP.
+    pub tls: Option<crate::tls::TlsFiles>,
     /// The schemes to store through (default: [`modelio::registry()`], every enabled plugin).
     pub registry: Arc<Registry>,
     /// How long a model's files, once cached, are served without asking the store whether the model
@@ -75,7 +86,11 @@ impl Default for ServeConfig {
             store: DEFAULT_STORE.to_string(),
             addr: DEFAULT_ADDR.parse().expect("valid default address"),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
-            cors_origins: vec!["*".to_string()],
+            cors_origins: Vec::new(),
+            cors_any_read: true,
+            access: crate::auth::Access::default(),
+            limits: crate::conn::Limits::default(),
+            tls: None,
             registry: modelio::shared_registry(),
             revalidate_after: DEFAULT_REVALIDATE_AFTER,
             cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
@@ -95,6 +110,10 @@ impl std::fmt::Debug for ServeConfig {
             .field("addr", &self.addr)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("cors_origins", &self.cors_origins)
+            .field("cors_any_read", &self.cors_any_read)
+            .field("access", &self.access)
+            .field("limits", &self.limits)
+            .field("tls", &self.tls)
             .field("registry", &self.registry.schemes())
             .field("revalidate_after", &self.revalidate_after)
             .field("cache_max_bytes", &self.cache_max_bytes)

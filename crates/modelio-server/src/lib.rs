@@ -28,16 +28,25 @@
 //! alone and weight files are streamed from disk with ranges. What is cached and when changes are
 //! seen: [`cache`] (writes through the server at once, changes made directly in the store after at
 //! most [`ServeConfig::revalidate_after`], 1 s).
+//!
+//! Facing a network: [`auth`] (tokens, read-only, Host and Origin checks; writes need a token by
+//! default, one is made at start when none is configured: [`Server::generated_token`]), [`cors`],
+//! [`conn`] (timeouts, connection and upload limits, graceful shutdown), [`observe`] (request and
+//! audit logs, `/healthz`, `/metrics`) and [`tls`].
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod auth;
 pub mod cache;
 mod config;
-mod cors;
+pub mod conn;
+pub mod cors;
 mod disk;
 mod error;
 pub mod fuzzing;
 pub mod names;
+pub mod observe;
+pub mod tls;
 pub mod upload;
 pub mod versions;
 
@@ -58,11 +67,39 @@ pub struct Server {
     listener: tokio::net::TcpListener,
     local_addr: SocketAddr,
     cfg: ServeConfig,
+    generated_token: Option<String>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// The whole application for a server bound to `bound`: the model routes, `/healthz` and `/metrics`,
+/// behind the upload limiter, the access checks ([`auth`]: Host, Origin/CORS, tokens) and the
+/// request log and metrics ([`observe`]), outermost first: observe → access → uploads → routes.
+pub fn app(cfg: ServeConfig, bound: SocketAddr) -> axum::Router {
+    use std::sync::Arc;
+    let guard = Arc::new(auth::Guard {
+        access: cfg.access.clone(),
+        cors: cors::Cors::new(cfg.cors_any_read, &cfg.cors_origins),
+        bound,
+        scheme: if cfg.tls.is_some() { "https" } else { "http" },
+    });
+    let uploads = Arc::new(tokio::sync::Semaphore::new(cfg.limits.max_concurrent_uploads.max(1)));
+    router(cfg.clone())
+        .merge(observe::routes(cfg))
+        .layer(axum::middleware::from_fn_with_state(uploads, conn::uploads))
+        .layer(axum::middleware::from_fn_with_state(guard, auth::guard))
+        .layer(axum::middleware::from_fn(observe::observe))
 }
 
 impl Server {
-    /// Binds `cfg.addr` (port 0 picks a free port).
-    pub async fn bind(cfg: ServeConfig) -> io_core::Result<Server> {
+    /// Binds `cfg.addr` (port 0 picks a free port). Reads the TLS files when configured, and makes a
+    /// token when the access rules need one and none is configured ([`auth::Access::missing_token`]).
+    pub async fn bind(mut cfg: ServeConfig) -> io_core::Result<Server> {
+        let tls = cfg.tls.as_ref().map(tls::acceptor).transpose()?;
+        let generated_token = cfg.access.missing_token().map(|scope| {
+            let t = auth::generate();
+            cfg.access.tokens.push(auth::Token::new("generated", &t, scope, None));
+            t
+        });
         let listener = tokio::net::TcpListener::bind(cfg.addr).await.map_err(|e| io_core::Error::Network {
             url: format!("http://{}", cfg.addr),
             detail: format!("cannot listen: {e}"),
@@ -76,7 +113,12 @@ impl Server {
             source: Some(Box::new(e)),
         })?;
         api::clean_store(&cfg);
-        Ok(Server { listener, local_addr, cfg })
+        Ok(Server { listener, local_addr, cfg, generated_token, tls })
+    }
+
+    /// The token made at start because none was configured (print it for the user), if one was.
+    pub fn generated_token(&self) -> Option<&str> {
+        self.generated_token.as_deref()
     }
 
     /// The address actually bound.
@@ -84,22 +126,19 @@ impl Server {
         self.local_addr
     }
 
-    /// `http://ADDR`, the base URL of the server.
+    /// `http://ADDR` (`https://` with TLS), the base URL of the server.
     pub fn url(&self) -> String {
-        format!("http://{}", self.local_addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in progress.
+    /// Serves until `shutdown` completes, then finishes the requests in progress (for at most
+    /// [`conn::Limits::shutdown_grace`]).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io_core::Result<()> {
-        let url = self.url();
-        axum::serve(self.listener, router(self.cfg)).with_graceful_shutdown(shutdown).await.map_err(|e| {
-            io_core::Error::Network {
-                url,
-                detail: format!("server failed: {e}"),
-                temporary: false,
-                source: Some(Box::new(e)),
-            }
-        })
+        let limits = self.cfg.limits.clone();
+        let app = app(self.cfg, self.local_addr);
+        conn::serve(self.listener, app, limits, self.tls, shutdown).await;
+        Ok(())
     }
 }
 

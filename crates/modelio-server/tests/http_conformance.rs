@@ -13,11 +13,15 @@ use modelio_server::{ServeConfig, Server};
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let cfg = ServeConfig {
+    let mut cfg = ServeConfig {
         store: format!("file://{}/models", dir.path().display()),
         addr: "127.0.0.1:0".parse().expect("address"),
         ..ServeConfig::default()
     };
+    // The suite's own checks, not the access rules (tests/server.rs and tests/access.rs): anonymous
+    // writes, and room for the concurrent-saves case's uploads.
+    cfg.access.allow_anonymous_writes = true;
+    cfg.limits.max_concurrent_uploads = 64;
     let server = rt.block_on(Server::bind(cfg)).expect("bind");
     let base = server.url();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -232,7 +232,14 @@ async fn versions_are_immutable_listed_pruned_and_survive_a_restart() {
 /// 20 uploaders and 20 loaders on one name, models of equal size whose bytes say which upload they
 /// come from: every (model.json, weights) pair a loader completes comes from one upload.
 async fn no_mixed_pairs_on(store: String) {
-    let s = Arc::new(support::start("mix", |c| c.store = store.clone()).await);
+    let s = Arc::new(
+        support::start("mix", |c| {
+            c.store = store.clone();
+            // Every uploader at once (the default admits 4 and answers 503 to the rest).
+            c.limits.max_concurrent_uploads = 64;
+        })
+        .await,
+    );
     let model = |i: usize| {
         let mut m = fixtures::model("a");
         m.weight_data = WeightData::single(vec![i as u8; m.weight_data.len()]);

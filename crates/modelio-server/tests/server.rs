@@ -131,27 +131,38 @@ async fn files_have_types_lengths_etags_and_head() {
 }
 
 #[tokio::test]
-async fn cors_any_and_listed_origins() {
+async fn cors_reads_from_any_origin_writes_from_listed_ones() {
     let s = support::start("cors", |_| {}).await;
-    let pre = client()
-        .request(reqwest::Method::OPTIONS, s.model("x"))
-        .header(header::ORIGIN, "http://page.example")
-        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
-        .send()
-        .await
-        .unwrap();
-    assert!(pre.status().is_success());
+    let preflight = |url: String, origin: &'static str, method: &'static str| {
+        client()
+            .request(reqwest::Method::OPTIONS, url)
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, method)
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization")
+            .send()
+    };
+    let pre = preflight(s.model("x/model.json"), "http://page.example", "GET").await.unwrap();
+    assert_eq!(pre.status(), StatusCode::NO_CONTENT);
     assert_eq!(pre.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-    assert!(pre.headers()[header::ACCESS_CONTROL_ALLOW_METHODS].to_str().unwrap().contains("POST"));
+    assert_eq!(pre.headers()[header::ACCESS_CONTROL_ALLOW_METHODS], "GET, HEAD");
+    assert_eq!(pre.headers()[header::ACCESS_CONTROL_ALLOW_HEADERS], "authorization");
+    let pre = preflight(s.model("x"), "http://page.example", "POST").await.unwrap();
+    assert_eq!(pre.status(), StatusCode::FORBIDDEN, "no cross-origin writes by default");
+    assert!(pre.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+
     let s = support::start("cors2", |c| c.cors_origins = vec!["http://ok.example".into()]).await;
+    let pre = preflight(s.model("x"), "http://ok.example", "POST").await.unwrap();
+    assert_eq!(pre.status(), StatusCode::NO_CONTENT);
+    assert_eq!(pre.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "http://ok.example");
+    assert!(pre.headers()[header::ACCESS_CONTROL_ALLOW_METHODS].to_str().unwrap().contains("POST"));
     let get = |origin: &'static str| client().get(format!("{}/models", s.base)).header(header::ORIGIN, origin).send();
-    assert_eq!(
-        get("http://ok.example").await.unwrap().headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
-        "http://ok.example"
-    );
-    assert!(get("http://evil.example").await.unwrap().headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
-    let s = support::start("cors3", |c| c.cors_origins = vec![]).await;
+    let ok = get("http://ok.example").await.unwrap();
+    assert_eq!(ok.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "http://ok.example");
+    assert!(ok.headers()[header::ACCESS_CONTROL_EXPOSE_HEADERS].to_str().unwrap().contains("ETag"));
+    assert_eq!(get("http://evil.example").await.unwrap().headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let s = support::start("cors3", |c| c.cors_any_read = false).await;
     let r = client().get(format!("{}/models", s.base)).header(header::ORIGIN, "http://x").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
 }
 

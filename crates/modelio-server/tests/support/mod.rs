@@ -9,6 +9,8 @@ use modelio_server::{ServeConfig, Server};
 pub struct Running {
     pub base: String,
     pub store: String,
+    /// The token the server made at start, when it made one.
+    pub token: Option<String>,
 }
 
 impl Running {
@@ -18,8 +20,18 @@ impl Running {
     }
 }
 
-/// Starts a server whose models live under `memory://{prefix}`.
+/// Starts a server whose models live under `memory://{prefix}`, with anonymous writes allowed (the
+/// tests of models and files; the access tests use [`start_secure`]).
 pub async fn start(prefix: &str, edit: impl FnOnce(&mut ServeConfig)) -> Running {
+    start_secure(prefix, |c| {
+        c.access.allow_anonymous_writes = true;
+        edit(c)
+    })
+    .await
+}
+
+/// Starts a server whose models live under `memory://{prefix}` with the secure defaults, then `edit`.
+pub async fn start_secure(prefix: &str, edit: impl FnOnce(&mut ServeConfig)) -> Running {
     let mut cfg = ServeConfig {
         store: format!("memory://{prefix}"),
         addr: "127.0.0.1:0".parse().unwrap(),
@@ -29,8 +41,9 @@ pub async fn start(prefix: &str, edit: impl FnOnce(&mut ServeConfig)) -> Running
     let store = cfg.store.clone();
     let server = Server::bind(cfg).await.expect("bind");
     let base = server.url();
+    let token = server.generated_token().map(str::to_string);
     tokio::spawn(server.run(std::future::pending()));
-    Running { base, store }
+    Running { base, store, token }
 }
 
 /// The store URL of the latest version of `name` (from `GET /models/NAME/versions`).

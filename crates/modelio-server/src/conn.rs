@@ -1,0 +1,395 @@
+//! Connections: the accept loop, per-connection timeouts, the connection and upload limits, and
+//! graceful shutdown. (hyper's HTTP/1.1 server, one task per connection, TLS when configured.)
+//!
+//! | limit | default | what happens |
+//! |---|---|---|
+//! | [`Limits::header_read_timeout`] | 10 s | a new connection that has not sent a whole request head by then is closed (slowloris) |
+//! | [`Limits::keep_alive_timeout`] | 15 s | a connection idle that long after its last answer is closed |
+//! | [`Limits::body_idle_timeout`] | 30 s | an upload that sends nothing for that long is cut off (the answer is 408, the connection closed) |
+//! | [`Limits::max_connections`] | 512 | further connections wait in the kernel's queue until one closes (nothing is read from them) |
+//! | [`Limits::max_concurrent_uploads`] | 4 | further POST/PUT requests get 503 with `Retry-After` |
+//! | [`Limits::shutdown_grace`] | 10 s | on shutdown, requests in progress get this long to finish, then their connections are dropped |
+//!
+//! A request in progress (its answer not yet fully sent) is never cut by the first two timeouts.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use bytes::Bytes;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::time::{Instant, Sleep};
+use tower::ServiceExt;
+
+use crate::error::ApiError;
+
+/// Timeouts and limits of the connections (defaults in the [module docs](self)).
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// How long a new connection may take to send its first request head.
+    pub header_read_timeout: Duration,
+    /// How long a connection may stay idle between requests.
+    pub keep_alive_timeout: Duration,
+    /// How long an upload body may send nothing.
+    pub body_idle_timeout: Duration,
+    /// Most connections served at once.
+    pub max_connections: usize,
+    /// Most uploads (POST/PUT) in progress at once.
+    pub max_concurrent_uploads: usize,
+    /// How long shutdown waits for requests in progress.
+    pub shutdown_grace: Duration,
+}
+
+/// Default [`Limits::header_read_timeout`].
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`Limits::keep_alive_timeout`].
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default [`Limits::body_idle_timeout`].
+pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default [`Limits::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Default [`Limits::max_concurrent_uploads`].
+pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 4;
+/// Default [`Limits::shutdown_grace`].
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// The `Retry-After` (seconds) of a 503 for too many uploads.
+pub const UPLOAD_RETRY_AFTER_SECS: u32 = 2;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
+            body_idle_timeout: DEFAULT_BODY_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_concurrent_uploads: DEFAULT_MAX_CONCURRENT_UPLOADS,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes; then stops accepting, lets the requests in
+/// progress finish (at most [`Limits::shutdown_grace`]) and returns.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            p = slots.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+        };
+        let (stream, addr) = tokio::select! {
+            _ = &mut shutdown => break,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // E.g. out of file descriptors: wait a little rather than spin.
+                    tracing::warn!(target: "modelio::conn", error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        while tasks.try_join_next().is_some() {}
+        let (app, limits, tls, stop) = (app.clone(), limits.clone(), tls.clone(), stop_rx.clone());
+        tasks.spawn(async move {
+            let _permit = permit;
+            crate::observe::connection_opened();
+            let _ = stream.set_nodelay(true);
+            match tls {
+                None => connection(stream, addr, app, &limits, stop).await,
+                Some(acceptor) => match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await
+                {
+                    Ok(Ok(s)) => connection(s, addr, app, &limits, stop).await,
+                    Ok(Err(e)) => {
+                        tracing::debug!(target: "modelio::conn", client = %addr, error = %e, "TLS handshake failed")
+                    }
+                    Err(_) => tracing::debug!(target: "modelio::conn", client = %addr, "TLS handshake timed out"),
+                },
+            }
+            crate::observe::connection_closed();
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drained =
+        tokio::time::timeout(limits.shutdown_grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(target: "modelio::conn", left = tasks.len(), "shutdown grace over: dropping connections");
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// What the idle timer of a connection knows.
+struct ConnState {
+    in_flight: AtomicUsize,
+    served: AtomicBool,
+    idle_since: Mutex<Instant>,
+    /// Signalled when a request ends, so the idle deadline is recomputed.
+    ended: tokio::sync::Notify,
+}
+
+impl ConnState {
+    /// When the connection is to be closed if nothing starts before, `None` while a request is in progress.
+    fn deadline(&self, limits: &Limits) -> Option<Instant> {
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        let since = *self.idle_since.lock().unwrap_or_else(|e| e.into_inner());
+        let wait =
+            if self.served.load(Ordering::SeqCst) { limits.keep_alive_timeout } else { limits.header_read_timeout };
+        Some(since + wait)
+    }
+}
+
+/// Marks the end of a request when its answer's body is dropped (sent, or the connection gone).
+struct InFlight(Arc<ConnState>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        *self.0.idle_since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.ended.notify_one();
+    }
+}
+
+/// One connection: HTTP/1.1 with keep-alive, closed when idle past its deadline, shut down gracefully
+/// when the server stops.
+async fn connection<I>(io: I, addr: SocketAddr, app: Router, limits: &Limits, mut stop: watch::Receiver<bool>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let state = Arc::new(ConnState {
+        in_flight: AtomicUsize::new(0),
+        served: AtomicBool::new(false),
+        idle_since: Mutex::new(Instant::now()),
+        ended: tokio::sync::Notify::new(),
+    });
+    let body_idle = limits.body_idle_timeout;
+    let svc = {
+        let state = state.clone();
+        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            state.in_flight.fetch_add(1, Ordering::SeqCst);
+            state.served.store(true, Ordering::SeqCst);
+            let done = InFlight(state.clone());
+            let mut req = req.map(|b| Body::new(IdleTimeout::new(b, body_idle)));
+            req.extensions_mut().insert(ConnectInfo(addr));
+            let answer = app.clone().oneshot(req);
+            async move {
+                let resp = answer.await.unwrap_or_else(|e: Infallible| match e {});
+                Ok::<_, Infallible>(resp.map(|b| Body::new(Tracked { inner: b, _done: done })))
+            }
+        })
+    };
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.keep_alive(true).header_read_timeout(None);
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    let mut stopping = false;
+    loop {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let wake = state
+            .deadline(limits)
+            .unwrap_or_else(|| Instant::now() + limits.header_read_timeout.min(limits.keep_alive_timeout))
+            .min(far);
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(target: "modelio::conn", client = %addr, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = state.ended.notified() => {}
+            _ = stop.changed(), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = tokio::time::sleep_until(wake) => {
+                if state.deadline(limits).is_some_and(|d| d <= Instant::now()) {
+                    tracing::debug!(target: "modelio::conn", client = %addr, "idle connection closed");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A response body that holds the connection's in-flight mark until it is dropped.
+struct Tracked {
+    inner: Body,
+    _done: InFlight,
+}
+
+impl HttpBody for Tracked {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The error of a request body that sent nothing for [`Limits::body_idle_timeout`].
+#[derive(Debug)]
+pub struct BodyIdle(pub Duration);
+
+impl std::fmt::Display for BodyIdle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the request body sent nothing for {} s", self.0.as_secs_f64())
+    }
+}
+
+impl std::error::Error for BodyIdle {}
+
+/// A request body that fails with [`BodyIdle`] when no data arrives for its timeout.
+pub(crate) struct IdleTimeout<B> {
+    inner: B,
+    timeout: Duration,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl<B> IdleTimeout<B> {
+    fn new(inner: B, timeout: Duration) -> Self {
+        IdleTimeout { inner, timeout, sleep: Box::pin(tokio::time::sleep(timeout)) }
+    }
+}
+
+impl<B> HttpBody for IdleTimeout<B>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(r) => {
+                let deadline = Instant::now() + this.timeout;
+                this.sleep.as_mut().reset(deadline);
+                Poll::Ready(r.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => match this.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    crate::observe::body_timed_out();
+                    Poll::Ready(Some(Err(Box::new(BodyIdle(this.timeout)))))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Whether an error (of a body, or what an extractor made of it) is a [`BodyIdle`].
+pub(crate) fn is_body_idle(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<BodyIdle>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// The upload limiter: a POST or PUT beyond [`Limits::max_concurrent_uploads`] gets 503 with
+/// `Retry-After`; a body that stalled answers 408 and closes the connection.
+pub(crate) async fn uploads(State(slots): State<Arc<Semaphore>>, req: Request, next: Next) -> Response {
+    if !matches!(*req.method(), Method::POST | Method::PUT) {
+        return next.run(req).await;
+    }
+    let Ok(_permit) = slots.try_acquire_owned() else {
+        crate::observe::upload_refused();
+        let mut r = ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "too many uploads in progress; try again shortly".into(),
+        }
+        .into_response();
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(UPLOAD_RETRY_AFTER_SECS));
+        r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return r;
+    };
+    let (parts, body) = req.into_parts();
+    let stalled = Arc::new(AtomicBool::new(false));
+    let body = Body::new(Watch { inner: body, stalled: stalled.clone() });
+    let mut resp = next.run(Request::from_parts(parts, body)).await;
+    if stalled.load(Ordering::SeqCst) {
+        resp = ApiError {
+            status: StatusCode::REQUEST_TIMEOUT,
+            message: "the upload stalled: it sent nothing for too long".into(),
+        }
+        .into_response();
+        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+/// A body that notes whether it failed with [`BodyIdle`].
+struct Watch {
+    inner: Body,
+    stalled: Arc<AtomicBool>,
+}
+
+impl HttpBody for Watch {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let r = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Err(e))) = &r {
+            if is_body_idle(e) {
+                self.stalled.store(true, Ordering::SeqCst);
+            }
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
