@@ -166,10 +166,8 @@ impl Bucket {
                 (env_client(self.service, bucket, &self.describe(key))?, rest.to_string())
             }
         };
-        let path = Path::parse(&full).map_err(|e| Error::InvalidUrl {
-            url: self.describe(key),
-            reason: format!("not an object key: {e}"),
-        })?;
+        let path = Path::parse(&full)
+            .map_err(|e| Error::InvalidUrl { url: self.describe(key), reason: format!("not an object key: {e}") })?;
         Ok((store, path))
     }
 
@@ -206,7 +204,11 @@ impl Bucket {
         run(async move {
             store.copy(&src, &dst).await.map_err(|e| match e {
                 object_store::Error::NotFound { .. } => Error::not_found(this.describe(&f)),
-                other => Error::storage_from(this.service.scheme(), format!("{} -> {}", this.describe(&f), this.describe(&t)), other),
+                other => Error::storage_from(
+                    this.service.scheme(),
+                    format!("{} -> {}", this.describe(&f), this.describe(&t)),
+                    other,
+                ),
             })
         })
         .await
@@ -377,7 +379,13 @@ impl KeyValueStore for Bucket {
 impl Bucket {
     /// One GET: the body is pulled by a task on the crate's runtime and handed over in chunks
     /// (at most [`CHANNEL_CHUNKS`] ahead), so the caller's executor never touches tokio.
-    async fn get_once(&self, key: &str, store: &Arc<dyn ObjectStore>, path: &Path, req: &FileRequest<'_>) -> Result<Bytes> {
+    async fn get_once(
+        &self,
+        key: &str,
+        store: &Arc<dyn ObjectStore>,
+        path: &Path,
+        req: &FileRequest<'_>,
+    ) -> Result<Bytes> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(CHANNEL_CHUNKS);
         let (store, path) = (store.clone(), path.clone());
         runtime::spawn(async move {
