@@ -45,6 +45,8 @@
 
 mod runtime;
 mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 use io_core::keyed::KeyedStore;
 use io_core::{Registry, SchemeRegistration};
