@@ -105,7 +105,10 @@ const FEATURE_SETS: &[&str] = &[
     "file",
     "safetensors",
     "zip",
-    "localstorage,indexeddb,downloads,http,file,safetensors,zip",
+    "s3",
+    "gcs",
+    "azure",
+    "localstorage,indexeddb,downloads,http,file,safetensors,zip,s3,gcs,azure",
 ];
 
 /// Crates with wasm32 tests that run in headless Chromium (`wasm-bindgen-test`).
