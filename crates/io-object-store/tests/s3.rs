@@ -4,7 +4,8 @@
 //! - the io-core conformance suite on the environment-configured `s3://BUCKET/...` scheme and on a
 //!   configured mount (`Registry::mount_configured(.., "s3", ..)`);
 //! - the layout in the bucket, versions and their collection, a save killed with SIGKILL before its
-//!   commit, listing past S3's 1,000-key pages, copy / move / remove, hostile objects, and TF.js
+//!   commit, listing past S3's 1,000-key pages, loads racing saves, copy / move / remove, hostile
+//!   objects, and TF.js
 //!   (Node) loading a saved model straight from the S3 endpoint.
 //!
 //! Needs SeaweedFS's `weed`: `cargo xtask test-all`, or
@@ -333,12 +334,52 @@ fn tfjs_loads_from_the_bucket(w: &World) -> Result<(), String> {
     Ok(())
 }
 
+/// Loads racing a stream of saves of two models of the same shape (model c, 5 shards of 1 MiB, with
+/// different bytes) each return one of them, whole: never shards of one with the other's.
+fn loads_never_mix_during_saves(w: &World) -> Result<(), String> {
+    const SAVES: u64 = 12;
+    let one = tagged("c", 1);
+    let mut two = tagged("c", 2);
+    let flipped: Vec<u8> = two.weight_data.to_vec().iter().map(|b| b ^ 0x5a).collect();
+    two.weight_data = io_core::WeightData::single(flipped);
+    let opts = Options::new().shard_size(1 << 20);
+    block_on(w.registry.save_with("conf://race/m", &one, &opts)).map_err(|e| format!("first save: {e}"))?;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (mut whole, mut gone) = (0u32, 0u32);
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let r = (0..SAVES).try_for_each(|i| {
+                let m = if i % 2 == 0 { &two } else { &one };
+                block_on(w.registry.save_with("conf://race/m", m, &opts)).map(drop)
+            });
+            done.store(true, Ordering::Relaxed);
+            r.map_err(|e| format!("save: {e}"))
+        });
+        while !done.load(Ordering::Relaxed) {
+            match block_on(w.registry.load("conf://race/m")) {
+                Ok(m) => {
+                    let matches = [&one, &two].iter().any(|want| same_model(&m, want).is_ok());
+                    ensure(matches, || format!("a load returned a mix of two saves (tag {:?})", tag(&m)))?;
+                    whole += 1;
+                }
+                // Two commits within one load collected the weights it was after (it retries once).
+                Err(Error::NotFound { .. }) => gone += 1,
+                Err(e) => return Err(format!("a load during the saves failed: {e}")),
+            }
+        }
+        writer.join().map_err(|_| "the writer panicked".to_string())?
+    })?;
+    eprintln!("  loads_never_mix_during_saves: {whole} whole loads, {gone} NotFound, during {SAVES} saves");
+    ensure(whole >= 3, || format!("only {whole} loads completed during the saves"))
+}
+
 const CHECKS: &[(&str, Check)] = &[
     ("layout_and_versions", layout_and_versions),
     ("killed_save", killed_save),
     ("many_models", many_models),
     ("hostile_objects", hostile_objects),
     ("tfjs_loads_from_the_bucket", tfjs_loads_from_the_bucket),
+    ("loads_never_mix_during_saves", loads_never_mix_during_saves),
 ];
 
 fn main() {
