@@ -43,6 +43,8 @@
 //! Requests run on a small tokio runtime owned by this crate (as in io-http), so callers may use
 //! any executor.
 
+#![warn(missing_docs)]
+
 mod runtime;
 mod store;
 #[cfg(feature = "testkit")]

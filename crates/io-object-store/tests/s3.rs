@@ -5,8 +5,7 @@
 //!   configured mount (`Registry::mount_configured(.., "s3", ..)`);
 //! - the layout in the bucket, versions and their collection, a save killed with SIGKILL before its
 //!   commit, listing past S3's 1,000-key pages, loads racing saves, copy / move / remove, hostile
-//!   objects, and TF.js
-//!   (Node) loading a saved model straight from the S3 endpoint.
+//!   objects, and TF.js (Node) loading a saved model straight from the S3 endpoint.
 //!
 //! Needs SeaweedFS's `weed`: `cargo xtask test-all`, or
 //! `MODELIO_WEED=$(cargo xtask weed) cargo test -p io-object-store --test s3`.
