@@ -372,6 +372,47 @@ fn loads_never_mix_during_saves(w: &World) -> Result<(), String> {
     ensure(whole >= 3, || format!("only {whole} loads completed during the saves"))
 }
 
+/// `Bucket`'s own operations: a server-side `copy_object` (same bytes, source kept; across buckets of
+/// the environment store refused), `head` (size and ETag), a missing object as NotFound naming it;
+/// bad configurations refused naming the key; an unknown bucket's error names it.
+fn bucket_api(w: &World) -> Result<(), String> {
+    let opts: Vec<(&str, &str)> = w.options.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let client = Service::S3.build("layout", &opts).map_err(|e| e.to_string())?;
+    let b = Bucket::fixed(Service::S3, client, "layout", "api");
+    w.put("layout", "api/src.bin", b"seven b".to_vec());
+    block_on(b.copy_object("src.bin", "dst.bin")).map_err(|e| format!("copy_object: {e}"))?;
+    let keys = w.keys("layout", "api/");
+    ensure(keys == [("api/dst.bin".to_string(), 7), ("api/src.bin".to_string(), 7)], || format!("{keys:?}"))?;
+    let (meta, etag) = block_on(b.head("dst.bin")).map_err(|e| format!("head: {e}"))?;
+    ensure(meta.size == 7 && meta.key == "dst.bin" && etag.is_some(), || format!("head: {meta:?} {etag:?}"))?;
+    match block_on(b.head("missing.bin")) {
+        Err(Error::NotFound { url, .. }) => {
+            ensure(url == "s3://layout/api/missing.bin", || format!("NotFound names {url}"))?
+        }
+        other => return Err(format!("head of a missing object: {other:?}")),
+    }
+    match block_on(b.copy_object("missing.bin", "x.bin")) {
+        Err(Error::NotFound { url, .. }) => ensure(url.ends_with("api/missing.bin"), || url.clone())?,
+        other => return Err(format!("copy of a missing object: {other:?}")),
+    }
+    let env = Bucket::env(Service::S3);
+    let r = block_on(env.copy_object("layout/api/src.bin", "many/x.bin"));
+    ensure(matches!(r, Err(Error::Unsupported { .. })), || format!("a copy across buckets: {r:?}"))?;
+
+    let r = Registry::new();
+    io_object_store::register(&r);
+    let mut bad = config(&w.options, "layout", "");
+    bad.insert("no_such_option".into(), "1".into());
+    let e = r.mount_configured("bad://", "s3", &bad).map(drop).unwrap_err().to_string();
+    ensure(e.contains("no_such_option"), || format!("a bad key's error: {e}"))?;
+    let mut no_bucket = config(&w.options, "", "");
+    no_bucket.remove("bucket");
+    let e = r.mount_configured("bad://", "s3", &no_bucket).map(drop).unwrap_err().to_string();
+    ensure(e.contains("`bucket`"), || format!("a missing bucket's error: {e}"))?;
+    let e = block_on(r.load("s3://no-such-bucket/m")).map(drop).unwrap_err().to_string();
+    ensure(e.contains("s3://no-such-bucket/m/model.json"), || format!("an unknown bucket's error: {e}"))
+}
+
 const CHECKS: &[(&str, Check)] = &[
     ("layout_and_versions", layout_and_versions),
     ("killed_save", killed_save),
@@ -379,6 +420,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("hostile_objects", hostile_objects),
     ("tfjs_loads_from_the_bucket", tfjs_loads_from_the_bucket),
     ("loads_never_mix_during_saves", loads_never_mix_during_saves),
+    ("bucket_api", bucket_api),
 ];
 
 fn main() {
