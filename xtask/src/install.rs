@@ -171,3 +171,30 @@ pub fn seaweedfs() -> Result<PathBuf, String> {
     }
     Ok(weed)
 }
+
+/// Azurite (Microsoft's Azure Storage emulator), pinned, for the az:// tests.
+const AZURITE_PACKAGE: &str = "azurite@3.37.0";
+
+/// Azurite from the npm registry in `target/azurite` (when missing). Returns the path of its
+/// `azurite-blob`; the tests find it through `MODELIO_AZURITE`.
+pub fn azurite() -> Result<PathBuf, String> {
+    let dir = root().join("target/azurite");
+    let bin = dir.join("node_modules/.bin/azurite-blob");
+    let marker = dir.join(".modelio-package");
+    if bin.exists() && std::fs::read_to_string(&marker).ok().as_deref() == Some(AZURITE_PACKAGE) {
+        return Ok(bin);
+    }
+    if have("node", "--version").is_none() || have("npm", "--version").is_none() {
+        return Err("node and npm are needed for the az:// tests' Azurite (Debian: apt-get install nodejs npm)".into());
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    run(Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--silent", AZURITE_PACKAGE])
+        .current_dir(&dir))
+    .map_err(|e| format!("{e}\n(installing {AZURITE_PACKAGE} from the npm registry failed)"))?;
+    if !bin.exists() {
+        return Err(format!("`npm install {AZURITE_PACKAGE}` did not give {}", bin.display()));
+    }
+    std::fs::write(&marker, AZURITE_PACKAGE).map_err(|e| e.to_string())?;
+    Ok(bin)
+}

@@ -274,3 +274,148 @@ fn kill_with_parent(cmd: &mut Command) {
 
 #[cfg(not(target_os = "linux"))]
 fn kill_with_parent(_: &mut Command) {}
+
+/// Azurite's `azurite-blob`: `$MODELIO_AZURITE` (what `cargo xtask test-all` installs from npm),
+/// else `azurite-blob` on `PATH`; panics saying how to get it.
+pub fn azurite_binary() -> PathBuf {
+    if let Some(a) = std::env::var_os("MODELIO_AZURITE").filter(|a| !a.is_empty()).map(PathBuf::from) {
+        assert!(a.is_file(), "MODELIO_AZURITE={} is not a file; `cargo xtask azurite` installs it", a.display());
+        return a;
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join("azurite-blob")).find(|a| a.is_file()))
+        .unwrap_or_default();
+    on_path.unwrap_or_else(|| {
+        panic!(
+            "Azurite's `azurite-blob` is needed for the az:// tests (an Azure Blob emulator on loopback), and neither \
+             MODELIO_AZURITE nor PATH has it. Run `cargo xtask test-all` (it installs it), or \
+             `MODELIO_AZURITE=$(cargo xtask azurite) cargo test -p io-object-store --test azure`."
+        )
+    })
+}
+
+/// Creates a container on Azurite: one `PUT ?restype=container` signed with the emulator's
+/// well-known development key (`object_store` has no container API). Args: port, container.
+const AZURITE_CREATE_CONTAINER_JS: &str = r#"
+const crypto = require('crypto');
+const [port, container] = process.argv.slice(1);
+const account = 'devstoreaccount1';
+const key = Buffer.from('Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==', 'base64');
+const date = new Date().toUTCString();
+const version = '2021-08-06';
+const toSign = ['PUT', '', '', '', '', '', '', '', '', '', '', '', `x-ms-date:${date}`, `x-ms-version:${version}`,
+  `/${account}/${account}/${container}\nrestype:container`].join('\n');
+const sig = crypto.createHmac('sha256', key).update(toSign, 'utf8').digest('base64');
+fetch(`http://127.0.0.1:${port}/${account}/${container}?restype=container`, {
+  method: 'PUT',
+  headers: { 'x-ms-date': date, 'x-ms-version': version, Authorization: `SharedKey ${account}:${sig}` },
+}).then(async (r) => {
+  if (r.status !== 201) { console.error(r.status, await r.text()); process.exit(1); }
+}, (e) => { console.error(String(e)); process.exit(1); });
+"#;
+
+/// Azurite's Blob service (Microsoft's Azure Storage emulator), in memory on a free loopback port;
+/// killed when dropped (and when the thread that started it ends, as [`Weed`]).
+pub struct Azurite {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+    started_in: Duration,
+}
+
+impl std::fmt::Debug for Azurite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Azurite({}, pid {})", self.endpoint(), self.child.id())
+    }
+}
+
+impl Azurite {
+    /// Starts Azurite's Blob service and waits until it listens; panics with its log otherwise.
+    pub fn start() -> Azurite {
+        let bin = azurite_binary();
+        let mut last = String::new();
+        for _ in 0..START_ATTEMPTS {
+            let dir = tempfile::Builder::new().prefix("modelio-azurite-").tempdir().expect("a temporary folder");
+            let [port] = free_ports::<1>();
+            let log = std::fs::File::create(dir.path().join("azurite.log")).expect("log file");
+            let mut cmd = Command::new(&bin);
+            cmd.args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+                .args(["--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--disableTelemetry"])
+                .arg("--disableProductStyleUrl")
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("log file"))
+                .stderr(log);
+            kill_with_parent(&mut cmd);
+            let t0 = Instant::now();
+            let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            let mut a = Azurite { child, dir, port, started_in: Duration::ZERO };
+            loop {
+                if let Ok(Some(status)) = a.child.try_wait() {
+                    last = format!("(exited: {status})\n{}", a.log());
+                    break;
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    a.started_in = t0.elapsed();
+                    return a;
+                }
+                if t0.elapsed() > START_TIMEOUT {
+                    panic!("Azurite did not listen on {} within {START_TIMEOUT:?}:\n{}", a.endpoint(), a.log());
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        panic!("Azurite ({}) did not start {START_ATTEMPTS} times:\n{last}", bin.display());
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("azurite.log")).unwrap_or_default()
+    }
+
+    /// `http://127.0.0.1:PORT` (the account is the first path part: `/devstoreaccount1/CONTAINER`).
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How long the start took until it listened.
+    pub fn started_in(&self) -> Duration {
+        self.started_in
+    }
+
+    /// Creates the container `name` (needs `node`); panics if refused.
+    pub fn create_container(&self, name: &str) {
+        let out = Command::new("node")
+            .args(["-e", AZURITE_CREATE_CONTAINER_JS, &self.port.to_string(), name])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run node to create an Azurite container: {e}"));
+        assert!(
+            out.status.success(),
+            "creating container {name} on {}: {}",
+            self.endpoint(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The environment `object_store` reads for the emulator: `AZURE_STORAGE_USE_EMULATOR` and
+    /// `AZURITE_BLOB_STORAGE_URL` (read even by configured stores that set `use_emulator`).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![("AZURE_STORAGE_USE_EMULATOR", "true".into()), ("AZURITE_BLOB_STORAGE_URL", self.endpoint())]
+    }
+
+    /// The configuration of an `az` store of `container` under `prefix` (with [`Azurite::env`] set).
+    pub fn config(&self, container: &str, prefix: &str) -> Config {
+        [
+            ("bucket".to_string(), container.to_string()),
+            ("prefix".to_string(), prefix.to_string()),
+            ("use_emulator".to_string(), "true".to_string()),
+        ]
+        .into()
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
