@@ -1,10 +1,15 @@
-//! A real S3 API server for tests (feature `testkit`): [`Weed`] runs SeaweedFS (`weed server -s3`:
-//! master, volume server, filer and S3 gateway in one process) on free loopback ports in a
-//! temporary folder, and kills it when dropped.
+//! Real object storage servers for tests (feature `testkit`), each on free loopback ports and
+//! killed when dropped:
 //!
-//! The `weed` binary is `$MODELIO_WEED` (what `cargo xtask test-all` installs; `cargo xtask weed`
-//! installs it and prints its path), else `weed` on `PATH`. Without either, [`Weed::start`]
-//! panics saying so: the object storage tests fail instead of passing without a server.
+//! - [`Weed`]: SeaweedFS (`weed server -s3`: master, volume server, filer and S3 gateway in one
+//!   process) in a temporary folder, for `s3://`. The binary is `$MODELIO_WEED` (what
+//!   `cargo xtask test-all` installs; `cargo xtask weed` installs it and prints its path), else
+//!   `weed` on `PATH`.
+//! - [`Azurite`]: Microsoft's Azure Storage emulator (Blob service, in memory), for `az://`.
+//!   `$MODELIO_AZURITE` (`cargo xtask azurite`), else `azurite-blob` on `PATH`.
+//!
+//! Without the binary, `start` panics saying how to get it: the object storage tests fail instead
+//! of passing without a server.
 //!
 //! Every listener binds 127.0.0.1. With no identities configured, SeaweedFS's gateway accepts any
 //! access key and anonymous requests, so a browser or TF.js in Node can read a model straight from
