@@ -3,7 +3,8 @@
 // @tensorflow/tfjs exactly as tfjs-node's dist/index.js does (registerLoadRouter + registerSaveRouter).
 //
 //   node file_interop.js predict <model.json> <expected.json> [<model.json> <expected.json> ...]
-//     loads each model with tf.loadLayersModel('file://…'), predicts expected.input, prints
+//     loads each model with tf.loadLayersModel('file://…') (or straight from an http:// URL of a
+//     model.json, e.g. an S3 endpoint's bucket), predicts expected.input, prints
 //     [{model, shape, got, want, bitExact}] as JSON.
 //   node file_interop.js save <src model.json> <dest folder>
 //     loads a model and saves it with model.save('file://dest'); prints the save result.
@@ -32,7 +33,7 @@ async function predict(pairs) {
   const out = [];
   for (let i = 0; i < pairs.length; i += 2) {
     const expected = JSON.parse(fs.readFileSync(pairs[i + 1], 'utf8'));
-    const model = await tf.loadLayersModel('file://' + pairs[i]);
+    const model = await tf.loadLayersModel(/^https?:\/\//.test(pairs[i]) ? pairs[i] : 'file://' + pairs[i]);
     const x = tf.tensor(inputValues(expected), expected.input.shape, expected.input.dtype);
     const y = model.predict(x);
     const got = Array.from(await y.data());

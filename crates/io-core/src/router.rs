@@ -123,6 +123,9 @@ pub const KNOWN_SCHEMES: &[(&str, &str)] = &[
     ("file", "file"),
     ("safetensors", "safetensors"),
     ("zip", "zip"),
+    ("s3", "s3"),
+    ("gs", "gcs"),
+    ("az", "azure"),
 ];
 
 /// A registered scheme: a plugin's static registration, or a configured instance mounted at a prefix.

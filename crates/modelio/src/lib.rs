@@ -24,8 +24,11 @@
 //! | `file`         | `file://`              | (not available)          | files, crash-safe saves       |
 //! | `safetensors`  | `safetensors://`       | (not available)          | one `.safetensors` file       |
 //! | `zip`          | `zip://`               | (not available)          | one `.zip` (model.json + bins)|
+//! | `s3`           | `s3://`                | (not available)          | S3 and S3-compatible servers  |
+//! | `gcs`          | `gs://`                | (not available)          | Google Cloud Storage          |
+//! | `azure`        | `az://`                | (not available)          | Azure Blob Storage            |
 //!
-//! All but `safetensors` and `zip` are on by default. Turning a feature on is all a program does: [`registry`] makes sure every
+//! All but `safetensors`, `zip`, `s3`, `gcs` and `azure` are on by default. Turning a feature on is all a program does: [`registry`] makes sure every
 //! enabled plugin is linked and registered exactly once, whatever the linker did with `inventory`.
 #![warn(missing_docs)]
 
@@ -76,6 +79,12 @@ pub mod indexeddb {
 pub mod localstorage {
     pub use io_localstorage::{import_dump, native_store};
 }
+/// `s3://`, `gs://`, `az://`: object storage buckets (features `s3`, `gcs`, `azure`): the
+/// `Bucket` store for configured mounts of any `object_store` client, and the services.
+#[cfg(all(any(feature = "s3", feature = "gcs", feature = "azure"), not(target_arch = "wasm32")))]
+pub mod object_store {
+    pub use io_object_store::{object_store as client, Bucket, Service};
+}
 /// The profile folder of the native `localstorage://` / `indexeddb://` stores (`MODELIO_HOME`).
 #[cfg(all(any(feature = "localstorage", feature = "indexeddb"), not(target_arch = "wasm32")))]
 pub use io_store_support::set_home;
@@ -100,6 +109,8 @@ pub fn registry() -> &'static Registry {
         io_safetensors::register(r);
         #[cfg(all(feature = "zip", not(target_arch = "wasm32")))]
         io_zip::register(r);
+        #[cfg(all(any(feature = "s3", feature = "gcs", feature = "azure"), not(target_arch = "wasm32")))]
+        io_object_store::register(r);
     });
     r
 }
@@ -140,6 +151,12 @@ fn enabled_plugins() -> Vec<(&'static str, &'static [&'static str])> {
         ("safetensors", io_safetensors::SCHEMES),
         #[cfg(all(feature = "zip", not(target_arch = "wasm32")))]
         ("zip", io_zip::SCHEMES),
+        #[cfg(all(feature = "s3", not(target_arch = "wasm32")))]
+        ("s3", &["s3"]),
+        #[cfg(all(feature = "gcs", not(target_arch = "wasm32")))]
+        ("gcs", &["gs"]),
+        #[cfg(all(feature = "azure", not(target_arch = "wasm32")))]
+        ("azure", &["az"]),
     ]
 }
 

@@ -45,3 +45,23 @@ fn unknown_scheme_lists_registered() {
     assert!(matches!(err, modelio::Error::UnsupportedScheme { .. }), "{err}");
     assert!(err.to_string().contains("registered schemes"), "{err}");
 }
+
+#[test]
+fn object_storage_features_register_their_schemes() {
+    let schemes = modelio::registry().schemes();
+    let native = cfg!(not(target_arch = "wasm32"));
+    for (on, feature, scheme) in [
+        (cfg!(feature = "s3"), "s3", "s3"),
+        (cfg!(feature = "gcs"), "gcs", "gs"),
+        (cfg!(feature = "azure"), "azure", "az"),
+    ] {
+        let want = on && native;
+        assert_eq!(schemes.iter().any(|s| s == scheme), want, "feature {feature} on: {on}; schemes {schemes:?}");
+        assert_eq!(modelio::enabled_features().contains(&feature), want, "{:?}", modelio::enabled_features());
+        if !want {
+            // Off: the URL names the feature that turns it on.
+            let err = futures::executor::block_on(modelio::load(&format!("{scheme}://bucket/model"))).unwrap_err();
+            assert!(err.to_string().contains(&format!("`{feature}`")), "{err}");
+        }
+    }
+}
