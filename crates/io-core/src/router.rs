@@ -286,6 +286,26 @@ impl Registry {
         Ok(regs)
     }
 
+    /// The path of `url` as its store sees it, and as [`Registry::list_under`] and
+    /// [`Registry::list_models`]' stores key their models: for a URL under a mount, the part after
+    /// the mount's prefix; else everything after `scheme://`.
+    pub fn store_path(&self, url: &str) -> Result<String> {
+        let u = ModelUrl::parse(url)?;
+        Ok(match self.mount_of(&u) {
+            Some(prefix) => u.under_mount(&prefix).path,
+            None => u.path,
+        })
+    }
+
+    /// The longest mount prefix `u` starts with.
+    fn mount_of(&self, u: &ModelUrl) -> Option<String> {
+        self.read()
+            .into_iter()
+            .filter_map(|e| e.mount)
+            .filter(|p| u.raw.starts_with(p.as_str()))
+            .max_by_key(String::len)
+    }
+
     fn route(&self, url: &str) -> Result<Routed> {
         let u = ModelUrl::parse(url)?;
         let mounted = self

@@ -61,3 +61,89 @@ fn cp_ls_info_mv_rm_through_a_bucket() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("s3://cli-models/missing"), "{r:?}");
 }
+
+/// A running `modelio serve` process over a bucket; killed on drop.
+struct Served(std::process::Child, String);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Two `modelio serve` processes over one bucket behave as one service: a model uploaded through
+/// one loads through the other, a new version uploaded through the second is served by the first
+/// after its revalidation (1 s), and both list the same versions.
+#[test]
+fn two_servers_over_one_bucket_are_one_service() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let weed = Weed::start();
+    weed.create_bucket("served");
+    let sb = Sandbox::new();
+    let token = "s3-serve-token-0123456789abcdef";
+    let serve = || {
+        let mut child = sb
+            .command(&["serve", "--addr", "127.0.0.1:0", "--store", "s3://served/models", "-q"])
+            .envs(weed.env())
+            .env("MODELIO_TOKEN", token)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_string();
+        Served(child, base)
+    };
+    let (one, two) = (serve(), serve());
+    let run = |args: &[&str]| {
+        Run::from(sb.command(args).envs(weed.env()).env("MODELIO_HTTP_TOKEN", token).output().expect("run modelio"))
+    };
+    let content = |url: &str| {
+        let r = run(&["info", "--json", "--stats", url]);
+        assert_eq!(r.code, 0, "info {url}: {r:?}");
+        let mut v = r.json();
+        v.as_object_mut().unwrap().remove("url");
+        v
+    };
+    let (a, b) = (fixture_url("node_file/a"), fixture_url("converter_write_weights/b_quant_uint8"));
+    let r = run(&["-q", "cp", &a, &format!("{}/models/m", one.1)]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        content(&format!("{}/models/m/model.json", two.1)),
+        content(&a),
+        "uploaded through one, loaded through two"
+    );
+    // The bucket holds the versions as models: what the server wrote is a modelio store.
+    let listed = run(&["ls", "--json", "s3://served/models"]).json();
+    assert!(listed.as_object().unwrap().keys().any(|k| k == "s3://served/models/m"), "{listed}");
+
+    // Warm one's cache, then replace the model through two.
+    assert_eq!(content(&format!("{}/models/m/model.json", one.1)), content(&a));
+    let r = run(&["-q", "cp", &b, &format!("{}/models/m", two.1)]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let now = content(&format!("{}/models/m/model.json", one.1));
+        if now == content(&b) {
+            break;
+        }
+        assert_eq!(now, content(&a), "one serves the old model or the new one, never a mix");
+        assert!(std::time::Instant::now() < deadline, "one still serves the old model after 5 s");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let versions = |base: &str| {
+        let v: Value = rt.block_on(async {
+            let r = reqwest::get(format!("{base}/models/m/versions")).await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.json().await.unwrap()
+        });
+        v["versions"].as_array().unwrap().iter().map(|x| x["version"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let (v1, v2) = (versions(&one.1), versions(&two.1));
+    assert_eq!(v1.len(), 2, "{v1:?}");
+    assert_eq!(v1, v2, "both servers list the same versions");
+}

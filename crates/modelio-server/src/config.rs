@@ -138,7 +138,11 @@ impl ServeConfig {
 
     /// The model name of a path listed by the store's scheme, if it lies under this store.
     pub fn name_of(&self, listed_path: &str) -> Option<String> {
-        let (_, base) = self.store.split_once("://")?;
+        // The store's own path as its scheme lists it (relative to a mount, if the store is under one).
+        let base = match self.registry.store_path(&self.store) {
+            Ok(p) => p,
+            Err(_) => self.store.split_once("://")?.1.to_string(),
+        };
         let base = base.trim_end_matches('/');
         if base.is_empty() {
             return Some(listed_path.to_string());

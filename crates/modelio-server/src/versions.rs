@@ -143,7 +143,7 @@ pub async fn latest(cfg: &ServeConfig, name: &str) -> io_core::Result<Latest> {
 
 /// The store's info for the model at `url` (`None`: no model there).
 pub async fn info(cfg: &ServeConfig, url: &str) -> io_core::Result<Option<ModelArtifactsInfo>> {
-    let path = io_core::ModelUrl::parse(url)?.path;
+    let path = cfg.registry.store_path(url)?;
     Ok(cfg.registry.list_under(url).await?.remove(&path))
 }
 

@@ -43,6 +43,20 @@ async fn tfjs_saves_to_and_loads_from_the_server_on_a_file_store() {
     interop_on(support::start("", |c| c.store = store.clone()).await).await;
 }
 
+/// The same on an `s3://` store: a real SeaweedFS on loopback (`cargo xtask test-all` installs it).
+#[test]
+fn tfjs_saves_to_and_loads_from_the_server_on_an_s3_store() {
+    // The server process is owned by this test's thread (killed when it ends).
+    let weed = io_object_store::testkit::Weed::start();
+    weed.create_bucket("interop");
+    // A configured bucket mounted from code (the environment-configured s3:// is the CLI's test).
+    modelio::registry().mount_configured("s3://interop/", "s3", &weed.config("interop", "")).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        interop_on(support::start("", |c| c.store = "s3://interop/models".into()).await).await;
+    });
+}
+
 async fn interop_on(s: support::Running) {
     let peer = peer_dir();
     for m in fixtures::MODELS {
