@@ -22,11 +22,13 @@
 //! 3. `NAME/model.json` is put in one call — **the commit**: before it, loads see the previous
 //!    model complete; after it, the new one. A failed commit deletes nothing (the put may have
 //!    happened after all).
-//! 4. After the commit: the previous version's objects are deleted, and so are version-named
-//!    objects directly under `NAME/` that are at least [`KeyedStore::leftover_age`] (default one
-//!    hour) older than this save — leftovers of crashed or failed saves. Younger ones may belong to
-//!    a concurrent save of the same model that has not committed yet, so they are kept until a
-//!    later save. Failures here are logged, not returned: the model is saved.
+//! 4. After the commit: the version-named objects directly under `NAME/` that belong to neither
+//!    the new nor the previous version and are at least [`KeyedStore::leftover_age`] (default one
+//!    hour) older than this save are deleted — versions two or more saves back, and leftovers of
+//!    crashed or failed saves. The previous version is kept, so a reader that fetched the old
+//!    model.json just before the commit can still fetch its weights (until a later save, and at
+//!    least `leftover_age` after it was written); younger objects may belong to a concurrent save
+//!    that has not committed yet. Failures here are logged, not returned: the model is saved.
 //!
 //! A load reads model.json, then the objects it names ([`PathPolicy::Inside`]), each bounded by
 //! what the manifest declares (a longer object fails, naming it). If a weight object is missing and
@@ -327,7 +329,9 @@ impl<S: KeyValueStore> SaveHandler for KeyedHandler<S> {
         };
         m.store.put(&format!("{dir}{MODEL_JSON}"), WeightData::single(files.model_json.clone())).await?;
         meter.finish(files.total_bytes());
-        m.collect(dir, &keys.into_iter().collect(), previous, now_ms).await;
+        // The previous version stays (a reader that fetched the old model.json can still fetch its
+        // weights): it is collected by a later save, once it is two versions back and old enough.
+        m.collect(dir, &keys.into_iter().chain(previous).collect(), Vec::new(), now_ms).await;
         let date = iso(UNIX_EPOCH + Duration::from_millis(now_ms));
         Ok(SaveResult {
             model_artifacts_info: ModelArtifactsInfo::for_artifacts_at(artifacts, date),
@@ -511,7 +515,7 @@ mod tests {
     }
 
     #[test]
-    fn weights_first_then_model_json_then_the_old_version_is_deleted() {
+    fn weights_first_then_model_json_and_the_previous_version_is_kept() {
         let s = KeyedStore::new(Logged::default());
         save(&s, "m", &model(8, 1), &sharded()).unwrap();
         let old = weight_keys(&s, "m");
@@ -524,16 +528,14 @@ mod tests {
         let res = save(&s, "m", &model(12, 2), &opts).unwrap();
         let ops = s.inner().take_ops();
         let commit = ops.iter().position(|o| o == "put m/model.json").expect("model.json written");
-        let new: Vec<String> = weight_keys(&s, "m");
+        let new: Vec<String> = weight_keys(&s, "m").into_iter().filter(|k| !old.contains(k)).collect();
         assert_eq!(new.len(), 3, "{new:?}");
         for k in &new {
             assert!(ops.iter().position(|o| *o == format!("put {k}")).unwrap() < commit, "{ops:?}");
         }
-        for k in &old {
-            assert!(ops.iter().position(|o| *o == format!("delete {k}")).expect("old deleted") > commit, "{ops:?}");
-            assert!(!new.contains(k));
-        }
-        assert_eq!(ops.len(), 3 + 1 + 2, "{ops:?}");
+        assert!(!ops.iter().any(|o| o.starts_with("delete")), "the previous version is kept: {ops:?}");
+        assert_eq!(weight_keys(&s, "m").len(), old.len() + new.len());
+        assert_eq!(ops.len(), 3 + 1, "{ops:?}");
         assert_eq!(tag(&load(&s, "m").unwrap()), 2);
         let last = *seen.lock().unwrap().last().unwrap();
         assert_eq!(last.total, Some(last.bytes));
@@ -542,6 +544,22 @@ mod tests {
         let ms = version_ms(file).expect("versioned");
         assert!(file.ends_with(".group1-shard1of3.bin"), "{file}");
         assert_eq!(res.model_artifacts_info.date_saved, iso(UNIX_EPOCH + Duration::from_millis(ms)));
+    }
+
+    #[test]
+    fn the_previous_version_stays_until_a_later_save() {
+        let s = KeyedStore::new(Logged::default()).leftover_age(Duration::ZERO);
+        save(&s, "m", &model(8, 1), &sharded()).unwrap();
+        let v1 = weight_keys(&s, "m");
+        save(&s, "m", &model(8, 2), &sharded()).unwrap();
+        let v2: Vec<String> = weight_keys(&s, "m").into_iter().filter(|k| !v1.contains(k)).collect();
+        assert!(v1.iter().all(|k| s.inner().keys().contains(k)), "the previous version is kept");
+        save(&s, "m", &model(8, 3), &sharded()).unwrap();
+        let now = weight_keys(&s, "m");
+        assert!(v1.iter().all(|k| !now.contains(k)), "two versions back: collected ({now:?})");
+        assert!(v2.iter().all(|k| now.contains(k)), "the previous version is kept ({now:?})");
+        assert_eq!(now.len(), 4);
+        assert_eq!(tag(&load(&s, "m").unwrap()), 3);
     }
 
     #[test]
@@ -560,8 +578,9 @@ mod tests {
         s.inner().fail_puts_ending(None);
         save(&s, "m", &model(8, 3), &sharded()).unwrap();
         let now = weight_keys(&s, "m");
-        assert!(now.iter().all(|k| !v1.contains(k) && !crashed.contains(k)), "{now:?}");
-        assert_eq!(now.len(), 2);
+        assert!(now.iter().all(|k| !crashed.contains(k)), "the leftovers are collected: {now:?}");
+        assert!(v1.iter().all(|k| now.contains(k)), "v1 was the committed previous version: kept ({now:?})");
+        assert_eq!(now.len(), 4);
         assert_eq!(tag(&load(&s, "m").unwrap()), 3);
     }
 

@@ -11,9 +11,9 @@
 //!   converter-style shards by default), so TF.js loads a model straight from the bucket over HTTP
 //!   (`tf.loadLayersModel('https://BUCKET.s3.amazonaws.com/prefix/NAME/model.json')`).
 //! - A save puts the new version's weight objects (new names: nothing another model.json points at
-//!   is overwritten), then `model.json` in one PUT (the commit), then deletes the previous version's
-//!   objects and leftovers of failed saves older than an hour. Concurrent writers: the last commit
-//!   wins, never a mix.
+//!   is overwritten), then `model.json` in one PUT (the commit); the previous version is kept (for
+//!   readers holding the old model.json), older versions and leftovers of failed saves are deleted
+//!   once an hour old. Concurrent writers: the last commit wins, never a mix.
 //! - Loads read model.json, then the weight objects 8 at a time; each object's size is checked
 //!   against the manifest before its body is read.
 //!

@@ -138,12 +138,20 @@ fn layout_and_versions(w: &World) -> Result<(), String> {
     let d = tagged("d", 2);
     block_on(w.registry.save("layout://team/c", &d)).map_err(|e| format!("second save: {e}"))?;
     let keys = w.keys("layout", "p/team/c");
-    let v2 = weight_keys(&keys, "p/team/c/");
-    ensure(v2.len() == 1 && v2.is_disjoint(&v1), || format!("second version {v2:?} (first {v1:?})"))?;
-    ensure(keys.len() == 2, || format!("the first version's objects were not collected: {keys:?}"))?;
+    let v2: BTreeSet<String> = weight_keys(&keys, "p/team/c/").difference(&v1).cloned().collect();
+    ensure(v2.len() == 1, || format!("second version {v2:?} (first {v1:?})"))?;
+    // The previous version stays, so a reader that fetched the old model.json still gets its weights.
+    ensure(keys.len() == 1 + v1.len() + v2.len(), || format!("the previous version was not kept: {keys:?}"))?;
     let back = block_on(w.registry.load("layout://team/c")).map_err(|e| format!("load: {e}"))?;
     ensure(tag(&back) == Some(2), || format!("loaded tag {:?}, want 2", tag(&back)))?;
-    same_model(&back, &d)
+    same_model(&back, &d)?;
+    // A third save collects the version two saves back (leftover age zero here), keeps the second.
+    block_on(w.registry.save("layout://team/c", &tagged("c", 3))).map_err(|e| format!("third save: {e}"))?;
+    let keys = w.keys("layout", "p/team/c");
+    let now = weight_keys(&keys, "p/team/c/");
+    ensure(now.is_disjoint(&v1) && v2.is_subset(&now) && now.len() == 3, || {
+        format!("after the third save: {now:?} (first {v1:?}, second {v2:?})")
+    })
 }
 
 /// The child process of [`killed_save`]: saves to `url` and, once every weight object is put,
@@ -167,7 +175,8 @@ fn killed_save_child(url: &str) -> ! {
 }
 
 /// A save killed with SIGKILL after its weight objects were put and before model.json: the
-/// previous model still loads; the next save collects what the killed one left.
+/// previous model still loads; the next save collects what the killed one left (and keeps the
+/// previous version).
 fn killed_save(w: &World) -> Result<(), String> {
     w.registry.mount("crash://", w.eager("layout", "crash")).map_err(|e| e.to_string())?;
     block_on(w.registry.save("crash://m", &tagged("a", 1))).map_err(|e| format!("first save: {e}"))?;
@@ -196,8 +205,9 @@ fn killed_save(w: &World) -> Result<(), String> {
     block_on(w.registry.save("crash://m", &tagged("b", 3))).map_err(|e| format!("next save: {e}"))?;
     let keys = w.keys("layout", "crash/m");
     let now = weight_keys(&keys, "crash/m/");
-    ensure(now.len() == 1 && now.is_disjoint(&left) && now.is_disjoint(&v1), || {
-        format!("the killed save's objects (or the first version's) were not collected: {keys:?}")
+    // The killed save's objects are collected; the first version, now the previous one, is kept.
+    ensure(now.len() == 1 + v1.len() && now.is_disjoint(&left) && v1.is_subset(&now), || {
+        format!("the killed save's objects were not collected, or the previous version not kept: {keys:?}")
     })?;
     let back = block_on(w.registry.load("crash://m")).map_err(|e| format!("load: {e}"))?;
     ensure(tag(&back) == Some(3), || format!("tag {:?}, want 3", tag(&back)))
