@@ -148,6 +148,11 @@ fn test_all() -> Res {
         }
         run(&mut c)?;
     }
+    // az:// on Azurite (the azure feature is off in the workspace build, see io-object-store's
+    // Cargo.toml).
+    run(cargo()
+        .args(["test", "-p", "io-object-store", "--features", "azure", "--test", "azure"])
+        .env("MODELIO_AZURITE", &azurite))?;
     // Weights into tensor crates (features off in the workspace build): Dense forward passes
     // against TF.js's predictions, and the predict_candle example.
     run(cargo().args(["test", "-p", "io-tensors", "--features", "ndarray,candle"]))?;

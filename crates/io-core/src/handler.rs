@@ -87,4 +87,26 @@ pub trait ModelStore: MaybeSendSync {
             reason: "the store has no atomic rename".into(),
         })
     }
+
+    /// Deletes what interrupted saves left under `prefix` (a model path or a folder of models; every
+    /// model when empty) and versions no model points at any more, when they are at least
+    /// `older_than` old; never an object a model.json names. Stores whose saves leave nothing
+    /// behind answer [`Error::Unsupported`].
+    async fn collect_garbage(&self, prefix: &str, older_than: std::time::Duration) -> Result<Collected> {
+        let _ = older_than;
+        Err(Error::Unsupported {
+            operation: "gc",
+            url: prefix.to_string(),
+            reason: "the store's saves leave nothing behind to collect".into(),
+        })
+    }
+}
+
+/// What [`ModelStore::collect_garbage`] deleted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Collected {
+    /// The deleted objects' keys.
+    pub objects: Vec<String>,
+    /// Their bytes.
+    pub bytes: u64,
 }

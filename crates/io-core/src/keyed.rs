@@ -50,7 +50,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use crate::artifacts::{ModelArtifacts, ModelJson};
 use crate::error::{Error, Result};
 use crate::files::{self, FileRequest, FileSource, PathPolicy, WeightFiles, MODEL_JSON};
-use crate::handler::{LoadHandler, MaybeSendSync, ModelStore, SaveHandler};
+use crate::handler::{Collected, LoadHandler, MaybeSendSync, ModelStore, SaveHandler};
 use crate::info::{iso, ModelArtifactsInfo, SaveResult};
 use crate::options::Options;
 use crate::router::{Config, ModelUrl, Scheme};
@@ -394,6 +394,56 @@ impl<S: KeyValueStore> ModelStore for KeyedStore<S> {
         self.collect(&dir, &HashSet::new(), named, now_ms).await;
         Ok(info)
     }
+
+    async fn collect_garbage(&self, prefix: &str, older_than: Duration) -> Result<Collected> {
+        self.gc(prefix, older_than).await
+    }
+}
+
+impl<S: KeyValueStore> KeyedStore<S> {
+    /// [`ModelStore::collect_garbage`]: under every folder below `prefix`, the version-named objects
+    /// that its model.json does not name, at least `older_than` old, except the newest version
+    /// older than the current one (the previous version, which readers may still hold).
+    async fn gc(&self, prefix: &str, older_than: Duration) -> Result<Collected> {
+        let prefix = prefix.trim_end_matches('/');
+        let objects = self.store.list(&if prefix.is_empty() { String::new() } else { format!("{prefix}/") }).await?;
+        let now_ms = new_version().1;
+        let age = u64::try_from(older_than.as_millis()).unwrap_or(u64::MAX);
+        // Folder → its version-named objects (key, version millis, size).
+        let mut dirs: HashMap<&str, Vec<(&str, u64, u64)>> = HashMap::new();
+        for o in &objects {
+            let (dir, file) = o.key.rsplit_once('/').map_or(("", o.key.as_str()), |(d, f)| (d, f));
+            if let Some(ms) = version_ms(file) {
+                dirs.entry(dir).or_default().push((&o.key, ms, o.size));
+            }
+        }
+        let mut out = Collected::default();
+        for (dir, versioned) in dirs {
+            let dir = format!("{dir}/");
+            let named: HashSet<String> = match self.read_json(&dir, &self.store.describe(&dir), &Options::new()).await {
+                Ok((_, doc)) => doc.weights_manifest.iter().flat_map(|g| &g.paths).map(|p| key(&dir, p)).collect(),
+                Err(Error::NotFound { .. }) => HashSet::new(),
+                // An unreadable model.json: its objects cannot be told apart; leave the folder alone.
+                Err(e) => {
+                    tracing::warn!(dir = %dir, error = %e, "gc skips a folder whose model.json cannot be read");
+                    continue;
+                }
+            };
+            let current = versioned.iter().filter(|(k, ..)| named.contains(*k)).map(|v| v.1).max();
+            let previous = current
+                .and_then(|c| versioned.iter().filter(|(k, ms, _)| !named.contains(*k) && *ms < c).map(|v| v.1).max());
+            for (k, ms, size) in versioned {
+                if named.contains(k) || Some(ms) == previous || ms.saturating_add(age) > now_ms {
+                    continue;
+                }
+                self.store.delete(k).await?;
+                out.objects.push(k.to_string());
+                out.bytes += size;
+            }
+        }
+        out.objects.sort();
+        Ok(out)
+    }
 }
 
 impl<S: KeyValueStore + Send + Sync> Scheme for KeyedStore<S> {
@@ -560,6 +610,38 @@ mod tests {
         assert!(v2.iter().all(|k| now.contains(k)), "the previous version is kept ({now:?})");
         assert_eq!(now.len(), 4);
         assert_eq!(tag(&load(&s, "m").unwrap()), 3);
+    }
+
+    #[test]
+    fn gc_collects_leftovers_and_old_versions_but_never_the_current_or_previous_one() {
+        let s = KeyedStore::new(Logged::default());
+        for t in 1..=3 {
+            save(&s, "m", &model(8, t), &sharded()).unwrap();
+            std::thread::sleep(Duration::from_millis(3)); // versions are ordered by their millis
+        }
+        save(&s, "team/n", &model(2, 9), &Options::new()).unwrap();
+        let crashed = "m/1000-0123456789ab.group1-shard1of1.bin".to_string();
+        let orphan = "gone/1000-0123456789ab.group1-shard1of1.bin".to_string(); // a first save that crashed
+        for k in [&crashed, &orphan] {
+            s.inner().objects.lock().unwrap().insert(k.clone(), Bytes::from_static(b"xyz"));
+        }
+        let all = weight_keys(&s, "m");
+        assert_eq!(all.len(), 3 * 2 + 1, "three versions kept by a 1 h leftover age, plus the crash: {all:?}");
+        // An hour: the old crash and orphan go (their versions date from 1970), the young versions stay.
+        let got = block_on(s.gc("", Duration::from_secs(3600))).unwrap();
+        assert_eq!(got, Collected { objects: vec![orphan.clone(), crashed.clone()], bytes: 6 });
+        assert_eq!(weight_keys(&s, "m").len(), 6);
+        // No age limit: version 1 of m goes too; the current and previous versions stay.
+        let got = block_on(s.gc("", Duration::ZERO)).unwrap();
+        assert_eq!(got.objects.len(), 2, "version 1 of m: {got:?}");
+        assert!(got.objects.iter().all(|k| all.contains(k)), "{got:?}");
+        assert_eq!(tag(&load(&s, "m").unwrap()), 3);
+        assert_eq!(weight_keys(&s, "m").len(), 4, "current and previous versions kept");
+        assert_eq!(tag(&load(&s, "team/n").unwrap()), 9);
+        // A prefix limits it.
+        s.inner().objects.lock().unwrap().insert(crashed.clone(), Bytes::from_static(b"xyz"));
+        assert!(block_on(s.gc("team", Duration::ZERO)).unwrap().objects.is_empty());
+        assert_eq!(block_on(s.gc("m", Duration::ZERO)).unwrap().objects, vec![crashed]);
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub use async_trait::async_trait;
 pub use codec::{decode_weights, encode_weights, NamedTensor, Tensor, TensorData};
 pub use convert::{Conversion, QuantizeTo, Selection};
 pub use error::{Error, Result};
-pub use handler::{LoadHandler, MaybeSendSync, ModelStore, SaveHandler};
+pub use handler::{Collected, LoadHandler, MaybeSendSync, ModelStore, SaveHandler};
 pub use info::{ModelArtifactsInfo, SaveResponse, SaveResult};
 pub use inventory;
 pub use json::RawJson;

@@ -474,6 +474,13 @@ impl Registry {
         Ok(store.list_under(&u.path).await?.into_iter().collect())
     }
 
+    /// Deletes what interrupted saves and replaced versions left under `url` (a model or a folder of
+    /// models) once `older_than` old: [`ModelStore::collect_garbage`] of its store.
+    pub async fn collect_garbage(&self, url: &str, older_than: std::time::Duration) -> Result<crate::Collected> {
+        let (store, u, _) = self.store_for(url, "gc")?;
+        store.collect_garbage(&u.path, older_than).await
+    }
+
     /// Copies the model at `src` to `dst` (any scheme to any scheme): load, then save.
     pub async fn copy_model(&self, src: &str, dst: &str) -> Result<ModelArtifactsInfo> {
         self.copy_with(src, dst, &Options::new()).await

@@ -58,6 +58,10 @@ pub enum Command {
     /// Check a model: every file's size against the manifest, every weight decodable, and the
     /// sha256 of each file (printed as `sha256sum` does; checked against `--digests`).
     Verify(VerifyArgs),
+    /// Delete what interrupted saves and replaced versions left in a bucket (`s3://`, `gs://`,
+    /// `az://`): version-named weight objects no model.json names, older than `--older-than`; the
+    /// current and the previous version of every model are kept.
+    Gc(GcArgs),
     /// Serve a model store over HTTP for TF.js's `tf.io.http` saves and `loadLayersModel` loads.
     Serve(ServeArgs),
 }
@@ -138,6 +142,17 @@ pub struct VerifyArgs {
 pub struct RmArgs {
     /// The model to remove, e.g. `localstorage://my-model`.
     pub url: String,
+}
+
+/// `modelio gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// A model or a folder of models, e.g. `s3://bucket/team` or `s3://bucket/`.
+    pub url: String,
+    /// Only objects written at least this long ago (a younger one may belong to a save in
+    /// progress), e.g. `1h`, `30m`, `0s`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "1h")]
+    pub older_than: Duration,
 }
 
 /// `modelio serve`.

@@ -79,5 +79,6 @@ async fn run(cli: &Cli) -> CmdResult {
         Command::Rm(a) => manage::rm(a, &out).await,
         Command::Serve(a) => serve::run(a, &out).await,
         Command::Verify(a) => verify::run(a, &out).await,
+        Command::Gc(a) => manage::gc(a, &out).await,
     }
 }

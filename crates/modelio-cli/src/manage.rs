@@ -8,7 +8,7 @@ use modelio::ModelArtifactsInfo;
 use modelio::convert::{Conversion, QuantizeTo, Selection};
 use modelio::Options;
 
-use crate::cli::{ConvertArgs, LsArgs, RmArgs, TransferArgs};
+use crate::cli::{ConvertArgs, GcArgs, LsArgs, RmArgs, TransferArgs};
 use crate::failure::CmdResult;
 use crate::output::Output;
 use crate::source;
@@ -98,6 +98,19 @@ pub async fn rm(args: &RmArgs, out: &Output) -> CmdResult {
     let info = task.run(modelio::remove_model(&args.url)).await?;
     task.finish("removed", None);
     out.summary(&format!("removed {} ({})", args.url, describe(&info)))
+}
+
+/// `modelio gc URL`: prints each deleted object and a summary line.
+pub async fn gc(args: &GcArgs, out: &Output) -> CmdResult {
+    let task = out.progress.task(format!("collecting under {}", args.url));
+    let got = task.run(modelio::registry().collect_garbage(&args.url, args.older_than)).await?;
+    task.finish("collected", None);
+    // The store's keys are paths after `scheme://` (the registered schemes of the CLI mount nothing).
+    let scheme = args.url.split_once("://").map_or("", |(s, _)| s);
+    for key in &got.objects {
+        out.text(&format!("deleted {scheme}://{key}\n"))?;
+    }
+    out.summary(&format!("collected {} objects ({} bytes) under {}", got.objects.len(), got.bytes, args.url))
 }
 
 fn describe(info: &ModelArtifactsInfo) -> String {

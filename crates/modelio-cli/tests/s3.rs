@@ -147,3 +147,40 @@ fn two_servers_over_one_bucket_are_one_service() {
     assert_eq!(v1.len(), 2, "{v1:?}");
     assert_eq!(v1, v2, "both servers list the same versions");
 }
+
+/// `modelio gc` deletes a crashed save's objects and versions two saves back, keeps the current and
+/// the previous version, and with the default `--older-than 1h` spares young objects.
+#[test]
+fn gc_collects_what_crashed_and_replaced_saves_left() {
+    let weed = Weed::start();
+    weed.create_bucket("cli-gc");
+    let sb = Sandbox::new();
+    let run = |args: &[&str]| Run::from(sb.command(args).envs(weed.env()).output().expect("run modelio"));
+    let src = fixture_url("node_file/a");
+    for _ in 0..3 {
+        assert_eq!(run(&["-q", "cp", &src, "s3://cli-gc/m"]).code, 0);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let crashed = "/cli-gc/m/1000-0123456789ab.group1-shard1of1.bin";
+    assert_eq!(weed.request("PUT", crashed, b"left by a killed save").unwrap().0, 200);
+    let objects = || {
+        let (status, body) = weed.request("GET", "/cli-gc?list-type=2&prefix=m/", &[]).unwrap();
+        assert_eq!(status, 200);
+        String::from_utf8_lossy(&body).matches(".bin</Key>").count()
+    };
+    assert_eq!(objects(), 4, "three versions (kept by the save's 1 h leftover age) and the crash");
+    let r = run(&["gc", "s3://cli-gc/"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("deleted s3://cli-gc/m/1000-0123456789ab.group1-shard1of1.bin\n"), "{r:?}");
+    assert!(r.stdout.contains("collected 1 objects (21 bytes) under s3://cli-gc/"), "{r:?}");
+    assert_eq!(objects(), 3);
+    let r = run(&["gc", "--older-than", "0s", "s3://cli-gc/"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("collected 1 objects (92 bytes)"), "the first version: {r:?}");
+    assert_eq!(objects(), 2, "the current and the previous version");
+    assert_eq!(run(&["info", "s3://cli-gc/m"]).code, 0);
+    // A store with nothing to collect says so.
+    let r = run(&["gc", &sb.file_url("models")]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("gc"), "{r:?}");
+}

@@ -41,10 +41,10 @@ pub use io_core::codec;
 /// Weight conversion as the TF.js converter does it (quantize, dequantize); see [`Options::convert`].
 pub use io_core::convert;
 pub use io_core::{
-    decode_weights, encode_weights, Cancel, Config, DType, Error, Limits, LoadHandler, ManifestGroup, ModelArtifacts,
-    ModelArtifactsInfo, ModelJson, ModelStore, ModelUrl, NamedTensor, Options, Progress, QuantDType, Quantization,
-    Registry, Result, SaveHandler, SaveResponse, SaveResult, Scheme, Tensor, TensorData, Topology, WeightData,
-    WeightSpec, DEFAULT_SHARD_SIZE,
+    decode_weights, encode_weights, Cancel, Collected, Config, DType, Error, Limits, LoadHandler, ManifestGroup,
+    ModelArtifacts, ModelArtifactsInfo, ModelJson, ModelStore, ModelUrl, NamedTensor, Options, Progress, QuantDType,
+    Quantization, Registry, Result, SaveHandler, SaveResponse, SaveResult, Scheme, Tensor, TensorData, Topology,
+    WeightData, WeightSpec, DEFAULT_SHARD_SIZE,
 };
 /// Decoded weights as `ndarray` arrays / `candle_core` tensors (features `ndarray`, `candle`).
 #[cfg(any(feature = "ndarray", feature = "candle"))]
