@@ -261,15 +261,33 @@ fn serve_vs_nginx(bin: &Path, work: &Path) -> Result<Vec<Row>, String> {
     run(Command::new(bin)
         .args(["-q", "cp", &file_url(&work.join("m4")), &format!("{base}/models/bench")])
         .env("MODELIO_HTTP_TOKEN", BENCH_TOKEN))?;
+    // The upload is stored as an immutable version (`.modelio/versions/bench/VERSION/`): nginx serves
+    // that folder; `modelio serve` the latest model.json and the versioned weight URL it names (what
+    // TF.js fetches).
+    let versions = store.join(".modelio/versions/bench");
+    let version = std::fs::read_dir(&versions)
+        .map_err(|e| format!("{}: {e}", versions.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .next()
+        .ok_or("the upload stored no version")?;
+    let vdir = versions.join(&version);
+    let shard = std::fs::read_dir(&vdir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .find(|n| n.ends_with(".bin"))
+        .ok_or("the version has no weight file")?;
     let port = free_port()?;
-    let (nginx, nginx_name) = start_server(work, &store.join("bench"), port)?;
+    let (nginx, nginx_name) = start_server(work, &vdir, port)?;
     let nginx = Server(nginx);
     let mut rows = Vec::new();
+    let ours_weights = format!("@v/{version}/{shard}");
     for (label, ours, theirs) in
-        [("model.json", "model.json", "model.json"), ("4 MiB weights", "model.weights.bin", "weights.bin")]
+        [("model.json", "model.json", "model.json"), ("4 MiB weights", ours_weights.as_str(), shard.as_str())]
     {
         let ours = wrk(&format!("{base}/models/bench/{ours}"), Some(BENCH_TOKEN))?;
-        let theirs = wrk(&format!("http://127.0.0.1:{port}/bench/{theirs}"), None)?;
+        let theirs = wrk(&format!("http://127.0.0.1:{port}/{version}/{theirs}"), None)?;
         rows.push(Row {
             what: format!("GET {label}: `modelio serve` with a read token (wrk, 2 threads, 8 connections, 10 s)"),
             value: format!("{ours:.0} req/s"),
@@ -296,11 +314,17 @@ fn upload_rss(bin: &Path, work: &Path, server: &Server, base: &str) -> Result<Ro
             .map(|kib| kib * 1024)
             .ok_or_else(|| format!("no {key} in /proc/PID/status"))
     };
+    // The GETs before raised the peak: reset it (Linux: `5` to clear_refs resets VmHWM to VmRSS).
+    std::fs::write(format!("/proc/{}/clear_refs", server.0.id()), "5").map_err(|e| format!("clear_refs: {e}"))?;
     let before = status("VmRSS:")?;
     run(Command::new(bin)
         .args(["-q", "cp", &file_url(&big), &format!("{base}/models/big")])
         .env("MODELIO_HTTP_TOKEN", BENCH_TOKEN))?;
     let peak = status("VmHWM:")?;
+    let stored: u64 = walk_bytes(&work.join("serve-store/.modelio/versions/big"));
+    if stored < 1 << 30 {
+        return Err(format!("the 1 GiB upload stored only {stored} bytes"));
+    }
     let over = peak.saturating_sub(before);
     Ok(Row {
         what: "peak RSS of `modelio serve` receiving a 1 GiB upload (file:// store, streamed to disk)".into(),
@@ -312,6 +336,18 @@ fn upload_rss(bin: &Path, work: &Path, server: &Server, base: &str) -> Result<Ro
             format!("missed: +{} MiB", over / MIB)
         },
     })
+}
+
+/// The bytes of the files under `dir`, recursively.
+fn walk_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => walk_bytes(&e.path()),
+            _ => e.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
 }
 
 /// Starts `modelio serve` on 127.0.0.1:0 and reads its address from the first stdout line.
