@@ -266,6 +266,48 @@ pub struct FileRequest<'a> {
 /// Bytes read per `read` call by [`FileRequest::read_from`] once the announced size is reached.
 const TAIL_CHUNK: usize = 64 << 10;
 
+/// A file arriving in pieces ([`FileRequest::receive`]): each piece is counted against what the
+/// manifest allows ([`FileRequest::take`]) and copied into the load's memory as it comes.
+pub struct Receiving<'r, 'a> {
+    req: &'r FileRequest<'a>,
+    buf: BytesMut,
+    filled: usize,
+}
+
+impl Receiving<'_, '_> {
+    /// Takes the next piece; an error once the file holds more than allowed (or the load is cancelled).
+    pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
+        self.req.take(chunk.len())?;
+        let end = self.filled + chunk.len();
+        match self.buf.get_mut(self.filled..end) {
+            Some(dst) => dst.copy_from_slice(chunk),
+            None => {
+                // Longer than announced (the caller then refuses it) or of unknown size: grow.
+                self.buf.truncate(self.filled);
+                self.buf.extend_from_slice(chunk);
+            }
+        }
+        self.filled = end;
+        Ok(())
+    }
+
+    /// The bytes received so far.
+    pub fn len(&self) -> usize {
+        self.filled
+    }
+
+    /// Whether nothing was received yet.
+    pub fn is_empty(&self) -> bool {
+        self.filled == 0
+    }
+
+    /// The received bytes.
+    pub fn finish(mut self) -> Bytes {
+        self.buf.truncate(self.filled);
+        self.buf.freeze()
+    }
+}
+
 impl FileRequest<'_> {
     /// The path to read (as the manifest writes it, or model.json's name).
     pub fn path(&self) -> &str {
@@ -308,6 +350,15 @@ impl FileRequest<'_> {
             Some(n) => self.memory.get().take(n).unwrap_or_default(),
             None => BytesMut::new(),
         }
+    }
+
+    /// Starts receiving the file's bytes in pieces (a stream's chunks): `announced`, when the
+    /// medium knows it, is checked first ([`FileRequest::announce`]) and sizes the buffer.
+    pub fn receive(&self, announced: Option<u64>) -> Result<Receiving<'_, '_>> {
+        if let Some(n) = announced {
+            self.announce(n)?;
+        }
+        Ok(Receiving { req: self, buf: self.buffer(announced), filled: 0 })
     }
 
     /// `n` more bytes of this file arrived: counted against the budget (an error naming the file

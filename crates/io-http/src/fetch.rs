@@ -85,32 +85,15 @@ impl HttpHandler {
 /// length differs from its `Content-Length` is refused.
 async fn read_body(resp: Response, url: &str, req: &FileRequest<'_>) -> Result<Bytes> {
     let declared = resp.content_length();
-    if let Some(n) = declared {
-        req.announce(n)?;
-    }
     // A piece of the load's memory is zeroed and as long as announced; else a growing buffer.
-    let mut buf = req.buffer(declared);
+    let mut received = req.receive(declared)?;
     let mut body = resp.bytes_stream();
-    let mut filled = 0;
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| network(url, e))?;
-        req.take(chunk.len())?;
-        let end = filled + chunk.len();
-        match buf.get_mut(filled..end) {
-            Some(dst) => dst.copy_from_slice(&chunk),
-            None => {
-                buf.truncate(filled);
-                buf.extend_from_slice(&chunk);
-            }
-        }
-        filled = end;
+        received.push(&chunk.map_err(|e| network(url, e))?)?;
     }
     match declared {
-        Some(n) if n != filled as u64 => Err(length_error(url, n, filled as u64)),
-        _ => {
-            buf.truncate(filled);
-            Ok(buf.freeze())
-        }
+        Some(n) if n != received.len() as u64 => Err(length_error(url, n, received.len() as u64)),
+        _ => Ok(received.finish()),
     }
 }
 

@@ -50,8 +50,11 @@ mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 use io_core::keyed::KeyedStore;
-use io_core::{Registry, SchemeRegistration};
+use io_core::Registry;
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+use io_core::SchemeRegistration;
 
 pub use object_store;
 pub use store::{Bucket, Service};
@@ -76,6 +79,7 @@ pub static GCS: KeyedStore<Bucket> = KeyedStore::new(Bucket::env(Service::Gcs));
 #[cfg(feature = "azure")]
 pub static AZURE: KeyedStore<Bucket> = KeyedStore::new(Bucket::env(Service::Azure));
 
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 const PLUGIN: &str = "io-object-store";
 
 #[cfg(feature = "aws")]

@@ -416,32 +416,20 @@ impl Bucket {
             Some(Piece::Failed(e)) => return Err(self.error(key, e)),
             _ => return Err(self.broken(key, "the request task ended without an answer")),
         };
-        req.announce(size)?;
         // A piece of the load's memory, zeroed and as long as announced.
-        let mut buf = req.buffer(Some(size));
-        let mut filled = 0usize;
+        let mut received = req.receive(Some(size))?;
         while let Some(piece) = rx.recv().await {
-            let chunk = match piece {
-                Piece::Chunk(c) => c,
+            match piece {
+                Piece::Chunk(c) => received.push(&c)?,
                 Piece::Failed(e) => return Err(self.broken(key, &e.to_string())),
                 Piece::Size(_) => continue,
-            };
-            req.take(chunk.len())?;
-            let end = filled + chunk.len();
-            match buf.get_mut(filled..end) {
-                Some(dst) => dst.copy_from_slice(&chunk),
-                None => {
-                    buf.truncate(filled);
-                    buf.extend_from_slice(&chunk);
-                }
             }
-            filled = end;
         }
-        if filled as u64 != size {
+        if received.len() as u64 != size {
+            let filled = received.len();
             return Err(self.broken(key, &format!("the body ended after {filled} of the object's {size} bytes")));
         }
-        buf.truncate(filled);
-        Ok(buf.freeze())
+        Ok(received.finish())
     }
 
     /// A transfer that broke off (temporary: the read is tried again).

@@ -59,22 +59,28 @@ impl std::fmt::Debug for Weed {
 
 /// The `weed` binary: `$MODELIO_WEED`, else `weed` on `PATH`; panics saying how to get it.
 pub fn weed_binary() -> PathBuf {
-    if let Some(w) = std::env::var_os("MODELIO_WEED").filter(|w| !w.is_empty()).map(PathBuf::from) {
-        assert!(
-            w.is_file(),
-            "MODELIO_WEED={} is not a file; `cargo xtask weed` installs SeaweedFS and prints the path of its `weed`",
-            w.display()
-        );
-        return w;
+    server_binary(
+        "MODELIO_WEED",
+        "weed",
+        "SeaweedFS's `weed` is needed for the object storage tests (a real S3 server on loopback)",
+        "`cargo xtask weed` installs SeaweedFS and prints the path of its `weed`",
+        "`MODELIO_WEED=$(cargo xtask weed) cargo test -p io-object-store`",
+    )
+}
+
+/// A test server's binary: `$env` (a file), else `name` on `PATH`; else a panic saying `what` is
+/// needed and how to get it (`install` for a bad `$env`, `run_alone` to run the tests without xtask).
+fn server_binary(env: &str, name: &str, what: &str, install: &str, run_alone: &str) -> PathBuf {
+    if let Some(b) = std::env::var_os(env).filter(|b| !b.is_empty()).map(PathBuf::from) {
+        assert!(b.is_file(), "{env}={} is not a file; {install}", b.display());
+        return b;
     }
     let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("weed")).find(|w| w.is_file()))
+        .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|b| b.is_file()))
         .unwrap_or_default();
     on_path.unwrap_or_else(|| {
         panic!(
-            "SeaweedFS's `weed` is needed for the object storage tests (a real S3 server on loopback), and neither \
-             MODELIO_WEED nor PATH has it. Run `cargo xtask test-all` (it installs it), or \
-             `MODELIO_WEED=$(cargo xtask weed) cargo test -p io-object-store`."
+            "{what}, and neither {env} nor PATH has it. Run `cargo xtask test-all` (it installs it), or {run_alone}."
         )
     })
 }
@@ -283,20 +289,13 @@ fn kill_with_parent(_: &mut Command) {}
 /// Azurite's `azurite-blob`: `$MODELIO_AZURITE` (what `cargo xtask test-all` installs from npm),
 /// else `azurite-blob` on `PATH`; panics saying how to get it.
 pub fn azurite_binary() -> PathBuf {
-    if let Some(a) = std::env::var_os("MODELIO_AZURITE").filter(|a| !a.is_empty()).map(PathBuf::from) {
-        assert!(a.is_file(), "MODELIO_AZURITE={} is not a file; `cargo xtask azurite` installs it", a.display());
-        return a;
-    }
-    let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("azurite-blob")).find(|a| a.is_file()))
-        .unwrap_or_default();
-    on_path.unwrap_or_else(|| {
-        panic!(
-            "Azurite's `azurite-blob` is needed for the az:// tests (an Azure Blob emulator on loopback), and neither \
-             MODELIO_AZURITE nor PATH has it. Run `cargo xtask test-all` (it installs it), or \
-             `MODELIO_AZURITE=$(cargo xtask azurite) cargo test -p io-object-store --test azure`."
-        )
-    })
+    server_binary(
+        "MODELIO_AZURITE",
+        "azurite-blob",
+        "Azurite's `azurite-blob` is needed for the az:// tests (an Azure Blob emulator on loopback)",
+        "`cargo xtask azurite` installs it",
+        "`MODELIO_AZURITE=$(cargo xtask azurite) cargo test -p io-object-store --features azure --test azure`",
+    )
 }
 
 /// Creates a container on Azurite: one `PUT ?restype=container` signed with the emulator's
