@@ -88,6 +88,23 @@ pub trait ModelStore: MaybeSendSync {
         })
     }
 
+    /// The model.json of the model at `path` as the store holds it (at most
+    /// [`Limits::max_model_json_bytes`](crate::Limits)), without reading its weights; `Ok(None)`
+    /// when the store cannot read a model's files one by one (callers then load the whole model).
+    /// [`Error::NotFound`] when there is no such model.
+    async fn read_model_json(&self, path: &str) -> Result<Option<bytes::Bytes>> {
+        let _ = path;
+        Ok(None)
+    }
+
+    /// The file `file` (a weight path as the model's model.json names it, relative to it) of the
+    /// model at `path`, read whole but never more than `limit` bytes (a longer file fails, naming
+    /// it); `Ok(None)` when the store cannot read a model's files one by one.
+    async fn read_file(&self, path: &str, file: &str, limit: u64) -> Result<Option<bytes::Bytes>> {
+        let _ = (path, file, limit);
+        Ok(None)
+    }
+
     /// Deletes what interrupted saves left under `prefix` (a model path or a folder of models; every
     /// model when empty) and versions no model points at any more, when they are at least
     /// `older_than` old; never an object a model.json names. Stores whose saves leave nothing

@@ -398,6 +398,21 @@ impl<S: KeyValueStore> ModelStore for KeyedStore<S> {
     async fn collect_garbage(&self, prefix: &str, older_than: Duration) -> Result<Collected> {
         self.gc(prefix, older_than).await
     }
+
+    async fn read_model_json(&self, path: &str) -> Result<Option<Bytes>> {
+        check_name(path, path)?;
+        let dir = format!("{path}/");
+        let url = self.store.describe(&format!("{dir}{MODEL_JSON}"));
+        files::read_model_json(&self.source(&dir), MODEL_JSON, &url, &Options::new()).await.map(Some)
+    }
+
+    async fn read_file(&self, path: &str, file: &str, limit: u64) -> Result<Option<Bytes>> {
+        check_name(path, path)?;
+        let dir = format!("{path}/");
+        let url = self.store.describe(&key(&dir, file));
+        files::check_inside(file, &url)?;
+        files::read_whole(&self.source(&dir), file, &url, limit, &Options::new()).await.map(Some)
+    }
 }
 
 impl<S: KeyValueStore> KeyedStore<S> {

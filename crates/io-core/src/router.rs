@@ -535,6 +535,20 @@ impl Registry {
         let (store, u, _) = self.store_for(url, "remove")?;
         store.remove(&u.path).await
     }
+
+    /// The model.json of the model at `url` as its store holds it, without its weights
+    /// ([`ModelStore::read_model_json`]); `Ok(None)` when the store reads whole models only.
+    pub async fn read_model_json(&self, url: &str) -> Result<Option<bytes::Bytes>> {
+        let (store, u, _) = self.store_for(url, "read model.json")?;
+        store.read_model_json(&u.path).await
+    }
+
+    /// One weight file of the model at `url`, at most `limit` bytes ([`ModelStore::read_file`]);
+    /// `Ok(None)` when the store reads whole models only.
+    pub async fn read_file(&self, url: &str, file: &str, limit: u64) -> Result<Option<bytes::Bytes>> {
+        let (store, u, _) = self.store_for(url, "read a file")?;
+        store.read_file(&u.path, file, limit).await
+    }
 }
 
 fn join_prefix(prefix: &str, path: &str) -> String {

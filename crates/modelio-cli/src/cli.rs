@@ -195,6 +195,10 @@ pub struct ServeArgs {
     /// How many versions of each model to keep (the latest included; at least 1).
     #[arg(long, value_name = "N", default_value_t = modelio_server::DEFAULT_KEEP_VERSIONS)]
     pub keep_versions: usize,
+    /// How long a version beyond --keep-versions stays after a newer save replaced it, so loads that
+    /// read its model.json can still fetch its weights (deleted by a later save).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub version_grace: Duration,
     /// Tokens, one a line: `read|write TOKEN [NAME-PREFIX]` (`#` comments). A write token also reads;
     /// a prefix limits the token to the models named PREFIX or PREFIX/...
     #[arg(long, value_name = "FILE")]

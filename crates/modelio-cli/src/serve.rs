@@ -86,6 +86,7 @@ fn config(args: &ServeArgs, env_token: Option<String>) -> Result<ServeConfig, Fa
         max_manifest_paths: args.max_manifest_paths,
         max_store_bytes: args.max_store_bytes,
         keep_versions: args.keep_versions.max(1),
+        version_grace: args.version_grace,
         cors_any_read,
         access: auth::Access {
             tokens,

@@ -15,9 +15,11 @@
 //! Versions and how they live in the store: [`crate::versions`]. Caching: [`crate::cache`]. A model
 //! is served with the files it is stored with (a converter model's shards stay shards); a file its
 //! manifest does not name is 404. On a `file://` store model.json is read alone and weight files are
-//! streamed from disk. Error messages never hold the server's paths (the store's folder is written
+//! streamed from disk; on a bucket model.json is read alone and each weight file is read from the
+//! store when it is asked for. Error messages never hold the server's paths (the store's folder is written
 //! as `<store>`; a 500 says only that the server log has the details).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -227,8 +229,8 @@ impl App {
         Ok(p)
     }
 
-    /// Reads the model at store path `path`: on `file://` its model.json only, elsewhere the whole
-    /// model (each file as the store holds it when the store reports its files).
+    /// Reads the model at store path `path`: its model.json only on `file://` and on stores that
+    /// read files one by one (the weight files are then read per request); elsewhere the whole model.
     async fn prepare(&self, path: &str, version: Option<&str>) -> Result<Prepared, ApiError> {
         let url = self.cfg.model_url(path);
         let (json, doc, weights) = match self.cfg.store_dir() {
@@ -252,29 +254,18 @@ impl App {
                 let doc = ModelJson::parse(&bytes, &url).map_err(|e| self.public(e))?;
                 (bytes, doc, Weights::Disk(folder))
             }
-            None => {
-                let tapped = Arc::new(std::sync::Mutex::new(Vec::<(String, Bytes)>::new()));
-                let tap = tapped.clone();
-                let opts = Options::new().on_file(move |p, _, b| {
-                    tap.lock().unwrap_or_else(|e| e.into_inner()).push((p.to_string(), b.clone()))
-                });
-                let a = match self.cfg.registry.load_with(&url, &opts).await {
-                    Err(io_core::Error::NotFound { .. }) => {
-                        return Err(ApiError { status: StatusCode::NOT_FOUND, message: format!("'{path}' not found") })
-                    }
-                    other => other.map_err(|e| self.public(e))?,
-                };
-                let mut files = std::mem::take(&mut *tapped.lock().unwrap_or_else(|e| e.into_inner()));
-                // Stores that do not read through files (or report them partly) are served as one file.
-                if files.iter().map(|(_, b)| b.len()).sum::<usize>() != a.weight_data.len() || files.is_empty() {
-                    files = vec![(WEIGHTS_PART.to_string(), a.weight_data.to_bytes())];
+            None => match self.cfg.registry.read_model_json(&url).await {
+                Ok(Some(bytes)) => {
+                    let doc = ModelJson::parse(&bytes, &url).map_err(|e| self.public(e))?;
+                    let limits = store_limits(&doc);
+                    (bytes, doc, Weights::Store { url: url.clone(), limits })
                 }
-                let paths: Vec<String> = files.iter().map(|(p, _)| normalize(p)).collect();
-                let doc = ModelJson::for_artifacts(&a, paths);
-                let json = Bytes::from(doc.to_bytes(BROWSER_ORDER));
-                let map = files.into_iter().map(|(p, b)| (normalize(&p), File::new(WeightData::single(b)))).collect();
-                (json, doc, Weights::Memory(map))
-            }
+                Err(io_core::Error::NotFound { .. }) => {
+                    return Err(ApiError { status: StatusCode::NOT_FOUND, message: format!("'{path}' not found") })
+                }
+                Err(e) => return Err(self.public(e)),
+                Ok(None) => self.load_whole(path, &url).await?,
+            },
         };
         let paths: Vec<String> = doc.weights_manifest.iter().flat_map(|g| &g.paths).map(|p| normalize(p)).collect();
         let latest_json = version.map(|v| {
@@ -285,6 +276,31 @@ impl App {
             File::new(WeightData::single(doc.to_bytes(BROWSER_ORDER)))
         });
         Ok(Prepared { json: File::new(WeightData::single(json)), latest_json, paths, weights })
+    }
+
+    /// The whole model at `url` loaded into memory, each file as the store holds it when the store
+    /// reports its files (stores that cannot read a model's files one by one).
+    async fn load_whole(&self, path: &str, url: &str) -> Result<(Bytes, ModelJson, Weights), ApiError> {
+        let tapped = Arc::new(std::sync::Mutex::new(Vec::<(String, Bytes)>::new()));
+        let tap = tapped.clone();
+        let opts = Options::new()
+            .on_file(move |p, _, b| tap.lock().unwrap_or_else(|e| e.into_inner()).push((p.to_string(), b.clone())));
+        let a = match self.cfg.registry.load_with(url, &opts).await {
+            Err(io_core::Error::NotFound { .. }) => {
+                return Err(ApiError { status: StatusCode::NOT_FOUND, message: format!("'{path}' not found") })
+            }
+            other => other.map_err(|e| self.public(e))?,
+        };
+        let mut files = std::mem::take(&mut *tapped.lock().unwrap_or_else(|e| e.into_inner()));
+        // Stores that do not read through files (or report them partly) are served as one file.
+        if files.iter().map(|(_, b)| b.len()).sum::<usize>() != a.weight_data.len() || files.is_empty() {
+            files = vec![(WEIGHTS_PART.to_string(), a.weight_data.to_bytes())];
+        }
+        let paths: Vec<String> = files.iter().map(|(p, _)| normalize(p)).collect();
+        let doc = ModelJson::for_artifacts(&a, paths);
+        let json = Bytes::from(doc.to_bytes(BROWSER_ORDER));
+        let map = files.into_iter().map(|(p, b)| (normalize(&p), File::new(WeightData::single(b)))).collect();
+        Ok((json, doc, Weights::Memory(map)))
     }
 
     /// The store's info for `name`'s latest version (or plain model).
@@ -314,6 +330,20 @@ impl App {
         }
         Ok(total)
     }
+}
+
+/// The most bytes each weight file of `doc` may hold: what its manifest group declares (the load
+/// limit when a string weight leaves that open).
+fn store_limits(doc: &ModelJson) -> HashMap<String, u64> {
+    let open = Options::new().get_limits().max_weight_bytes;
+    doc.weights_manifest
+        .iter()
+        .flat_map(|g| {
+            let declared =
+                g.weights.iter().try_fold(0u64, |acc, w| acc.checked_add(w.fixed_byte_len()? as u64)).unwrap_or(open);
+            g.paths.iter().map(move |p| (normalize(p), declared))
+        })
+        .collect()
 }
 
 /// A manifest path as a file name under the model (`./` parts dropped).
@@ -524,6 +554,18 @@ async fn weight_file(
         Weights::Memory(files) => {
             let f = files.get(file).ok_or_else(missing)?;
             Ok(memory_file(headers, f, "application/octet-stream", cache_control))
+        }
+        Weights::Store { url, limits } => {
+            let limit = *limits.get(file).ok_or_else(missing)?;
+            match app.cfg.registry.read_file(url, file, limit).await {
+                Ok(Some(bytes)) => {
+                    let f = File::new(WeightData::single(bytes));
+                    Ok(memory_file(headers, &f, "application/octet-stream", cache_control))
+                }
+                Ok(None) => Err(missing()),
+                Err(io_core::Error::NotFound { .. }) => Err(missing()),
+                Err(e) => Err(app.public(e)),
+            }
         }
         Weights::Disk(dir) => {
             io_core::files::check_inside(file, "model.json").map_err(|_| missing())?;

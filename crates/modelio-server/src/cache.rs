@@ -4,7 +4,11 @@
 //!
 //! - **Versions** ([`crate::versions`]) never change: a version's entry is never revalidated, only
 //!   evicted. On a `file://` store an entry holds model.json only; the weight files are streamed from
-//!   disk on every request and never held here.
+//!   disk on every request and never held here. On stores that read files one by one
+//!   ([`io_core::ModelStore::read_file`]: buckets, `memory://`) likewise: each weight file is read
+//!   from the store for the request that asks for it (bounded by what its manifest declares), so no
+//!   request reads a whole model. Only stores that read whole models (the SQLite-backed
+//!   `indexeddb://` and `localstorage://`) have their weights held here.
 //! - **Which version a name points at** is cached for [`ServeConfig::revalidate_after`](crate::ServeConfig::revalidate_after)
 //!   (default 1 s; zero reads the pointer on every request); so is a *plain* model (one saved in the
 //!   store by another tool) on stores other than `file://`, checked against the store's info for the
@@ -16,7 +20,7 @@
 //! - **Memory** is bounded by [`ServeConfig::cache_max_bytes`](crate::ServeConfig::cache_max_bytes)
 //!   (default 1 GiB, 0 = no cache at all, pointers included), counting model.json files plus weight
 //!   bytes held: least recently used entries go first, and a model bigger than the bound is served
-//!   uncached (from disk in chunks on `file://`, else loaded for the request).
+//!   uncached (on stores that read whole models, loaded for the request).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -51,6 +55,9 @@ pub(crate) enum Weights {
     Disk(PathBuf),
     /// In memory, by manifest path (`./` dropped).
     Memory(HashMap<String, File>),
+    /// In the store, read one file per request (stores that read files one by one, e.g. buckets):
+    /// the model's URL, and each served file's bound (the bytes its manifest group declares).
+    Store { url: String, limits: HashMap<String, u64> },
 }
 
 /// A model's files, prepared to serve.
@@ -69,7 +76,7 @@ pub(crate) struct Prepared {
 impl Prepared {
     fn bytes(&self) -> u64 {
         let held = match &self.weights {
-            Weights::Disk(_) => 0,
+            Weights::Disk(_) | Weights::Store { .. } => 0,
             Weights::Memory(m) => m.values().map(|f| f.data.len() as u64).sum(),
         };
         self.json.data.len() as u64 + self.latest_json.as_ref().map_or(0, |f| f.data.len() as u64) + held

@@ -23,6 +23,9 @@ pub const DEFAULT_MAX_MODEL_JSON_BYTES: u64 = 32 << 20;
 pub const DEFAULT_MAX_UPLOAD_PARTS: usize = 10_000;
 /// Default [`ServeConfig::max_manifest_paths`]: 10,000.
 pub const DEFAULT_MAX_MANIFEST_PATHS: usize = 10_000;
+/// Default [`ServeConfig::version_grace`]: 10 s.
+pub const DEFAULT_VERSION_GRACE: Duration = Duration::from_secs(10);
+
 /// Default [`ServeConfig::keep_versions`]: 2 (the latest and the one before it).
 pub const DEFAULT_KEEP_VERSIONS: usize = 2;
 
@@ -78,6 +81,10 @@ pub struct ServeConfig {
     /// How many versions of each model are kept (default [`DEFAULT_KEEP_VERSIONS`], at least 1): after
     /// a new version is committed, the oldest beyond this many are deleted. See [`crate::versions`].
     pub keep_versions: usize,
+    /// How long a version beyond `keep_versions` stays after a newer one replaced it (default
+    /// [`DEFAULT_VERSION_GRACE`], 10 s), so that a load that read the old model.json just before a
+    /// save can still fetch its weights; such a version is deleted by a later save of the name.
+    pub version_grace: Duration,
 }
 
 impl Default for ServeConfig {
@@ -99,6 +106,7 @@ impl Default for ServeConfig {
             max_manifest_paths: DEFAULT_MAX_MANIFEST_PATHS,
             max_store_bytes: None,
             keep_versions: DEFAULT_KEEP_VERSIONS,
+            version_grace: DEFAULT_VERSION_GRACE,
         }
     }
 }
@@ -122,6 +130,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("max_manifest_paths", &self.max_manifest_paths)
             .field("max_store_bytes", &self.max_store_bytes)
             .field("keep_versions", &self.keep_versions)
+            .field("version_grace", &self.version_grace)
             .finish()
     }
 }

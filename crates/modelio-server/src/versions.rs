@@ -12,7 +12,10 @@
 //! 1. the version is saved (the store's own all-or-nothing save; nothing points at it yet);
 //! 2. under the name's lock, the pointer is saved — **the commit**: loads see the new version from here on;
 //! 3. versions beyond [`ServeConfig::keep_versions`](crate::ServeConfig::keep_versions) (oldest first by
-//!    version order, never the one just committed) are removed. A failure here is logged, not returned.
+//!    version order, never the one just committed) are removed once a newer version replaced them
+//!    at least [`ServeConfig::version_grace`](crate::ServeConfig::version_grace) ago (younger ones
+//!    are left to a later save), so a load that read an old model.json can still fetch its
+//!    weights. A failure here is logged, not returned.
 //!
 //! A failed commit removes the new version again. Removing `NAME` removes the pointer first (the model
 //! is gone at once), then every version. Leftover versions of a crash (saved, never pointed at) are
@@ -61,6 +64,11 @@ pub fn new_version() -> String {
         std::process::id(),
     ));
     format!("{:013}-{:012x}", since.as_millis(), random & 0xffff_ffff_ffff)
+}
+
+/// The unix millis a version was made at.
+fn version_ms(v: &str) -> Option<u64> {
+    v.split_once('-')?.0.parse().ok()
 }
 
 /// Whether `s` is a version as [`new_version`] writes them.
@@ -294,12 +302,31 @@ async fn prune(cfg: &ServeConfig, locks: &Locks, name: &str, committed: &str) {
         }
     };
     let keep = cfg.keep_versions.max(1);
-    let versions: Vec<String> =
-        versions.into_iter().map(|(v, _)| v).filter(|v| v != committed && !locks.is_pending(name, v)).collect();
+    // Oldest first; versions still being saved are left out (neither doomed nor replacing others).
+    let settled: Vec<String> =
+        versions.into_iter().map(|(v, _)| v).filter(|v| v == committed || !locks.is_pending(name, v)).collect();
+    let now_ms = u64::try_from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis(),
+    )
+    .unwrap_or(u64::MAX);
+    let grace_ms = u64::try_from(cfg.version_grace.as_millis()).unwrap_or(u64::MAX);
     // The committed version is one of the `keep` kept.
-    let doomed = versions.len().saturating_sub(keep - 1);
-    for v in versions.into_iter().take(doomed) {
-        if let Err(e) = cfg.registry.remove_model(&cfg.model_url(&version_path(name, &v))).await {
+    let doomed = settled.len().saturating_sub(1).saturating_sub(keep - 1);
+    let mut taken = 0;
+    for (i, v) in settled.iter().enumerate() {
+        if taken == doomed {
+            break;
+        }
+        if v == committed {
+            continue;
+        }
+        taken += 1;
+        // Replaced when the next version was saved: kept for the grace period after that.
+        let replaced_ms = settled.get(i + 1).and_then(|n| version_ms(n)).unwrap_or(now_ms);
+        if replaced_ms.saturating_add(grace_ms) > now_ms {
+            continue;
+        }
+        if let Err(e) = cfg.registry.remove_model(&cfg.model_url(&version_path(name, v))).await {
             tracing::warn!(name, version = %v, error = %e, "could not remove an old version");
         }
     }

@@ -6,6 +6,7 @@ mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use io_core::files::ModelFiles;
@@ -185,7 +186,11 @@ async fn the_store_quota_gives_507_with_numbers() {
 async fn versions_are_immutable_listed_pruned_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let store = file_store(&dir);
-    let s = support::start("", |c| c.store = store.clone()).await;
+    let s = support::start("", |c| {
+        c.store = store.clone();
+        c.version_grace = Duration::ZERO;
+    })
+    .await;
     let mut jsons = Vec::new();
     for m in ["a", "b", "c"] {
         let body = MultipartBody::for_artifacts(&fixtures::model(m), "v").unwrap();
@@ -227,6 +232,34 @@ async fn versions_are_immutable_listed_pruned_and_survive_a_restart() {
     let again_listed: serde_json::Value =
         client().get(format!("{}/versions", again.model("team/m"))).send().await.unwrap().json().await.unwrap();
     assert_eq!(again_listed, listed);
+}
+
+/// A version beyond `keep_versions` stays for `version_grace` after it was replaced (a load that
+/// read its model.json can still fetch its weights), and a save after that deletes it.
+#[tokio::test]
+async fn a_replaced_version_stays_for_the_grace_period() {
+    let s = support::start("grace", |c| c.version_grace = Duration::from_millis(1500)).await;
+    let mut weights = Vec::new();
+    for m in ["a", "b", "c"] {
+        save(&s.model("g"), &fixtures::model(m)).await;
+        weights.push(support::weights_url(&s, "g").await);
+    }
+    let r = client().get(&weights[0]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "replaced moments ago: kept for the grace period");
+    assert_eq!(r.bytes().await.unwrap(), fixtures::weight_bytes("a"));
+    let listed: serde_json::Value =
+        client().get(format!("{}/versions", s.model("g"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["versions"].as_array().unwrap().len(), 3, "{listed}");
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    save(&s.model("g"), &fixtures::model("a")).await;
+    for (i, w) in weights.iter().enumerate().take(2) {
+        let status = client().get(w).send().await.unwrap().status();
+        assert_eq!(status, StatusCode::NOT_FOUND, "version {i}: replaced longer ago than the grace: deleted");
+    }
+    assert_eq!(client().get(&weights[2]).send().await.unwrap().status(), StatusCode::OK, "the previous version");
+    let listed: serde_json::Value =
+        client().get(format!("{}/versions", s.model("g"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["versions"].as_array().unwrap().len(), 2, "{listed}");
 }
 
 /// 20 uploaders and 20 loaders on one name, models of equal size whose bytes say which upload they

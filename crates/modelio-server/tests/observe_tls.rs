@@ -83,12 +83,13 @@ async fn https_round_trip_with_a_self_signed_certificate() {
         .unwrap();
     assert_eq!(saved.status(), 200);
     let version = saved.headers()["modelio-version"].to_str().unwrap().to_string();
-    let weights = client.get(format!("{base}/models/secure/model.weights.bin")).send().await.unwrap();
-    assert_eq!(weights.status(), 200);
-    assert_eq!(weights.bytes().await.unwrap(), fixtures::weight_bytes("b"));
     let json: serde_json::Value =
         client.get(format!("{base}/models/secure/model.json")).send().await.unwrap().json().await.unwrap();
     assert_eq!(json["format"], "layers-model");
+    let file = json["weightsManifest"][0]["paths"][0].as_str().unwrap();
+    let weights = client.get(format!("{base}/models/secure/{file}")).send().await.unwrap();
+    assert_eq!(weights.status(), 200);
+    assert_eq!(weights.bytes().await.unwrap(), fixtures::weight_bytes("b"));
     // The save is a version: its own model under the store's hidden versions folder.
     let path = modelio_server::versions::version_path("secure", &version);
     let stored = modelio::registry().load(&format!("memory://tls/{path}")).await.unwrap();

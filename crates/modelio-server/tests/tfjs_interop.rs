@@ -89,3 +89,60 @@ async fn interop_on(s: support::Running) {
     }
     assert_eq!(res["d"]["optimizer"], "Adam");
 }
+
+/// On a bucket the server reads a model's model.json alone and each weight file when it is asked
+/// for, never the whole model: with one shard object deleted behind its back, model.json and the
+/// other shards are still served (the missing one is 404), ranges are cut from the stored object.
+#[test]
+fn on_a_bucket_each_file_is_read_on_request() {
+    use io_core::{DType, ModelArtifacts, WeightData, WeightSpec};
+    let weed = io_object_store::testkit::Weed::start();
+    weed.create_bucket("files");
+    modelio::registry().mount_configured("s3://files/", "s3", &weed.config("files", "")).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let s = support::start("", |c| c.store = "s3://files/models".into()).await;
+        let n = (10usize << 20) / 4;
+        let data: Vec<u8> = (0..n * 4).map(|i| (i % 251) as u8).collect();
+        let m = ModelArtifacts::new(
+            serde_json::json!({"class_name": "Sequential"}),
+            vec![WeightSpec::new("w", vec![n], DType::Float32)],
+            WeightData::single(data.clone()),
+        );
+        HttpHandler::new(s.model("big")).save(&m, &Default::default()).await.unwrap();
+        // The version's objects: converter-style 4 MiB shards, the last one deleted in the bucket.
+        let stored = support::stored(&s, "big").await;
+        let key = stored.strip_prefix("s3://").unwrap().to_string();
+        let version = key.rsplit('/').next().unwrap().to_string();
+        let own: serde_json::Value =
+            reqwest::get(format!("{}/@v/{version}/model.json", s.model("big"))).await.unwrap().json().await.unwrap();
+        let files: Vec<String> = own["weightsManifest"][0]["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().trim_start_matches("./").to_string())
+            .collect();
+        assert_eq!(files.len(), 3, "{own}");
+        let (status, body) = weed.request("DELETE", &format!("/{key}/{}", files[2]), b"").unwrap();
+        assert!(status < 300, "deleting the object: {status} {}", String::from_utf8_lossy(&body));
+
+        let latest = reqwest::get(format!("{}/model.json", s.model("big"))).await.unwrap();
+        assert_eq!(latest.status(), 200, "model.json is served without reading the weights");
+        let latest: serde_json::Value = latest.json().await.unwrap();
+        let urls: Vec<String> = latest["weightsManifest"][0]["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| format!("{}/{}", s.model("big"), p.as_str().unwrap()))
+            .collect();
+        let first = reqwest::get(&urls[0]).await.unwrap();
+        assert_eq!(first.status(), 200);
+        assert_eq!(first.headers()["cache-control"], "public, max-age=31536000, immutable");
+        assert!(first.bytes().await.unwrap() == data[..4 << 20], "the first shard's bytes");
+        let part = reqwest::Client::new().get(&urls[1]).header("range", "bytes=100-199").send().await.unwrap();
+        assert_eq!(part.status(), 206);
+        assert!(part.bytes().await.unwrap() == data[(4 << 20) + 100..(4 << 20) + 200], "a range of the second shard");
+        let gone = reqwest::get(&urls[2]).await.unwrap();
+        assert_eq!(gone.status(), 404, "the deleted shard");
+    });
+}
