@@ -534,8 +534,15 @@ async fn latest_file(app: &App, headers: &HeaderMap, name: &str, file: &str) -> 
     Ok(r)
 }
 
-/// A weight file of a prepared model: 404 unless its manifest names it; from memory or streamed from
-/// disk, with ranges.
+/// Largest weight file of a version kept in the read cache on its own (a converter shard is 4 MiB;
+/// bigger files are streamed from disk, or read for each request on stores that read files one by
+/// one). Also at most a quarter of the cache.
+const MAX_CACHED_FILE_BYTES: u64 = 16 << 20;
+
+/// A weight file of a prepared model: 404 unless its manifest names it; from memory, streamed from
+/// disk, or read from the store, with ranges. A version's files (immutable) up to
+/// [`MAX_CACHED_FILE_BYTES`] are kept in the read cache once read, so hot shards are served from
+/// memory.
 async fn weight_file(
     app: &App,
     headers: &HeaderMap,
@@ -550,17 +557,44 @@ async fn weight_file(
         return Err(missing());
     }
     let cache_control = if version.is_some() { IMMUTABLE } else { "no-cache" };
-    match &p.weights {
-        Weights::Memory(files) => {
-            let f = files.get(file).ok_or_else(missing)?;
-            Ok(memory_file(headers, f, "application/octet-stream", cache_control))
+    let send = |f: &File| memory_file(headers, f, "application/octet-stream", cache_control);
+    if let Weights::Memory(files) = &p.weights {
+        return Ok(send(files.get(file).ok_or_else(missing)?));
+    }
+    // A version's file kept in the cache: `NAME/@v/VERSION/FILE`.
+    let key = version.map(|v| format!("{name}/@v/{v}/{file}"));
+    if let Some(key) = &key {
+        if let Lookup::Fresh(c) = app.cache.lookup(key) {
+            if let Weights::Memory(m) = &c.weights {
+                if let Some(f) = m.get(file) {
+                    crate::observe::cache_lookup(true);
+                    return Ok(send(f));
+                }
+            }
         }
+    }
+    let cacheable = |len: u64| key.is_some() && len <= MAX_CACHED_FILE_BYTES.min(app.cfg.cache_max_bytes / 4);
+    let keep = |f: File, ticket| {
+        if let Some(key) = &key {
+            crate::observe::cache_lookup(false);
+            let one = Prepared::file(file, f);
+            app.cache.insert(key, Arc::new(one), None, ticket);
+        }
+    };
+    match &p.weights {
+        Weights::Memory(_) => unreachable!("answered above"),
         Weights::Store { url, limits } => {
             let limit = *limits.get(file).ok_or_else(missing)?;
+            let ticket = app.cache.ticket();
             match app.cfg.registry.read_file(url, file, limit).await {
                 Ok(Some(bytes)) => {
+                    let len = bytes.len() as u64;
                     let f = File::new(WeightData::single(bytes));
-                    Ok(memory_file(headers, &f, "application/octet-stream", cache_control))
+                    let r = send(&f);
+                    if cacheable(len) {
+                        keep(f, ticket);
+                    }
+                    Ok(r)
                 }
                 Ok(None) => Err(missing()),
                 Err(io_core::Error::NotFound { .. }) => Err(missing()),
@@ -569,6 +603,7 @@ async fn weight_file(
         }
         Weights::Disk(dir) => {
             io_core::files::check_inside(file, "model.json").map_err(|_| missing())?;
+            let ticket = app.cache.ticket();
             let opened = match disk::open(dir.join(file)).await {
                 Ok(o) => o,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
@@ -590,6 +625,15 @@ async fn weight_file(
                 HeaderValue::from_str(&format!("\"{:016x}-{:x}\"", h.finish(), opened.len)).expect("hex ETag")
             };
             let len = opened.len;
+            if cacheable(len) {
+                let bytes = disk::read_exact(opened.file, len)
+                    .await
+                    .map_err(|e| app.public(io_core::Error::io("reading", dir.join(file), e)))?;
+                let f = File { data: WeightData::single(bytes), tag };
+                let r = send(&f);
+                keep(f, ticket);
+                return Ok(r);
+            }
             let file = opened.file;
             Ok(respond(headers, &tag, "application/octet-stream", cache_control, len, move |a, b| {
                 disk::stream(file, a, b)
@@ -745,7 +789,10 @@ async fn save(
         }
     };
     app.cache.drop_name(name);
-    let (version, saved) = result.map_err(|e| app.public(e))?;
+    let versions::Committed { version, saved, removed } = result.map_err(|e| app.public(e))?;
+    for v in removed {
+        app.cache.drop_prefix(&format!("{name}/@v/{v}"));
+    }
     let mut r = Json(saved).into_response();
     r.headers_mut().insert(HeaderName::from_static(VERSION_HEADER), HeaderValue::from_str(&version).expect("ascii"));
     Ok(r)

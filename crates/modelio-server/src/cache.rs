@@ -3,12 +3,14 @@
 //! load a model from the store, re-serialize its model.json and hash its weights every time.
 //!
 //! - **Versions** ([`crate::versions`]) never change: a version's entry is never revalidated, only
-//!   evicted. On a `file://` store an entry holds model.json only; the weight files are streamed from
-//!   disk on every request and never held here. On stores that read files one by one
-//!   ([`io_core::ModelStore::read_file`]: buckets, `memory://`) likewise: each weight file is read
-//!   from the store for the request that asks for it (bounded by what its manifest declares), so no
-//!   request reads a whole model. Only stores that read whole models (the SQLite-backed
-//!   `indexeddb://` and `localstorage://`) have their weights held here.
+//!   evicted. On a `file://` store a version's entry holds model.json only, and on stores that read
+//!   files one by one ([`io_core::ModelStore::read_file`]: buckets, `memory://`) likewise; each
+//!   weight file is an entry of its own (`NAME/@v/VERSION/FILE`), read from disk or the store by the
+//!   first request that asks for it and served from memory after that — when it is at most 16 MiB
+//!   and a quarter of the bound; bigger files are streamed from disk (or read from the store, bounded
+//!   by what the manifest declares) for each request. No request reads a whole model; only stores
+//!   that read whole models (the SQLite-backed `indexeddb://` and `localstorage://`) have a version's
+//!   weights loaded together.
 //! - **Which version a name points at** is cached for [`ServeConfig::revalidate_after`](crate::ServeConfig::revalidate_after)
 //!   (default 1 s; zero reads the pointer on every request); so is a *plain* model (one saved in the
 //!   store by another tool) on stores other than `file://`, checked against the store's info for the
@@ -74,6 +76,16 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
+    /// One weight file of a version on its own (a cache entry of its own).
+    pub fn file(path: &str, f: File) -> Prepared {
+        Prepared {
+            json: File { data: WeightData::default(), tag: HeaderValue::from_static("\"\"") },
+            latest_json: None,
+            paths: vec![path.to_string()],
+            weights: Weights::Memory(HashMap::from([(path.to_string(), f)])),
+        }
+    }
+
     fn bytes(&self) -> u64 {
         let held = match &self.weights {
             Weights::Disk(_) | Weights::Store { .. } => 0,
@@ -234,8 +246,15 @@ impl Cache {
     /// [`Cache::drop_name`], and the entries of `name`'s versions too (it was removed).
     pub fn drop_removed(&self, name: &str) {
         self.drop_name(name);
-        let prefix = format!("{name}/@v/");
+        self.drop_prefix(&format!("{name}/@v"));
+    }
+
+    /// Forgets the entry `key` and those under `key/` (a removed version and its files).
+    pub fn drop_prefix(&self, key: &str) {
+        let prefix = format!("{key}/");
         let mut inner = self.lock();
+        inner.epoch += 1;
+        inner.remove(key);
         let doomed: Vec<String> = inner.entries.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
         for k in doomed {
             inner.remove(&k);

@@ -149,8 +149,6 @@ struct ConnState {
     in_flight: AtomicUsize,
     served: AtomicBool,
     idle_since: Mutex<Instant>,
-    /// Signalled when a request ends, so the idle deadline is recomputed.
-    ended: tokio::sync::Notify,
 }
 
 impl ConnState {
@@ -173,7 +171,6 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         *self.0.idle_since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.0.ended.notify_one();
     }
 }
 
@@ -187,7 +184,6 @@ where
         in_flight: AtomicUsize::new(0),
         served: AtomicBool::new(false),
         idle_since: Mutex::new(Instant::now()),
-        ended: tokio::sync::Notify::new(),
     });
     let body_idle = limits.body_idle_timeout;
     let svc = {
@@ -210,12 +206,14 @@ where
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     let mut stopping = false;
+    // The idle timer is lazy: requests do not touch it (a timer per request costs throughput). It
+    // fires at the deadline it was set to, and at least once every shorter timeout period (the
+    // deadline may move earlier: from the header timeout to the keep-alive one once a request was
+    // served); then the deadline is recomputed and the connection closed if it passed.
+    let period = limits.header_read_timeout.min(limits.keep_alive_timeout).min(Duration::from_secs(3600));
     loop {
-        let far = Instant::now() + Duration::from_secs(3600);
-        let wake = state
-            .deadline(limits)
-            .unwrap_or_else(|| Instant::now() + limits.header_read_timeout.min(limits.keep_alive_timeout))
-            .min(far);
+        let now = Instant::now();
+        let wake = state.deadline(limits).unwrap_or(now + period).min(now + period);
         tokio::select! {
             r = conn.as_mut() => {
                 if let Err(e) = r {
@@ -223,7 +221,6 @@ where
                 }
                 return;
             }
-            _ = state.ended.notified() => {}
             _ = stop.changed(), if !stopping => {
                 stopping = true;
                 conn.as_mut().graceful_shutdown();
@@ -277,12 +274,13 @@ impl std::error::Error for BodyIdle {}
 pub(crate) struct IdleTimeout<B> {
     inner: B,
     timeout: Duration,
-    sleep: Pin<Box<Sleep>>,
+    /// Armed the first time the body has nothing to give (a GET's empty body never arms it).
+    sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl<B> IdleTimeout<B> {
     fn new(inner: B, timeout: Duration) -> Self {
-        IdleTimeout { inner, timeout, sleep: Box::pin(tokio::time::sleep(timeout)) }
+        IdleTimeout { inner, timeout, sleep: None }
     }
 }
 
@@ -298,17 +296,20 @@ where
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(r) => {
-                let deadline = Instant::now() + this.timeout;
-                this.sleep.as_mut().reset(deadline);
+                if let Some(sleep) = &mut this.sleep {
+                    sleep.as_mut().reset(Instant::now() + this.timeout);
+                }
                 Poll::Ready(r.map(|f| f.map_err(Into::into)))
             }
-            Poll::Pending => match this.sleep.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    crate::observe::body_timed_out();
-                    Poll::Ready(Some(Err(Box::new(BodyIdle(this.timeout)))))
+            Poll::Pending => {
+                match this.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(this.timeout))).as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        crate::observe::body_timed_out();
+                        Poll::Ready(Some(Err(Box::new(BodyIdle(this.timeout)))))
+                    }
+                    Poll::Pending => Poll::Pending,
                 }
-                Poll::Pending => Poll::Pending,
-            },
+            }
         }
     }
 

@@ -62,6 +62,26 @@ pub(crate) async fn read_small(path: PathBuf, max: u64) -> std::io::Result<Optio
     .map_err(std::io::Error::other)?
 }
 
+/// The first `len` bytes of `file` (opened by [`open`]), read whole off the async executor; an
+/// error if the file is shorter now.
+pub(crate) async fn read_exact(file: std::fs::File, len: u64) -> std::io::Result<Bytes> {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let want = usize::try_from(len).map_err(std::io::Error::other)?;
+        let mut buf = Vec::with_capacity(want);
+        file.take(len).read_to_end(&mut buf)?;
+        if buf.len() != want {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file got shorter while it was read",
+            ));
+        }
+        Ok(Bytes::from(buf))
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
 /// The bytes `start..end` of `file` as a body, read in chunks of [`CHUNK`] bytes as the client takes them.
 pub(crate) fn stream(file: std::fs::File, start: u64, end: u64) -> Body {
     let file = tokio::fs::File::from_std(file);

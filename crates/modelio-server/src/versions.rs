@@ -230,14 +230,23 @@ impl Locks {
 /// Where uploads are spooled on a `file://` store (`{store}/.modelio/tmp`), on the store's file system.
 pub const TMP: &str = ".modelio/tmp";
 
-/// Saves `artifacts` as a new version of `name` and commits it (see the module docs); returns the
-/// version and the store's save result.
+/// A committed save: the new version, the store's save result, and the versions the commit pruned.
+pub struct Committed {
+    /// The new version.
+    pub version: String,
+    /// What the store's save answered.
+    pub saved: io_core::SaveResult,
+    /// The older versions removed after the commit.
+    pub removed: Vec<String>,
+}
+
+/// Saves `artifacts` as a new version of `name` and commits it (see the module docs).
 pub async fn commit(
     cfg: &ServeConfig,
     locks: &Locks,
     name: &str,
     artifacts: &ModelArtifacts,
-) -> io_core::Result<(String, io_core::SaveResult)> {
+) -> io_core::Result<Committed> {
     commit_with(cfg, locks, name, |url, _| async move { cfg.registry.save(&url, artifacts).await }).await
 }
 
@@ -250,7 +259,7 @@ pub async fn commit_folder(
     name: &str,
     folder: std::path::PathBuf,
     info: ModelArtifactsInfo,
-) -> io_core::Result<(String, io_core::SaveResult)> {
+) -> io_core::Result<Committed> {
     let store_dir = cfg.store_dir().ok_or_else(|| io_core::Error::storage("server", name, "not a file:// store"))?;
     commit_with(cfg, locks, name, |_, v| async move {
         let target = store_dir.join(version_path(name, &v));
@@ -266,12 +275,7 @@ pub async fn commit_folder(
     .await
 }
 
-async fn commit_with<F, Fut>(
-    cfg: &ServeConfig,
-    locks: &Locks,
-    name: &str,
-    save: F,
-) -> io_core::Result<(String, io_core::SaveResult)>
+async fn commit_with<F, Fut>(cfg: &ServeConfig, locks: &Locks, name: &str, save: F) -> io_core::Result<Committed>
 where
     F: FnOnce(String, String) -> Fut,
     Fut: std::future::Future<Output = io_core::Result<io_core::SaveResult>>,
@@ -287,18 +291,19 @@ where
         }
         return Err(e);
     }
-    prune(cfg, locks, name, &v).await;
-    Ok((v, saved))
+    let removed = prune(cfg, locks, name, &v).await;
+    Ok(Committed { version: v, saved, removed })
 }
 
 /// Removes the versions of `name` beyond the newest `keep_versions`, never `committed` nor one
-/// saved by a commit still in progress.
-async fn prune(cfg: &ServeConfig, locks: &Locks, name: &str, committed: &str) {
+/// saved by a commit still in progress; returns those it removed.
+async fn prune(cfg: &ServeConfig, locks: &Locks, name: &str, committed: &str) -> Vec<String> {
+    let mut removed = Vec::new();
     let versions = match list(cfg, name).await {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(name, error = %e, "could not list the versions to prune");
-            return;
+            return removed;
         }
     };
     let keep = cfg.keep_versions.max(1);
@@ -326,10 +331,12 @@ async fn prune(cfg: &ServeConfig, locks: &Locks, name: &str, committed: &str) {
         if replaced_ms.saturating_add(grace_ms) > now_ms {
             continue;
         }
-        if let Err(e) = cfg.registry.remove_model(&cfg.model_url(&version_path(name, v))).await {
-            tracing::warn!(name, version = %v, error = %e, "could not remove an old version");
+        match cfg.registry.remove_model(&cfg.model_url(&version_path(name, v))).await {
+            Ok(_) => removed.push(v.clone()),
+            Err(e) => tracing::warn!(name, version = %v, error = %e, "could not remove an old version"),
         }
     }
+    removed
 }
 
 /// Removes `name`: the pointer (or plain model) first, then every version. Returns what it was.
