@@ -1,6 +1,8 @@
 //! Runs the real `modelio` binary in a temporary profile and working folder.
 #![allow(dead_code)]
 
+pub mod served;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
