@@ -128,21 +128,10 @@ pub async fn read(mut multipart: Multipart, limits: &UploadLimits) -> Result<Mod
     // How many weight parts came before model.json.
     let mut before_json = 0usize;
     while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
-        parts += 1;
-        if parts > limits.max_parts {
-            return Err(too_large(format!(
-                "the upload has more than {} parts, the most this server accepts",
-                limits.max_parts
-            )));
-        }
+        count_part(&mut parts, limits)?;
         let name = field.name().unwrap_or_default().to_string();
         if name == MODEL_JSON_FIELD {
-            if model_json.is_some() {
-                return Err(ApiError::bad_request("the upload has two 'model.json' parts"));
-            }
-            let bytes = read_capped(&mut field, limits.max_model_json_bytes).await?;
-            let doc = ModelJson::parse_with_limit(&bytes, LOCATION, limits.max_model_json_bytes)?;
-            let mut expected = Expected::new(&doc, limits)?;
+            let (bytes, doc, mut expected) = model_json_part(&mut field, limits, model_json.is_some()).await?;
             // Parts that came before model.json (not what TF.js sends) are checked now.
             let mut seen = std::collections::HashSet::new();
             for (n, b) in &files {
@@ -183,6 +172,34 @@ pub async fn read(mut multipart: Multipart, limits: &UploadLimits) -> Result<Mod
 }
 
 /// A part's bytes, at most `max` (a 413 past it, before reading further).
+/// Counts one more part of the upload: 413 past [`UploadLimits::max_parts`].
+fn count_part(parts: &mut usize, limits: &UploadLimits) -> Result<(), ApiError> {
+    *parts += 1;
+    if *parts > limits.max_parts {
+        return Err(too_large(format!(
+            "the upload has more than {} parts, the most this server accepts",
+            limits.max_parts
+        )));
+    }
+    Ok(())
+}
+
+/// The model.json part (`second`: one came before, a 400): its bytes, parsed, and what its
+/// manifest expects of the weight parts.
+async fn model_json_part(
+    field: &mut Field<'_>,
+    limits: &UploadLimits,
+    second: bool,
+) -> Result<(Bytes, ModelJson, Expected), ApiError> {
+    if second {
+        return Err(ApiError::bad_request("the upload has two 'model.json' parts"));
+    }
+    let bytes = read_capped(field, limits.max_model_json_bytes).await?;
+    let doc = ModelJson::parse_with_limit(&bytes, LOCATION, limits.max_model_json_bytes)?;
+    let expected = Expected::new(&doc, limits)?;
+    Ok((bytes, doc, expected))
+}
+
 async fn read_capped(field: &mut Field<'_>, max: u64) -> Result<Bytes, ApiError> {
     let mut buf = BytesMut::new();
     while let Some(chunk) = field.chunk().await.map_err(malformed)? {
@@ -286,21 +303,10 @@ pub async fn spool(
     let mut seen = std::collections::HashSet::new();
     let mut parts = 0usize;
     while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
-        parts += 1;
-        if parts > limits.max_parts {
-            return Err(too_large(format!(
-                "the upload has more than {} parts, the most this server accepts",
-                limits.max_parts
-            )));
-        }
+        count_part(&mut parts, limits)?;
         let name = field.name().unwrap_or_default().to_string();
         if name == MODEL_JSON_FIELD {
-            if model.is_some() {
-                return Err(ApiError::bad_request("the upload has two 'model.json' parts"));
-            }
-            let bytes = read_capped(&mut field, limits.max_model_json_bytes).await?;
-            let doc = ModelJson::parse_with_limit(&bytes, LOCATION, limits.max_model_json_bytes)?;
-            let mut expected = Expected::new(&doc, limits)?;
+            let (_, doc, mut expected) = model_json_part(&mut field, limits, model.is_some()).await?;
             let mut disk = HashMap::new();
             for (gi, g) in doc.weights_manifest.iter().enumerate() {
                 for (i, p) in g.paths.iter().enumerate() {
