@@ -7,7 +7,8 @@
 //! - `weed`: installs SeaweedFS (when missing) and prints the path of its `weed` binary, for
 //!   running the s3:// tests alone: `MODELIO_WEED=$(cargo xtask weed) cargo test -p io-object-store`.
 //! - `azurite`: the same for Azurite's `azurite-blob` (the az:// tests, `MODELIO_AZURITE`).
-//! - `test-browser`: only the wasm32 tests in headless Chromium and the web demo (part of `test-all`).
+//! - `test-browser`: only the wasm32 tests in headless Chromium and the web demo, built as it ships and
+//!   held to its gzipped wasm budget (part of `test-all`).
 //! - `lint`: `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`, natively and for
 //!   wasm32 (the libraries and browser tests that build there).
 //! - `bench [NAME]`: criterion benchmarks, the peak memory of parsing a big model.json (`json-memory`),
