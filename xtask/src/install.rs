@@ -58,13 +58,7 @@ pub fn wasm_target() -> Res {
 /// The wasm32 target, wasm-bindgen-cli at the version in Cargo.lock, Debian's chromium and
 /// chromedriver. Returns the environment the browser test runner needs.
 pub fn wasm_browser() -> Result<Vec<(String, String)>, String> {
-    wasm_target()?;
-    let want = wasm_bindgen_version()?;
-    let got = have("wasm-bindgen-test-runner", "--version").unwrap_or_default();
-    if !got.contains(&want) {
-        // No --locked: the registry here lacks one pinned transitive version (TOOLCHAIN-NOTES).
-        run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &want]))?;
-    }
+    wasm_bindgen_cli()?;
     if !PathBuf::from("/usr/bin/chromium").exists() || !PathBuf::from("/usr/bin/chromedriver").exists() {
         let root_user = have("id", "-u").as_deref() == Some("0");
         if !root_user {
@@ -81,6 +75,19 @@ pub fn wasm_browser() -> Result<Vec<(String, String)>, String> {
         ("WASM_BINDGEN_TEST_WEBDRIVER_JSON".into(), wd.display().to_string()),
         ("WASM_BINDGEN_TEST_TIMEOUT".into(), "120".into()),
     ])
+}
+
+/// The wasm32 target and wasm-bindgen-cli at the version in Cargo.lock (what building the web
+/// demo needs).
+pub fn wasm_bindgen_cli() -> Res {
+    wasm_target()?;
+    let want = wasm_bindgen_version()?;
+    let got = have("wasm-bindgen-test-runner", "--version").unwrap_or_default();
+    if !got.contains(&want) {
+        // No --locked: the registry here lacks one pinned transitive version (TOOLCHAIN-NOTES).
+        run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &want]))?;
+    }
+    Ok(())
 }
 
 fn wasm_bindgen_version() -> Result<String, String> {

@@ -7,11 +7,12 @@
 //! - `weed`: installs SeaweedFS (when missing) and prints the path of its `weed` binary, for
 //!   running the s3:// tests alone: `MODELIO_WEED=$(cargo xtask weed) cargo test -p io-object-store`.
 //! - `azurite`: the same for Azurite's `azurite-blob` (the az:// tests, `MODELIO_AZURITE`).
-//! - `test-browser`: only the wasm32 tests in headless Chromium and the web demo (part of `test-all`).
+//! - `test-browser`: only the wasm32 tests in headless Chromium and the web demo, built as it ships and
+//!   held to its gzipped wasm budget (part of `test-all`).
 //! - `lint`: `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`, natively and for
 //!   wasm32 (the libraries and browser tests that build there).
 //! - `bench [NAME]`: criterion benchmarks, the peak memory of parsing a big model.json (`json-memory`),
-//!   and the side-by-side benchmarks against TF.js.
+//!   the side-by-side benchmarks against TF.js, and the web demo's shipped wasm size (`wasm-size`).
 //! - `fuzz [TARGET|all] [SECONDS|RUNS]`: runs cargo-fuzz on every target (model_json,
 //!   decode_weights, assemble, upload) or one, one at a time with one job, for 60 s each or as
 //!   given: `cargo xtask fuzz all 10M` runs each for 10 million executions. Installs cargo-fuzz;
@@ -197,13 +198,62 @@ impl Drop for LoopbackServer {
     }
 }
 
-/// Builds the example web page (examples/web-demo) and clicks through it in headless Chromium;
-/// the screenshot is kept at target/web-demo/screenshot.png.
+/// The most the web demo's shipped wasm (every browser scheme: localstorage, indexeddb, http,
+/// downloads) may weigh gzipped (`gzip -9`), in bytes. Not the 150 KB target of issue 15, which is
+/// not reached (BENCHMARKS.md "wasm size" says what stands in the way): the size measured with the
+/// `wasm-release` profile and wasm-bindgen without names (312,117 bytes, rustc 1.95) plus 2.5%, so
+/// that growth fails the test. Lower it when the wasm shrinks.
+const WEB_DEMO_WASM_GZ_BUDGET: u64 = 320_000;
+
+/// Builds the web demo's wasm as an app ships it (README "How small is the wasm"): the
+/// `wasm-release` profile, then wasm-bindgen without the name and producers sections, into
+/// examples/web-demo/pkg. Returns the shipped `.wasm`.
+fn web_demo_wasm() -> Result<PathBuf, String> {
+    run(cargo().args([
+        "build",
+        "--profile",
+        "wasm-release",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "modelio-web-demo",
+    ]))?;
+    let wasm = target_dir().join("wasm32-unknown-unknown/wasm-release/modelio_web_demo.wasm");
+    run(Command::new("wasm-bindgen")
+        .args(["--target", "web", "--remove-name-section", "--remove-producers-section"])
+        .args(["--out-dir", "examples/web-demo/pkg"])
+        .arg(&wasm))?;
+    Ok(root().join("examples/web-demo/pkg/modelio_web_demo_bg.wasm"))
+}
+
+/// The size of `file` and of its `gzip -9` output, in bytes.
+fn gzipped_size(file: &Path) -> Result<(u64, u64), String> {
+    let raw = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?.len();
+    let out = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(file)
+        .output()
+        .map_err(|e| format!("cannot run gzip (Debian: apt-get install gzip): {e}"))?;
+    if !out.status.success() {
+        return Err(format!("gzip -9 {} failed ({})", file.display(), out.status));
+    }
+    Ok((raw, out.stdout.len() as u64))
+}
+
+/// Builds the example web page (examples/web-demo) as it ships, holds its gzipped wasm to
+/// [`WEB_DEMO_WASM_GZ_BUDGET`], and clicks through it in headless Chromium;
+/// the screenshot lands in target/web-demo/.
 fn web_demo(peer: &Path) -> Res {
-    run(cargo().args(["build", "--target", "wasm32-unknown-unknown", "-p", "modelio-web-demo"]))?;
+    let wasm = web_demo_wasm()?;
+    let (raw, gz) = gzipped_size(&wasm)?;
+    eprintln!("xtask: web demo wasm: {raw} bytes, {gz} bytes gzipped (budget {WEB_DEMO_WASM_GZ_BUDGET})");
+    if gz > WEB_DEMO_WASM_GZ_BUDGET {
+        return Err(format!(
+            "the web demo's wasm is {gz} bytes gzipped, over its budget of {WEB_DEMO_WASM_GZ_BUDGET} bytes \
+             (xtask WEB_DEMO_WASM_GZ_BUDGET; see BENCHMARKS.md \"wasm size\" for where the bytes go)"
+        ));
+    }
     let target = target_dir();
-    let wasm = target.join("wasm32-unknown-unknown/debug/modelio_web_demo.wasm");
-    run(Command::new("wasm-bindgen").args(["--target", "web", "--out-dir", "examples/web-demo/pkg"]).arg(&wasm))?;
     let shot = target.join("web-demo/screenshot.png");
     std::fs::create_dir_all(target.join("web-demo")).map_err(|e| e.to_string())?;
     run(Command::new("node").arg("examples/web-demo/test/demo.mjs").arg(&shot).env("MODELIO_PEER_DIR", peer))
@@ -294,8 +344,16 @@ fn bench(name: Option<&str>) -> Res {
         Some("cli") => bench_cli::run_all(),
         Some("upload") => run(cargo().args(["bench", "-p", "modelio-server", "--bench", "upload"])),
         Some("safetensors") => run(cargo().args(["bench", "-p", "io-safetensors", "--bench", "export"])),
+        // The web demo's shipped wasm, raw and gzipped (BENCHMARKS.md "wasm size").
+        Some("wasm-size") => {
+            install::wasm_bindgen_cli()?;
+            let (raw, gz) = gzipped_size(&web_demo_wasm()?)?;
+            println!("web demo wasm: {raw} bytes, {gz} bytes gzipped (gzip -9; budget {WEB_DEMO_WASM_GZ_BUDGET})");
+            Ok(())
+        }
         Some(other) => Err(format!(
-            "unknown benchmark '{other}'; available: codec, convert, json-memory, http, cli, upload, safetensors"
+            "unknown benchmark '{other}'; available: codec, convert, json-memory, http, cli, upload, safetensors, \
+             wasm-size"
         )),
     }
 }
