@@ -45,7 +45,7 @@ use crate::config::ServeConfig;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: &'static str,
-    method: String,
+    method: &'static str,
     status: u16,
 }
 
@@ -162,12 +162,16 @@ impl Drop for Record {
         let elapsed = self.start.elapsed();
         let bytes_in = self.bytes_in.load(Ordering::Relaxed);
         m.requests
-            .get_or_create(&RequestLabels { route: self.route, method: self.method.to_string(), status: self.status })
+            .get_or_create(&RequestLabels {
+                route: self.route,
+                method: method_label(&self.method),
+                status: self.status,
+            })
             .inc();
         m.durations.get_or_create(&RouteLabel { route: self.route }).observe(elapsed.as_secs_f64());
         m.received.get_or_create(&RouteLabel { route: self.route }).inc_by(bytes_in);
         m.sent.get_or_create(&RouteLabel { route: self.route }).inc_by(self.bytes_out);
-        let client = self.client.map_or_else(|| "-".to_string(), |c| c.to_string());
+        let client = Client(self.client);
         tracing::info!(
             target: "modelio::request",
             method = %self.method,
@@ -179,6 +183,31 @@ impl Drop for Record {
             client = %client,
             "request"
         );
+    }
+}
+
+/// The metrics label of a method (a fixed set: a client cannot grow the label space).
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The client address in a log line (`-` when unknown), formatted without an allocation.
+struct Client(Option<SocketAddr>);
+
+impl std::fmt::Display for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(a) => a.fmt(f),
+            None => f.write_str("-"),
+        }
     }
 }
 
