@@ -11,7 +11,8 @@
 //! - `lint`: `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`, natively and for
 //!   wasm32 (the libraries and browser tests that build there).
 //! - `bench [NAME]`: criterion benchmarks, the peak memory of parsing a big model.json (`json-memory`),
-//!   and the side-by-side benchmarks against TF.js.
+//!   and the side-by-side benchmarks against TF.js (`http`, `cli`; `s3`: modelio against curl on a
+//!   local SeaweedFS).
 //! - `fuzz [TARGET|all] [SECONDS|RUNS]`: runs cargo-fuzz on every target (model_json,
 //!   decode_weights, assemble, upload) or one, one at a time with one job, for 60 s each or as
 //!   given: `cargo xtask fuzz all 10M` runs each for 10 million executions. Installs cargo-fuzz;
@@ -22,6 +23,7 @@ use std::process::{exit, Command};
 
 mod bench_cli;
 mod bench_http;
+mod bench_s3;
 mod install;
 
 type Res = Result<(), String>;
@@ -292,10 +294,11 @@ fn bench(name: Option<&str>) -> Res {
         Some("json-memory") => run(cargo().args(["bench", "-p", "io-core", "--bench", "model_json_memory"])),
         Some("http") => bench_http::run_bench(),
         Some("cli") => bench_cli::run_all(),
+        Some("s3") => bench_s3::run_all(),
         Some("upload") => run(cargo().args(["bench", "-p", "modelio-server", "--bench", "upload"])),
         Some("safetensors") => run(cargo().args(["bench", "-p", "io-safetensors", "--bench", "export"])),
         Some(other) => Err(format!(
-            "unknown benchmark '{other}'; available: codec, convert, json-memory, http, cli, upload, safetensors"
+            "unknown benchmark '{other}'; available: codec, convert, json-memory, http, cli, s3, upload, safetensors"
         )),
     }
 }
