@@ -405,6 +405,18 @@ impl KeyValueStore for Bucket {
     }
 }
 
+/// A large object being read in ranges: what every range request of it shares.
+struct Ranged<'a, 'r> {
+    key: &'a str,
+    store: &'a Arc<dyn ObjectStore>,
+    path: &'a Path,
+    req: &'a FileRequest<'r>,
+    /// The object's size, as the first GET announced it.
+    size: u64,
+    /// The first GET's ETag: range GETs must match it.
+    e_tag: Option<String>,
+}
+
 /// One range of a large object being read.
 struct Part {
     /// Its offset in the object.
@@ -463,7 +475,7 @@ impl Bucket {
             _ => return Err(self.broken(key, "the request task ended without an answer")),
         };
         if size > RANGE_THRESHOLD {
-            return self.get_ranges(key, store, path, req, rx, size, e_tag).await;
+            return self.get_ranges(Ranged { key, store, path, req, size, e_tag }, rx).await;
         }
         // A piece of the load's memory, zeroed and as long as announced.
         let mut received = req.receive(Some(size))?;
@@ -483,20 +495,11 @@ impl Bucket {
 
     /// A large object of `size` bytes (announced by the first GET, whose body `first` brings) read
     /// as ranges into one buffer; see [`KeyValueStore::get`].
-    #[allow(clippy::too_many_arguments)]
-    async fn get_ranges(
-        &self,
-        key: &str,
-        store: &Arc<dyn ObjectStore>,
-        path: &Path,
-        req: &FileRequest<'_>,
-        first: Receiver<Piece>,
-        size: u64,
-        e_tag: Option<String>,
-    ) -> Result<Bytes> {
-        req.announce(size)?;
+    async fn get_ranges(&self, read: Ranged<'_, '_>, first: Receiver<Piece>) -> Result<Bytes> {
+        let size = read.size;
+        read.req.announce(size)?;
         let len = usize::try_from(size).unwrap_or(usize::MAX);
-        let mut buf = req.buffer(Some(size));
+        let mut buf = read.req.buffer(Some(size));
         if buf.len() != len {
             buf = bytes::BytesMut::zeroed(len);
         }
@@ -508,10 +511,10 @@ impl Bucket {
             start += n;
         }
         let mut first = Some(first);
+        let read = &read;
         let fills = parts.into_iter().map(|part| {
             let body = first.take();
-            let e_tag = e_tag.clone();
-            async move { self.fill(key, store, path, req, part, body, size, e_tag).await }
+            async move { self.fill(read, part, body).await }
         });
         let mut done: Vec<Part> = futures::stream::iter(fills).buffer_unordered(RANGES_AT_ONCE).try_collect().await?;
         done.sort_by_key(|p| p.start);
@@ -524,18 +527,9 @@ impl Bucket {
 
     /// Fills `part` of the object: from `body` (the first GET's, which is dropped once the part is
     /// full), else (and after a body broke off) from a range GET of what is still missing.
-    #[allow(clippy::too_many_arguments)]
-    async fn fill(
-        &self,
-        key: &str,
-        store: &Arc<dyn ObjectStore>,
-        path: &Path,
-        req: &FileRequest<'_>,
-        mut part: Part,
-        mut body: Option<Receiver<Piece>>,
-        size: u64,
-        e_tag: Option<String>,
-    ) -> Result<Part> {
+    async fn fill(&self, read: &Ranged<'_, '_>, mut part: Part, mut body: Option<Receiver<Piece>>) -> Result<Part> {
+        let Ranged { key, store, path, req, size, e_tag } = read;
+        let (key, size) = (*key, *size);
         let mut wait = Duration::from_millis(100);
         let mut attempt = 0;
         loop {
