@@ -25,8 +25,8 @@ use io_core::testkit::libtest_mimic::{self, Arguments, Failed, Trial};
 use io_core::testkit::{self, fixtures, oracle, same_model, Capabilities, Capability, Target};
 use io_core::{Error, ModelArtifacts, Options, Registry, Scheme};
 use io_object_store::object_store::{
-    self, path::Path as ObjectPath, GetOptions, GetRange, GetResult, ListResult, MultipartUpload, ObjectMeta,
-    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, WriteMultipart,
+    self, path::Path as ObjectPath, GetOptions, GetRange, GetResult, GetResultPayload, ListResult, MultipartUpload,
+    ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, WriteMultipart,
 };
 use io_object_store::testkit::Weed;
 use io_object_store::{Bucket, Service};
@@ -83,15 +83,24 @@ type Check = fn(&World) -> Result<(), String>;
 
 /// An `object_store` client that records the requests it forwards to another: what passed
 /// through the client (GETs with their ranges, PUTs) and what the service did alone (copies).
+/// It can also break the body of the next range GET off after some bytes (a transfer failing
+/// midway).
 #[derive(Debug)]
 struct Recorded {
     inner: Arc<dyn ObjectStore>,
     log: Mutex<Vec<String>>,
+    /// Bytes after which the next range GET's body fails.
+    cut: Mutex<Option<usize>>,
 }
 
 impl Recorded {
     fn new(inner: Arc<dyn ObjectStore>) -> Arc<Recorded> {
-        Arc::new(Recorded { inner, log: Mutex::new(Vec::new()) })
+        Arc::new(Recorded { inner, log: Mutex::new(Vec::new()), cut: Mutex::new(None) })
+    }
+
+    /// The next range GET's body breaks off after `n` bytes.
+    fn cut_next_range_after(&self, n: usize) {
+        *self.cut.lock().unwrap() = Some(n);
     }
 
     fn note(&self, what: String) {
@@ -137,7 +146,15 @@ impl ObjectStore for Recorded {
             (Some(other), _) => self.note(format!("get {location} {other}")),
             (None, _) => self.note(format!("get {location}")),
         }
-        self.inner.get_opts(location, options).await
+        let ranged = options.range.is_some();
+        let got = self.inner.get_opts(location, options).await?;
+        let Some(n) = ranged.then(|| self.cut.lock().unwrap().take()).flatten() else { return Ok(got) };
+        let (meta, range, attributes) = (got.meta.clone(), got.range.clone(), got.attributes.clone());
+        let body = got.bytes().await?;
+        let broken = object_store::Error::Generic { store: "Recorded", source: "the test broke the body off".into() };
+        let pieces = vec![Ok(body.slice(..n.min(body.len()))), Err(broken)];
+        let payload = GetResultPayload::Stream(futures::stream::iter(pieces).boxed());
+        Ok(GetResult { payload, meta, range, attributes })
     }
     async fn delete(&self, location: &ObjectPath) -> object_store::Result<()> {
         self.note(format!("delete {location}"));
@@ -547,6 +564,21 @@ fn large_objects_as_ranges(w: &World) -> Result<(), String> {
     ensure(progress.windows(2).all(|p| p[0] <= p[1]), || format!("progress went back: {progress:?}"))?;
     ensure(progress.last() == Some(&size), || format!("progress ended at {:?}", progress.last()))?;
     ensure(progress.len() > 5, || format!("progress in {} steps", progress.len()))?;
+
+    // A range whose body breaks off after 1 MiB + 5 bytes is requested again from there.
+    recorded.cut_next_range_after((1 << 20) + 5);
+    let loaded = block_on(w.registry.load("ranges://big")).map_err(|e| format!("load with a broken range: {e}"))?;
+    same_model(&loaded, &model).map_err(|e| format!("after a broken range: {e}"))?;
+    let gets: Vec<String> = recorded.take().into_iter().filter(|r| r.starts_with(&format!("get {key}"))).collect();
+    let resumed: Vec<&String> = gets
+        .iter()
+        .filter(|r| {
+            r.rsplit_once(' ')
+                .and_then(|(_, range)| range.split_once(".."))
+                .is_some_and(|(start, _)| start.parse::<u64>().is_ok_and(|s| s % (8 * mib) == (1 << 20) + 5))
+        })
+        .collect();
+    ensure(gets.len() == 6 && resumed.len() == 1, || format!("no single resumed range in {gets:?}"))?;
 
     let url = format!("s3://hostile/{key}");
     for (what, len) in [("longer", size + 1), ("shorter", size - 1)] {
