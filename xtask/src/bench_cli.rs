@@ -158,9 +158,14 @@ fn file_load(bin: &Path, dir: &Path) -> Result<Vec<Row>, String> {
 
 /// Best in-process load time of `url` (the `load_time` example of modelio-cli).
 pub(crate) fn load_time(url: &str) -> Result<Duration, String> {
+    load_time_n(url, RUNS)
+}
+
+/// Best time of `runs` loads of `url` in one process (the `load_time` example of modelio-cli).
+pub(crate) fn load_time_n(url: &str, runs: usize) -> Result<Duration, String> {
     let exe = crate::target_dir().join("release/examples/load_time");
     let out =
-        Command::new(&exe).args([url, &RUNS.to_string()]).output().map_err(|e| format!("{}: {e}", exe.display()))?;
+        Command::new(&exe).args([url, &runs.to_string()]).output().map_err(|e| format!("{}: {e}", exe.display()))?;
     let text = String::from_utf8_lossy(&out.stdout);
     match (out.status.success(), text.trim().parse::<f64>()) {
         (true, Ok(secs)) => Ok(Duration::from_secs_f64(secs)),
