@@ -33,20 +33,20 @@ use crate::{root, run, Res};
 const MIB: u64 = 1 << 20;
 /// The token of the benchmarked `modelio serve` (reads and writes).
 const BENCH_TOKEN: &str = "bench-token-0123456789abcdef";
-const RUNS: usize = 5;
+pub(crate) const RUNS: usize = 5;
 
 /// One result row: what, the measured value, the reference, and how they compare.
-struct Row {
-    what: String,
-    value: String,
-    reference: String,
-    verdict: String,
+pub(crate) struct Row {
+    pub(crate) what: String,
+    pub(crate) value: String,
+    pub(crate) reference: String,
+    pub(crate) verdict: String,
 }
 
 /// Runs the whole benchmark and writes BENCHMARKS.md.
 pub fn run_all() -> Res {
     run(crate::cargo().args(["build", "--release", "-p", "modelio-cli", "--bins", "--example", "load_time"]))?;
-    let bin = root().join("target/release/modelio");
+    let bin = crate::target_dir().join("release/modelio");
     let work = root().join("target/bench-cli");
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     let mut rows = Vec::new();
@@ -79,9 +79,14 @@ fn file_url(dir: &Path) -> String {
 }
 
 /// Best wall time of `RUNS` runs of a command (which must succeed).
-fn best_of(mut make: impl FnMut() -> Command) -> Result<Duration, String> {
+pub(crate) fn best_of(make: impl FnMut() -> Command) -> Result<Duration, String> {
+    best_of_n(RUNS, make)
+}
+
+/// Best wall time of `n` runs of a command (which must succeed).
+pub(crate) fn best_of_n(n: usize, mut make: impl FnMut() -> Command) -> Result<Duration, String> {
     let mut best = Duration::MAX;
-    for _ in 0..RUNS {
+    for _ in 0..n {
         let mut cmd = make();
         let t = Instant::now();
         let out = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| e.to_string())?;
@@ -152,10 +157,15 @@ fn file_load(bin: &Path, dir: &Path) -> Result<Vec<Row>, String> {
 }
 
 /// Best in-process load time of `url` (the `load_time` example of modelio-cli).
-fn load_time(url: &str) -> Result<Duration, String> {
-    let exe = root().join("target/release/examples/load_time");
+pub(crate) fn load_time(url: &str) -> Result<Duration, String> {
+    load_time_n(url, RUNS)
+}
+
+/// Best time of `runs` loads of `url` in one process (the `load_time` example of modelio-cli).
+pub(crate) fn load_time_n(url: &str, runs: usize) -> Result<Duration, String> {
+    let exe = crate::target_dir().join("release/examples/load_time");
     let out =
-        Command::new(&exe).args([url, &RUNS.to_string()]).output().map_err(|e| format!("{}: {e}", exe.display()))?;
+        Command::new(&exe).args([url, &runs.to_string()]).output().map_err(|e| format!("{}: {e}", exe.display()))?;
     let text = String::from_utf8_lossy(&out.stdout);
     match (out.status.success(), text.trim().parse::<f64>()) {
         (true, Ok(secs)) => Ok(Duration::from_secs_f64(secs)),
@@ -163,7 +173,7 @@ fn load_time(url: &str) -> Result<Duration, String> {
     }
 }
 
-fn info_cmd(bin: &Path, url: &str) -> Command {
+pub(crate) fn info_cmd(bin: &Path, url: &str) -> Command {
     let mut c = Command::new(bin);
     c.args(["-q", "info", url]);
     c
@@ -404,12 +414,12 @@ fn install_debian(packages: &[&str]) -> Res {
         .map_err(|e| format!("{e} (installing {} needs root and Debian's apt)", missing.join(", ")))
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
 /// `ratio` against a ceiling: met, or missed by how much.
-fn verdict(ratio: f64, max: f64, unit: &str) -> String {
+pub(crate) fn verdict(ratio: f64, max: f64, unit: &str) -> String {
     match ratio <= max {
         true => format!("{ratio:.2}{unit} (target <= {max}: met)"),
         false => format!("{ratio:.2}{unit} (target <= {max}: MISSED by {:.0}%)", (ratio / max - 1.0) * 100.0),
@@ -424,7 +434,7 @@ fn verdict_min(ratio: f64, min: f64, unit: &str) -> String {
     }
 }
 
-fn render(rows: &[Row]) -> String {
+pub(crate) fn render(rows: &[Row]) -> String {
     let mut t = String::from("| measurement | modelio | reference | ratio / target |\n|---|---|---|---|\n");
     for r in rows {
         let _ = writeln!(t, "| {} | {} | {} | {} |", r.what, r.value, r.reference, r.verdict);
@@ -432,7 +442,7 @@ fn render(rows: &[Row]) -> String {
     t
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {

@@ -12,7 +12,8 @@
 //! - `lint`: `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`, natively and for
 //!   wasm32 (the libraries and browser tests that build there).
 //! - `bench [NAME]`: criterion benchmarks, the peak memory of parsing a big model.json (`json-memory`),
-//!   the side-by-side benchmarks against TF.js, and the web demo's shipped wasm size (`wasm-size`).
+//!   the side-by-side benchmarks against TF.js (`http`, `cli`; `s3`: modelio against curl on a
+//!   local SeaweedFS), and the web demo's shipped wasm size (`wasm-size`).
 //! - `fuzz [TARGET|all] [SECONDS|RUNS]`: runs cargo-fuzz on every target (model_json,
 //!   decode_weights, assemble, upload) or one, one at a time with one job, for 60 s each or as
 //!   given: `cargo xtask fuzz all 10M` runs each for 10 million executions. Installs cargo-fuzz;
@@ -23,6 +24,7 @@ use std::process::{exit, Command};
 
 mod bench_cli;
 mod bench_http;
+mod bench_s3;
 mod install;
 
 type Res = Result<(), String>;
@@ -342,6 +344,7 @@ fn bench(name: Option<&str>) -> Res {
         Some("json-memory") => run(cargo().args(["bench", "-p", "io-core", "--bench", "model_json_memory"])),
         Some("http") => bench_http::run_bench(),
         Some("cli") => bench_cli::run_all(),
+        Some("s3") => bench_s3::run_all(),
         Some("upload") => run(cargo().args(["bench", "-p", "modelio-server", "--bench", "upload"])),
         Some("safetensors") => run(cargo().args(["bench", "-p", "io-safetensors", "--bench", "export"])),
         // The web demo's shipped wasm, raw and gzipped (BENCHMARKS.md "wasm size").
@@ -352,7 +355,7 @@ fn bench(name: Option<&str>) -> Res {
             Ok(())
         }
         Some(other) => Err(format!(
-            "unknown benchmark '{other}'; available: codec, convert, json-memory, http, cli, upload, safetensors, \
+            "unknown benchmark '{other}'; available: codec, convert, json-memory, http, cli, s3, upload, safetensors, \
              wasm-size"
         )),
     }

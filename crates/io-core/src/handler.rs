@@ -117,6 +117,22 @@ pub trait ModelStore: MaybeSendSync {
             reason: "the store's saves leave nothing behind to collect".into(),
         })
     }
+
+    /// Whether [`ModelStore::copy`] is implemented: a copy within the store that neither loads nor
+    /// saves the model (the service copies its objects).
+    fn can_copy(&self) -> bool {
+        false
+    }
+
+    /// Copies the model at `from` to `to` within the store, replacing any model at `to` as a save
+    /// would (as atomically as the store's saves); returns the copy's info.
+    async fn copy(&self, from: &str, _to: &str) -> Result<ModelArtifactsInfo> {
+        Err(Error::Unsupported {
+            operation: "copy",
+            url: from.to_string(),
+            reason: "the store has no copy of its own; copies load and save".into(),
+        })
+    }
 }
 
 /// What [`ModelStore::collect_garbage`] deleted.

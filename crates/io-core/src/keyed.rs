@@ -35,7 +35,11 @@
 //! model.json changed meanwhile (a concurrent save collected it), the load starts over once.
 //!
 //! Removal deletes model.json first (the model disappears at once), then the objects it named, then
-//! old leftovers. There is no rename: copies and moves take the registry's load-then-save path.
+//! old leftovers. There is no rename. On a medium that copies objects inside the service
+//! ([`KeyValueStore::copies_in_place`]), a copy or move within the store ([`ModelStore::copy`])
+//! copies the weight objects to new version-unique names under the destination (no bytes pass
+//! through this process), then writes the destination's model.json naming them (the commit, as a
+//! save's); elsewhere copies and moves take the registry's load-then-save path.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
@@ -103,6 +107,20 @@ pub trait KeyValueStore: MaybeSendSync + Clone + 'static {
         1
     }
 
+    /// Copies the object `from` to `to` (replacing it) within this store. By default a get and a
+    /// put, the bytes passing through this process ([`copy_through`]); a medium that copies inside
+    /// the service overrides it and answers `true` to [`KeyValueStore::copies_in_place`].
+    async fn copy(&self, from: &str, to: &str) -> Result<()> {
+        copy_through(self, from, to).await
+    }
+
+    /// Whether [`KeyValueStore::copy`] copies inside the medium (no bytes through this process).
+    /// Then [`KeyedStore`] copies models within the store object by object ([`ModelStore::copy`])
+    /// instead of loading and saving them.
+    fn copies_in_place(&self) -> bool {
+        false
+    }
+
     /// Whether `list("")` enumerates the whole store. A medium whose keys start with a part it cannot
     /// enumerate (an object store addressed as `s3://BUCKET/...` with no bucket chosen) answers
     /// `false`: [`ModelStore::lists_everything`] says so, and it lists only under a prefix.
@@ -123,6 +141,13 @@ pub trait KeyValueStore: MaybeSendSync + Clone + 'static {
             reason: "this store takes no configuration".into(),
         })
     }
+}
+
+/// [`KeyValueStore::copy`]'s default: the object `from` read whole (no size limit), then put as `to`.
+pub async fn copy_through<S: KeyValueStore>(store: &S, from: &str, to: &str) -> Result<()> {
+    let src = Source { store, dir: "" };
+    let bytes = files::read_whole(&src, from, &store.describe(from), u64::MAX, &Options::new()).await?;
+    store.put(to, WeightData::single(bytes)).await
 }
 
 /// A [`KeyValueStore`] as a model store and scheme (see the module docs for the layout). Models are
@@ -184,6 +209,64 @@ impl<S: KeyValueStore> KeyedStore<S> {
                 tracing::warn!(key = %key, error = %e, "could not delete an unreferenced weight object");
             }
         }
+    }
+
+    /// The commit of a save or copy to `dir` whose new weight objects `written` are in place:
+    /// `model_json` put in one call, then the collection of older versions and leftovers (the
+    /// previous version, which the replaced model.json named, is kept).
+    async fn commit(&self, dir: &str, url: &str, model_json: Bytes, written: Vec<String>, now_ms: u64) -> Result<()> {
+        let previous = match self.read_json(dir, url, &Options::new()).await {
+            Ok((_, doc)) => doc.weights_manifest.iter().flat_map(|g| &g.paths).map(|p| key(dir, p)).collect(),
+            Err(_) => Vec::new(), // none, or unreadable: its objects are left to the leftover rule
+        };
+        self.store.put(&format!("{dir}{MODEL_JSON}"), WeightData::single(model_json)).await?;
+        // The previous version stays (a reader that fetched the old model.json can still fetch its
+        // weights): it is collected by a later save, once it is two versions back and old enough.
+        self.collect(dir, &written.into_iter().chain(previous).collect(), Vec::new(), now_ms).await;
+        Ok(())
+    }
+
+    /// [`ModelStore::copy`]: the weight objects of `from` copied by the medium to new version-unique
+    /// names under `to` (at most [`KeyValueStore::concurrency`] at once; a failure deletes the
+    /// copies again), then `to`'s model.json (the source's, naming the copies) as the commit.
+    async fn copy_model(&self, from: &str, to: &str) -> Result<ModelArtifactsInfo> {
+        check_name(from, from)?;
+        check_name(to, to)?;
+        let (src, dst) = (format!("{from}/"), format!("{to}/"));
+        let src_url = self.store.describe(&format!("{src}{MODEL_JSON}"));
+        let (bytes, doc) = self.read_json(&src, &src_url, &Options::new()).await?;
+        files::check_paths(&doc.weights_manifest, PathPolicy::Inside, &src_url)?;
+        let mut json: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::invalid_model(&src_url, format!("model.json is not valid JSON: {e}")))?;
+        let (version, now_ms) = new_version();
+        let mut pairs = Vec::new();
+        let groups = json.get_mut("weightsManifest").and_then(serde_json::Value::as_array_mut);
+        for (gi, group) in groups.into_iter().flatten().enumerate() {
+            let paths = group.get_mut("paths").and_then(serde_json::Value::as_array_mut);
+            let paths = paths.map(|p| p.as_mut_slice()).unwrap_or_default();
+            let n = paths.len();
+            for (pi, path) in paths.iter_mut().enumerate() {
+                let name = format!("{version}.group{}-shard{}of{n}.bin", gi + 1, pi + 1);
+                pairs.push((key(&src, path.as_str().unwrap_or_default()), key(&dst, &name)));
+                *path = serde_json::Value::String(name);
+            }
+        }
+        let model_json = Bytes::from(
+            serde_json::to_vec(&json).map_err(|e| Error::invalid_model(&src_url, format!("model.json: {e}")))?,
+        );
+        let written: Vec<String> = pairs.iter().map(|(_, t)| t.clone()).collect();
+        let copies: Vec<_> = pairs.iter().map(|(f, t)| self.store.copy(f, t)).collect();
+        let copied = stream::iter(copies).buffer_unordered(self.store.concurrency().max(1)).try_collect::<Vec<()>>();
+        if let Err(e) = copied.await {
+            self.delete_quietly(written).await;
+            return Err(e);
+        }
+        let dst_url = self.store.describe(&format!("{dst}{MODEL_JSON}"));
+        self.commit(&dst, &dst_url, model_json.clone(), written, now_ms).await?;
+        let copy = ModelJson::parse(&model_json, &dst_url)?;
+        let objects = self.store.list(&dst).await?;
+        let sizes: HashMap<String, &ObjectMeta> = objects.iter().map(|o| (o.key.clone(), o)).collect();
+        Ok(self.info(&dst, &copy, &sizes))
     }
 
     /// Deletes `doomed` and the version-named objects directly under `dir` at least
@@ -323,15 +406,8 @@ impl<S: KeyValueStore> SaveHandler for KeyedHandler<S> {
             m.delete_quietly(keys).await;
             return Err(e);
         }
-        let previous = match m.read_json(dir, url, &Options::new()).await {
-            Ok((_, doc)) => doc.weights_manifest.iter().flat_map(|g| &g.paths).map(|p| key(dir, p)).collect(),
-            Err(_) => Vec::new(), // none, or unreadable: its objects are left to the leftover rule
-        };
-        m.store.put(&format!("{dir}{MODEL_JSON}"), WeightData::single(files.model_json.clone())).await?;
+        m.commit(dir, url, files.model_json.clone(), keys, now_ms).await?;
         meter.finish(files.total_bytes());
-        // The previous version stays (a reader that fetched the old model.json can still fetch its
-        // weights): it is collected by a later save, once it is two versions back and old enough.
-        m.collect(dir, &keys.into_iter().chain(previous).collect(), Vec::new(), now_ms).await;
         let date = iso(UNIX_EPOCH + Duration::from_millis(now_ms));
         Ok(SaveResult {
             model_artifacts_info: ModelArtifactsInfo::for_artifacts_at(artifacts, date),
@@ -412,6 +488,15 @@ impl<S: KeyValueStore> ModelStore for KeyedStore<S> {
         let url = self.store.describe(&key(&dir, file));
         files::check_inside(file, &url)?;
         files::read_whole(&self.source(&dir), file, &url, limit, &Options::new()).await.map(Some)
+    }
+
+    /// Where the medium copies objects inside the service ([`KeyValueStore::copies_in_place`]).
+    fn can_copy(&self) -> bool {
+        self.store.copies_in_place()
+    }
+
+    async fn copy(&self, from: &str, to: &str) -> Result<ModelArtifactsInfo> {
+        self.copy_model(from, to).await
     }
 }
 
@@ -494,6 +579,8 @@ mod tests {
         fail_put: Arc<Mutex<Option<&'static str>>>,
         /// Read as a stream of unknown length (no announced size).
         stream: bool,
+        /// Copies objects itself (`copies_in_place`), logging `copy FROM -> TO`.
+        in_place: bool,
     }
 
     impl Logged {
@@ -540,6 +627,19 @@ mod tests {
             self.ops.lock().unwrap().push(format!("delete {key}"));
             self.objects.lock().unwrap().remove(key);
             Ok(())
+        }
+        async fn copy(&self, from: &str, to: &str) -> Result<()> {
+            if !self.in_place {
+                return copy_through(self, from, to).await;
+            }
+            let found = self.objects.lock().unwrap().get(from).cloned();
+            let bytes = found.ok_or_else(|| Error::not_found(self.describe(from)))?;
+            self.ops.lock().unwrap().push(format!("copy {from} -> {to}"));
+            self.objects.lock().unwrap().insert(to.to_string(), bytes);
+            Ok(())
+        }
+        fn copies_in_place(&self) -> bool {
+            self.in_place
         }
     }
 
@@ -759,6 +859,43 @@ mod tests {
                 other => panic!("{other}"),
             }
         }
+    }
+
+    #[test]
+    fn a_copy_within_the_store_copies_the_objects_then_commits() {
+        let s = KeyedStore::new(Logged { in_place: true, ..Logged::default() });
+        assert!(s.can_copy());
+        save(&s, "a", &model(12, 1), &sharded()).unwrap();
+        save(&s, "b", &model(8, 2), &sharded()).unwrap();
+        let (a, b_old) = (weight_keys(&s, "a"), weight_keys(&s, "b"));
+        s.inner().take_ops();
+        let info = block_on(ModelStore::copy(&s, "a", "b")).unwrap();
+        let ops = s.inner().take_ops();
+        let commit = ops.iter().position(|o| o == "put b/model.json").expect("b's model.json written");
+        assert_eq!(commit, 3, "three copies, then the commit: {ops:?}");
+        for (i, op) in ops[..3].iter().enumerate() {
+            let (from, to) = op.strip_prefix("copy ").and_then(|o| o.split_once(" -> ")).expect("a copy");
+            assert!(a.contains(&from.to_string()), "{op}");
+            let file = to.strip_prefix("b/").expect("under b/");
+            assert!(version_ms(file).is_some(), "a version-unique name: {to}");
+            assert!(!a.contains(&to.to_string()) && !b_old.contains(&to.to_string()), "{op} ({i})");
+        }
+        assert!(!ops.iter().any(|o| o.starts_with("put b/") && o.ends_with(".bin")), "{ops:?}");
+        assert_eq!(tag(&load(&s, "b").unwrap()), 1);
+        assert_eq!(tag(&load(&s, "a").unwrap()), 1);
+        assert_eq!(weight_keys(&s, "a"), a, "the source is untouched");
+        assert!(b_old.iter().all(|k| s.inner().keys().contains(k)), "b's previous version is kept");
+        assert_eq!(info.weight_data_bytes, Some(48));
+        assert!(matches!(block_on(ModelStore::copy(&s, "zz", "b")), Err(Error::NotFound { .. })));
+        assert_eq!(tag(&load(&s, "b").unwrap()), 1);
+
+        // Without an in-place copy, the store copies no models; an object copy is a get and a put.
+        let plain = KeyedStore::new(Logged::default());
+        assert!(!plain.can_copy());
+        save(&plain, "a", &model(2, 1), &Options::new()).unwrap();
+        let k = weight_keys(&plain, "a").pop().unwrap();
+        block_on(plain.inner().copy(&k, "x/y.bin")).unwrap();
+        assert_eq!(plain.inner().objects.lock().unwrap().get("x/y.bin").map(Bytes::len), Some(8));
     }
 
     #[test]

@@ -487,9 +487,18 @@ impl Registry {
     }
 
     /// [`Registry::copy_model`] with options: progress is reported for the load, then for the
-    /// save; cancellation stops either (the destination keeps what it had).
+    /// save; cancellation stops either (the destination keeps what it had). Within one store that
+    /// copies by itself ([`ModelStore::can_copy`]: a bucket's server-side copy), and with no
+    /// conversion or shard size asked for, the store copies the model ([`ModelStore::copy`]; no
+    /// bytes pass through this process, no progress is reported).
     pub async fn copy_with(&self, src: &str, dst: &str, opts: &Options) -> Result<ModelArtifactsInfo> {
         same_path_check(src, dst)?;
+        if opts.get_conversion().is_none() && opts.get_shard_size().is_none() {
+            if let Some((store, from, to)) = self.one_store(src, dst)?.filter(|(s, ..)| s.can_copy()) {
+                opts.check_cancelled("copy", src)?;
+                return store.copy(&from, &to).await;
+            }
+        }
         let artifacts = self.load_with(src, opts).await?;
         Ok(self.save_with(dst, &artifacts, opts).await?.model_artifacts_info)
     }
@@ -504,17 +513,10 @@ impl Registry {
     /// source is deleted leaves the source in place.
     pub async fn move_with(&self, src: &str, dst: &str, opts: &Options) -> Result<ModelArtifactsInfo> {
         same_path_check(src, dst)?;
-        let (src_store, s, src_id) = self.store_for(src, "move")?;
-        let dst_id = match self.route(dst)? {
-            Routed::Mounted(e, _) => e.mount.unwrap_or_default(),
-            Routed::Plugins(_, u) => format!("{}://", u.scheme),
-        };
-        if src_id == dst_id && src_store.can_rename() {
-            let d = match self.route(dst)? {
-                Routed::Mounted(_, u) | Routed::Plugins(_, u) => u,
-            };
+        let (src_store, s, _) = self.store_for(src, "move")?;
+        if let Some((store, from, to)) = self.one_store(src, dst)?.filter(|(s, ..)| s.can_rename()) {
             opts.check_cancelled("move", src)?;
-            return src_store.rename(&s.path, &d.path).await;
+            return store.rename(&from, &to).await;
         }
         let info = self.copy_with(src, dst, opts).await?;
         opts.check_cancelled("move", src).map_err(|_| {
@@ -528,6 +530,17 @@ impl Registry {
             )
         })?;
         Ok(info)
+    }
+
+    /// The store holding both `src` and `dst` (one mount, or one scheme's plugin store) and their
+    /// paths in it; `None` when they are in different stores or `src` is in none.
+    fn one_store(&self, src: &str, dst: &str) -> Result<Option<StoreAndPaths>> {
+        let Ok((store, s, src_id)) = self.store_for(src, "copy") else { return Ok(None) };
+        let (dst_id, d) = match self.route(dst)? {
+            Routed::Mounted(e, u) => (e.mount.unwrap_or_default(), u),
+            Routed::Plugins(_, u) => (format!("{}://", u.scheme), u),
+        };
+        Ok((src_id == dst_id).then_some((store, s.path, d.path)))
     }
 
     /// Removes the model at `url`, returning its info.
@@ -550,6 +563,9 @@ impl Registry {
         store.read_file(&u.path, file, limit).await
     }
 }
+
+/// A store and two model paths in it (source, destination).
+type StoreAndPaths = (Box<dyn ModelStore>, String, String);
 
 fn join_prefix(prefix: &str, path: &str) -> String {
     if prefix.ends_with('/') || path.is_empty() {

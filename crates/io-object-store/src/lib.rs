@@ -15,7 +15,8 @@
 //!   readers holding the old model.json), older versions and leftovers of failed saves are deleted
 //!   once an hour old. Concurrent writers: the last commit wins, never a mix.
 //! - Loads read model.json, then the weight objects 8 at a time; each object's size is checked
-//!   against the manifest before its body is read.
+//!   against the manifest before its body is read. An object over [`RANGE_THRESHOLD`] (16 MiB) is
+//!   read as 8 MiB range GETs, 4 requests at a time, into the one buffer of the load.
 //!
 //! # Configuration
 //!
@@ -57,7 +58,7 @@ use io_core::Registry;
 use io_core::SchemeRegistration;
 
 pub use object_store;
-pub use store::{Bucket, Service};
+pub use store::{Bucket, Service, RANGES_AT_ONCE, RANGE_BYTES, RANGE_THRESHOLD};
 
 /// The schemes this crate adds (with the features it was built with).
 pub const SCHEMES: &[&str] = &[

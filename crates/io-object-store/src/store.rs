@@ -13,6 +13,8 @@ use io_core::files::FileRequest;
 use io_core::keyed::{KeyValueStore, ObjectMeta};
 use io_core::{Config, Error, Result, WeightData};
 
+use tokio::sync::mpsc::Receiver;
+
 use crate::runtime::{self, run};
 
 /// An object storage service, and its URL scheme.
@@ -136,6 +138,15 @@ const BODY_RETRIES: u32 = 3;
 /// Chunks of a body in flight between the runtime's task and the reader.
 const CHANNEL_CHUNKS: usize = 8;
 
+/// Objects larger than this are read as parallel ranges ([`RANGE_BYTES`] each).
+pub const RANGE_THRESHOLD: u64 = 16 << 20;
+
+/// The bytes of one range request of a large object.
+pub const RANGE_BYTES: u64 = 8 << 20;
+
+/// Requests in flight for one large object (its first GET and range GETs).
+pub const RANGES_AT_ONCE: usize = 4;
+
 impl Bucket {
     /// The registered store of `service`: the bucket is the first part of every key, its client built
     /// from the environment.
@@ -249,8 +260,8 @@ fn env_client(service: Service, bucket: &str, url: &str) -> Result<Arc<dyn Objec
 
 /// One message from the task that reads a body on the runtime.
 enum Piece {
-    /// The object's size, before any bytes.
-    Size(u64),
+    /// The whole object's size (also for a range request) and its ETag, before any bytes.
+    Size(u64, Option<String>),
     Chunk(Bytes),
     Failed(object_store::Error),
 }
@@ -267,6 +278,11 @@ impl KeyValueStore for Bucket {
     /// One GET, streamed through `req`: the object's size is announced before its body is read
     /// (more than the manifest declares fails naming the object), every chunk is counted (byte
     /// progress, the budget), and a body that breaks off is read again (up to 3 times, with backoff).
+    ///
+    /// An object larger than [`RANGE_THRESHOLD`] is read as ranges of [`RANGE_BYTES`] into the one
+    /// buffer the load gives: the first GET's body fills the first range while range GETs (pinned
+    /// to the first answer's ETag) fill the others, [`RANGES_AT_ONCE`] requests at a time; a range
+    /// whose body breaks off is requested again from where it stopped.
     async fn get(&self, key: &str, req: &FileRequest<'_>) -> Result<Bytes> {
         let (store, path) = self.locate(key)?;
         let mut wait = Duration::from_millis(100);
@@ -349,6 +365,19 @@ impl KeyValueStore for Bucket {
         8
     }
 
+    /// A server-side copy ([`Bucket::copy_object`]: S3 `CopyObject`, GCS rewrite, Azure Copy Blob);
+    /// between two buckets of a [`Bucket::env`] store, a GET and a PUT through this process.
+    async fn copy(&self, from: &str, to: &str) -> Result<()> {
+        match self.copy_object(from, to).await {
+            Err(Error::Unsupported { .. }) => io_core::keyed::copy_through(self, from, to).await,
+            done => done,
+        }
+    }
+
+    fn copies_in_place(&self) -> bool {
+        true
+    }
+
     fn lists_everything(&self) -> bool {
         self.fixed.is_some()
     }
@@ -376,6 +405,59 @@ impl KeyValueStore for Bucket {
     }
 }
 
+/// A large object being read in ranges: what every range request of it shares.
+struct Ranged<'a, 'r> {
+    key: &'a str,
+    store: &'a Arc<dyn ObjectStore>,
+    path: &'a Path,
+    req: &'a FileRequest<'r>,
+    /// The object's size, as the first GET announced it.
+    size: u64,
+    /// The first GET's ETag: range GETs must match it.
+    e_tag: Option<String>,
+}
+
+/// One range of a large object being read.
+struct Part {
+    /// Its offset in the object.
+    start: u64,
+    /// Its bytes (a piece of the load's buffer).
+    buf: bytes::BytesMut,
+    /// How many of them arrived.
+    filled: usize,
+}
+
+/// Starts a GET on the crate's runtime: its answer, then its body's chunks, arrive on the channel
+/// (at most [`CHANNEL_CHUNKS`] ahead of the reader; dropping the receiver ends the request).
+fn spawn_get(store: &Arc<dyn ObjectStore>, path: &Path, options: GetOptions) -> Receiver<Piece> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Piece>(CHANNEL_CHUNKS);
+    let (store, path) = (store.clone(), path.clone());
+    runtime::spawn(async move {
+        let got = match store.get_opts(&path, options).await {
+            Ok(g) => g,
+            Err(e) => {
+                let _ = tx.send(Piece::Failed(e)).await;
+                return;
+            }
+        };
+        if tx.send(Piece::Size(got.meta.size, got.meta.e_tag.clone())).await.is_err() {
+            return;
+        }
+        let mut body = got.into_stream();
+        while let Some(chunk) = body.next().await {
+            let piece = match chunk {
+                Ok(c) => Piece::Chunk(c),
+                Err(e) => Piece::Failed(e),
+            };
+            let failed = matches!(piece, Piece::Failed(_));
+            if tx.send(piece).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    rx
+}
+
 impl Bucket {
     /// One GET: the body is pulled by a task on the crate's runtime and handed over in chunks
     /// (at most [`CHANNEL_CHUNKS`] ahead), so the caller's executor never touches tokio.
@@ -386,43 +468,22 @@ impl Bucket {
         path: &Path,
         req: &FileRequest<'_>,
     ) -> Result<Bytes> {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(CHANNEL_CHUNKS);
-        let (store, path) = (store.clone(), path.clone());
-        runtime::spawn(async move {
-            let got = match store.get_opts(&path, GetOptions::default()).await {
-                Ok(g) => g,
-                Err(e) => {
-                    let _ = tx.send(Piece::Failed(e)).await;
-                    return;
-                }
-            };
-            if tx.send(Piece::Size(got.meta.size)).await.is_err() {
-                return;
-            }
-            let mut body = got.into_stream();
-            while let Some(chunk) = body.next().await {
-                let piece = match chunk {
-                    Ok(c) => Piece::Chunk(c),
-                    Err(e) => Piece::Failed(e),
-                };
-                let failed = matches!(piece, Piece::Failed(_));
-                if tx.send(piece).await.is_err() || failed {
-                    return;
-                }
-            }
-        });
-        let size = match rx.recv().await {
-            Some(Piece::Size(n)) => n,
+        let mut rx = spawn_get(store, path, GetOptions::default());
+        let (size, e_tag) = match rx.recv().await {
+            Some(Piece::Size(n, e_tag)) => (n, e_tag),
             Some(Piece::Failed(e)) => return Err(self.error(key, e)),
             _ => return Err(self.broken(key, "the request task ended without an answer")),
         };
+        if size > RANGE_THRESHOLD {
+            return self.get_ranges(Ranged { key, store, path, req, size, e_tag }, rx).await;
+        }
         // A piece of the load's memory, zeroed and as long as announced.
         let mut received = req.receive(Some(size))?;
         while let Some(piece) = rx.recv().await {
             match piece {
                 Piece::Chunk(c) => received.push(&c)?,
                 Piece::Failed(e) => return Err(self.broken(key, &e.to_string())),
-                Piece::Size(_) => continue,
+                Piece::Size(..) => continue,
             }
         }
         if received.len() as u64 != size {
@@ -430,6 +491,111 @@ impl Bucket {
             return Err(self.broken(key, &format!("the body ended after {filled} of the object's {size} bytes")));
         }
         Ok(received.finish())
+    }
+
+    /// A large object of `size` bytes (announced by the first GET, whose body `first` brings) read
+    /// as ranges into one buffer; see [`KeyValueStore::get`].
+    async fn get_ranges(&self, read: Ranged<'_, '_>, first: Receiver<Piece>) -> Result<Bytes> {
+        let size = read.size;
+        read.req.announce(size)?;
+        let len = usize::try_from(size).unwrap_or(usize::MAX);
+        let mut buf = read.req.buffer(Some(size));
+        if buf.len() != len {
+            buf = bytes::BytesMut::zeroed(len);
+        }
+        let mut parts = Vec::new();
+        let mut start = 0u64;
+        while start < size {
+            let n = RANGE_BYTES.min(size - start);
+            parts.push(Part { start, buf: buf.split_to(n as usize), filled: 0 });
+            start += n;
+        }
+        let mut first = Some(first);
+        let read = &read;
+        let fills = parts.into_iter().map(|part| {
+            let body = first.take();
+            async move { self.fill(read, part, body).await }
+        });
+        let mut done: Vec<Part> = futures::stream::iter(fills).buffer_unordered(RANGES_AT_ONCE).try_collect().await?;
+        done.sort_by_key(|p| p.start);
+        let mut whole = bytes::BytesMut::new();
+        for p in done {
+            whole.unsplit(p.buf);
+        }
+        Ok(whole.freeze())
+    }
+
+    /// Fills `part` of the object: from `body` (the first GET's, which is dropped once the part is
+    /// full), else (and after a body broke off) from a range GET of what is still missing.
+    async fn fill(&self, read: &Ranged<'_, '_>, mut part: Part, mut body: Option<Receiver<Piece>>) -> Result<Part> {
+        let Ranged { key, store, path, req, size, e_tag } = read;
+        let (key, size) = (*key, *size);
+        let mut wait = Duration::from_millis(100);
+        let mut attempt = 0;
+        loop {
+            let mut rx = match body.take() {
+                Some(rx) => rx,
+                None => {
+                    let from = part.start + part.filled as u64;
+                    let to = part.start + part.buf.len() as u64;
+                    let options =
+                        GetOptions { range: Some((from..to).into()), if_match: e_tag.clone(), ..GetOptions::default() };
+                    let mut rx = spawn_get(store, path, options);
+                    match rx.recv().await {
+                        Some(Piece::Size(n, _)) if n == size => rx,
+                        Some(Piece::Size(n, _)) => {
+                            return Err(self.changed(key, &format!("it has {n} bytes now, {size} at first")))
+                        }
+                        Some(Piece::Failed(object_store::Error::Precondition { .. })) => {
+                            return Err(self.changed(key, "its ETag changed"))
+                        }
+                        Some(Piece::Failed(e)) => return Err(self.error(key, e)),
+                        _ => return Err(self.broken(key, "the request task ended without an answer")),
+                    }
+                }
+            };
+            let broke = loop {
+                match rx.recv().await {
+                    Some(Piece::Chunk(c)) => {
+                        let room = part.buf.len() - part.filled;
+                        let n = c.len().min(room);
+                        req.take(n)?;
+                        part.buf[part.filled..part.filled + n].copy_from_slice(&c[..n]);
+                        part.filled += n;
+                        if part.filled == part.buf.len() {
+                            return Ok(part); // the first GET's body: the rest is other ranges'
+                        }
+                    }
+                    Some(Piece::Failed(e)) => break e.to_string(),
+                    Some(Piece::Size(..)) => continue,
+                    None => {
+                        break format!(
+                            "the body of bytes {}..{} ended after {}",
+                            part.start,
+                            part.start + part.buf.len() as u64,
+                            part.filled
+                        )
+                    }
+                }
+            };
+            if attempt == BODY_RETRIES {
+                return Err(self.broken(key, &broke));
+            }
+            attempt += 1;
+            runtime::sleep(wait).await;
+            wait *= 2;
+        }
+    }
+
+    /// The object was replaced while it was read in ranges (temporary: [`KeyValueStore::get`] reads
+    /// it again from its start).
+    fn changed(&self, key: &str, detail: &str) -> Error {
+        Error::Network {
+            url: self.describe(key),
+            detail: format!("the object changed while it was read in ranges: {detail}"),
+            temporary: true,
+            source: None,
+        }
     }
 
     /// A transfer that broke off (temporary: the read is tried again).

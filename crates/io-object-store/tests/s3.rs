@@ -15,7 +15,7 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures::executor::block_on;
@@ -24,7 +24,10 @@ use io_core::keyed::KeyedStore;
 use io_core::testkit::libtest_mimic::{self, Arguments, Failed, Trial};
 use io_core::testkit::{self, fixtures, oracle, same_model, Capabilities, Capability, Target};
 use io_core::{Error, ModelArtifacts, Options, Registry, Scheme};
-use io_object_store::object_store::{path::Path as ObjectPath, ObjectStore, PutPayload, WriteMultipart};
+use io_object_store::object_store::{
+    self, path::Path as ObjectPath, GetOptions, GetRange, GetResult, GetResultPayload, ListResult, MultipartUpload,
+    ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, WriteMultipart,
+};
 use io_object_store::testkit::Weed;
 use io_object_store::{Bucket, Service};
 
@@ -77,6 +80,106 @@ fn config(options: &[(&'static str, String)], bucket: &str, prefix: &str) -> io_
 }
 
 type Check = fn(&World) -> Result<(), String>;
+
+/// An `object_store` client that records the requests it forwards to another: what passed
+/// through the client (GETs with their ranges, PUTs) and what the service did alone (copies).
+/// It can also break the body of the next range GET off after some bytes (a transfer failing
+/// midway).
+#[derive(Debug)]
+struct Recorded {
+    inner: Arc<dyn ObjectStore>,
+    log: Mutex<Vec<String>>,
+    /// Bytes after which the next range GET's body fails.
+    cut: Mutex<Option<usize>>,
+}
+
+impl Recorded {
+    fn new(inner: Arc<dyn ObjectStore>) -> Arc<Recorded> {
+        Arc::new(Recorded { inner, log: Mutex::new(Vec::new()), cut: Mutex::new(None) })
+    }
+
+    /// The next range GET's body breaks off after `n` bytes.
+    fn cut_next_range_after(&self, n: usize) {
+        *self.cut.lock().unwrap() = Some(n);
+    }
+
+    fn note(&self, what: String) {
+        self.log.lock().unwrap().push(what);
+    }
+
+    /// The requests since the last call: `get KEY`, `get KEY START..END`, `head KEY`, `put KEY`,
+    /// `copy FROM -> TO`, `delete KEY`, `list PREFIX`.
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.log.lock().unwrap())
+    }
+}
+
+impl std::fmt::Display for Recorded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Recorded({})", self.inner)
+    }
+}
+
+#[io_core::async_trait]
+impl ObjectStore for Recorded {
+    async fn put_opts(
+        &self,
+        location: &ObjectPath,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.note(format!("put {location}"));
+        self.inner.put_opts(location, payload, opts).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &ObjectPath,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.note(format!("put {location}"));
+        self.inner.put_multipart_opts(location, opts).await
+    }
+    async fn get_opts(&self, location: &ObjectPath, options: GetOptions) -> object_store::Result<GetResult> {
+        match (&options.range, options.head) {
+            (_, true) => self.note(format!("head {location}")),
+            (Some(GetRange::Bounded(r)), _) => self.note(format!("get {location} {}..{}", r.start, r.end)),
+            (Some(other), _) => self.note(format!("get {location} {other}")),
+            (None, _) => self.note(format!("get {location}")),
+        }
+        let ranged = options.range.is_some();
+        let got = self.inner.get_opts(location, options).await?;
+        let Some(n) = ranged.then(|| self.cut.lock().unwrap().take()).flatten() else { return Ok(got) };
+        let (meta, range, attributes) = (got.meta.clone(), got.range.clone(), got.attributes.clone());
+        let body = got.bytes().await?;
+        let broken = object_store::Error::Generic { store: "Recorded", source: "the test broke the body off".into() };
+        let pieces = vec![Ok(body.slice(..n.min(body.len()))), Err(broken)];
+        let payload = GetResultPayload::Stream(futures::stream::iter(pieces).boxed());
+        Ok(GetResult { payload, meta, range, attributes })
+    }
+    async fn delete(&self, location: &ObjectPath) -> object_store::Result<()> {
+        self.note(format!("delete {location}"));
+        self.inner.delete(location).await
+    }
+    fn list(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.note(format!("list {}", prefix.map(ObjectPath::to_string).unwrap_or_default()));
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(&self, prefix: Option<&ObjectPath>) -> object_store::Result<ListResult> {
+        self.note(format!("list {}", prefix.map(ObjectPath::to_string).unwrap_or_default()));
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy(&self, from: &ObjectPath, to: &ObjectPath) -> object_store::Result<()> {
+        self.note(format!("copy {from} -> {to}"));
+        self.inner.copy(from, to).await
+    }
+    async fn copy_if_not_exists(&self, from: &ObjectPath, to: &ObjectPath) -> object_store::Result<()> {
+        self.note(format!("copy {from} -> {to}"));
+        self.inner.copy_if_not_exists(from, to).await
+    }
+}
 
 fn ensure(ok: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
     if ok {
@@ -423,7 +526,143 @@ fn bucket_api(w: &World) -> Result<(), String> {
     ensure(e.contains("s3://no-such-bucket/m/model.json"), || format!("an unknown bucket's error: {e}"))
 }
 
+/// A model whose one weight object is 40 MiB (over `RANGE_THRESHOLD`) is read as the first GET plus
+/// 8 MiB range GETs of the rest, into the right places (the model loads bit for bit, progress
+/// reaches its size); an object one byte longer or shorter than the manifest says fails naming it.
+fn large_objects_as_ranges(w: &World) -> Result<(), String> {
+    const FLOATS: usize = 10 << 20;
+    let size = (FLOATS * 4) as u64;
+    let recorded = Recorded::new(w.raw("hostile"));
+    let bucket = Bucket::fixed(Service::S3, recorded.clone(), "hostile", "ranges");
+    w.registry.mount("ranges://", Arc::new(KeyedStore::new(bucket))).map_err(|e| e.to_string())?;
+    let data: Vec<u8> = (0..size as usize).map(|i| (i % 251) as u8 ^ (i >> 20) as u8).collect();
+    let model = ModelArtifacts::new(
+        serde_json::json!({"a": 1}),
+        vec![io_core::WeightSpec::new("w", vec![FLOATS], io_core::DType::Float32)],
+        io_core::WeightData::single(data),
+    );
+    let one_file = Options::new().shard_size(64 << 20);
+    block_on(w.registry.save_with("ranges://big", &model, &one_file)).map_err(|e| format!("save: {e}"))?;
+    let keys = weight_keys(&w.keys("hostile", "ranges/big/"), "ranges/big/");
+    ensure(keys.len() == 1, || format!("one weight object: {keys:?}"))?;
+    let key = keys.into_iter().next().unwrap_or_default();
+    recorded.take();
+
+    let read = Arc::new(Mutex::new(Vec::new()));
+    let seen = read.clone();
+    let opts = Options::new().on_progress(move |p| seen.lock().unwrap().push(p.bytes));
+    let loaded = block_on(w.registry.load_with("ranges://big", &opts)).map_err(|e| format!("load: {e}"))?;
+    same_model(&loaded, &model).map_err(|e| format!("the ranged load differs: {e}"))?;
+    let mut gets: Vec<String> = recorded.take().into_iter().filter(|r| r.starts_with(&format!("get {key}"))).collect();
+    gets.sort();
+    let mib = 1u64 << 20;
+    let mut want: Vec<String> = vec![format!("get {key}")];
+    want.extend((1..5).map(|i| format!("get {key} {}..{}", i * 8 * mib, (i + 1) * 8 * mib)));
+    want.sort();
+    ensure(gets == want, || format!("the requests for the 40 MiB object: {gets:?}, want {want:?}"))?;
+    let progress = read.lock().unwrap().clone();
+    ensure(progress.windows(2).all(|p| p[0] <= p[1]), || format!("progress went back: {progress:?}"))?;
+    ensure(progress.last() == Some(&size), || format!("progress ended at {:?}", progress.last()))?;
+    ensure(progress.len() > 5, || format!("progress in {} steps", progress.len()))?;
+
+    // A range whose body breaks off after 1 MiB + 5 bytes is requested again from there.
+    recorded.cut_next_range_after((1 << 20) + 5);
+    let loaded = block_on(w.registry.load("ranges://big")).map_err(|e| format!("load with a broken range: {e}"))?;
+    same_model(&loaded, &model).map_err(|e| format!("after a broken range: {e}"))?;
+    let gets: Vec<String> = recorded.take().into_iter().filter(|r| r.starts_with(&format!("get {key}"))).collect();
+    let resumed: Vec<&String> = gets
+        .iter()
+        .filter(|r| {
+            r.rsplit_once(' ')
+                .and_then(|(_, range)| range.split_once(".."))
+                .is_some_and(|(start, _)| start.parse::<u64>().is_ok_and(|s| s % (8 * mib) == (1 << 20) + 5))
+        })
+        .collect();
+    ensure(gets.len() == 6 && resumed.len() == 1, || format!("no single resumed range in {gets:?}"))?;
+
+    let url = format!("s3://hostile/{key}");
+    for (what, len) in [("longer", size + 1), ("shorter", size - 1)] {
+        w.put("hostile", &key, vec![7u8; len as usize]);
+        match block_on(w.registry.load("ranges://big")) {
+            Err(e @ Error::WeightsMismatch { .. }) => {
+                let msg = e.to_string();
+                ensure(msg.contains(&url), || format!("{what}: the error does not name {url}: {msg}"))?;
+            }
+            other => return Err(format!("{what} object: {:?}, want WeightsMismatch", other.map(|_| "loaded"))),
+        }
+    }
+    Ok(())
+}
+
+/// `Registry::copy_model` / `move_model` within one bucket store copy the weight objects inside the
+/// service (S3 CopyObject): the client sends no GET and no PUT of a weight object, one copy per
+/// object to a new version-unique name, then the destination's model.json (the commit); the copy
+/// loads as the source; a move removes the source. The environment-configured `s3://` scheme does
+/// the same within a bucket, and a copy to another store still loads and saves.
+fn server_side_copy_and_move(w: &World) -> Result<(), String> {
+    let recorded = Recorded::new(w.raw("layout"));
+    let bucket = Bucket::fixed(Service::S3, recorded.clone(), "layout", "cp");
+    w.registry.mount("cp://", Arc::new(KeyedStore::new(bucket))).map_err(|e| e.to_string())?;
+    let model = tagged("c", 7);
+    let opts = Options::new().shard_size(1 << 20);
+    block_on(w.registry.save_with("cp://a", &model, &opts)).map_err(|e| format!("save: {e}"))?;
+    let src = weight_keys(&w.keys("layout", "cp/a/"), "cp/a/");
+    ensure(src.len() == 5, || format!("model c in 1 MiB shards: {src:?}"))?;
+    for (op, from, to) in [("copy", "cp://a", "cp://b"), ("move", "cp://b", "cp://c")] {
+        recorded.take();
+        let info = match op {
+            "copy" => block_on(w.registry.copy_model(from, to)),
+            _ => block_on(w.registry.move_model(from, to)),
+        }
+        .map_err(|e| format!("{op} {from} {to}: {e}"))?;
+        let log = recorded.take();
+        let through: Vec<&String> =
+            log.iter().filter(|r| (r.starts_with("get ") || r.starts_with("put ")) && r.contains(".bin")).collect();
+        ensure(through.is_empty(), || format!("{op}: weight bytes passed through the client: {through:?}"))?;
+        let dst = format!("cp/{}/", to.trim_start_matches("cp://"));
+        let copies: Vec<&String> = log.iter().filter(|r| r.starts_with("copy ")).collect();
+        ensure(copies.len() == 5, || format!("{op}: {} server-side copies: {log:?}", copies.len()))?;
+        for c in &copies {
+            let (_, target) = c.split_once(" -> ").unwrap_or_default();
+            ensure(target.starts_with(&dst) && !src.contains(target), || format!("{op}: {c}"))?;
+        }
+        let commit = log.iter().position(|r| *r == format!("put {dst}model.json"));
+        let last_copy = log.iter().rposition(|r| r.starts_with("copy "));
+        ensure(commit.is_some() && last_copy < commit, || {
+            format!("{op}: model.json is not put after the copies: {log:?}")
+        })?;
+        let loaded = block_on(w.registry.load(to)).map_err(|e| format!("load {to}: {e}"))?;
+        same_model(&loaded, &model).map_err(|e| format!("{op}: the copy differs: {e}"))?;
+        ensure(tag(&loaded) == Some(7), || format!("{op}: tag {:?}", tag(&loaded)))?;
+        let total: u64 = w.keys("layout", &dst).iter().filter(|(k, _)| k.ends_with(".bin")).map(|(_, n)| n).sum();
+        ensure(info.weight_data_bytes == Some(total), || {
+            format!("{op}: info {:?} vs {total}", info.weight_data_bytes)
+        })?;
+    }
+    ensure(block_on(w.registry.load("cp://a")).is_ok(), || "the copy's source is gone".into())?;
+    match block_on(w.registry.load("cp://b")) {
+        Err(Error::NotFound { .. }) => {}
+        other => return Err(format!("the moved model: {:?}", other.map(|_| "still loads"))),
+    }
+
+    // s3://BUCKET/... (the environment's client): a copy within the bucket, then one to another store.
+    block_on(w.registry.copy_model("cp://a", "s3://layout/envcp/a")).map_err(|e| format!("to s3://: {e}"))?;
+    ensure(recorded.take().iter().any(|r| r.starts_with("get cp/a/") && r.contains(".bin")), || {
+        "a copy to another store did not read the weights".into()
+    })?;
+    block_on(w.registry.copy_model("s3://layout/envcp/a", "s3://layout/envcp/b"))
+        .map_err(|e| format!("s3 copy: {e}"))?;
+    block_on(w.registry.move_model("s3://layout/envcp/b", "s3://layout/envcp/c"))
+        .map_err(|e| format!("s3 move: {e}"))?;
+    let loaded = block_on(w.registry.load("s3://layout/envcp/c")).map_err(|e| format!("load: {e}"))?;
+    same_model(&loaded, &model).map_err(|e| format!("s3:// copy then move: {e}"))?;
+    let b = weight_keys(&w.keys("layout", "envcp/b/"), "envcp/b/");
+    ensure(b.is_empty() && block_on(w.registry.load("s3://layout/envcp/b")).is_err(), || format!("moved: {b:?}"))
+}
+
 const CHECKS: &[(&str, Check)] = &[
+    ("server_side_copy_and_move", server_side_copy_and_move),
+    ("large_objects_as_ranges", large_objects_as_ranges),
     ("layout_and_versions", layout_and_versions),
     ("killed_save", killed_save),
     ("many_models", many_models),
