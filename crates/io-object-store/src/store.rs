@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{GetOptions, ObjectStore, PutPayload};
 
@@ -138,6 +138,9 @@ const BODY_RETRIES: u32 = 3;
 /// Chunks of a body in flight between the runtime's task and the reader.
 const CHANNEL_CHUNKS: usize = 8;
 
+/// Most bytes of already-arrived body chunks handed to the reader at once.
+const BATCH_BYTES: usize = 1 << 20;
+
 /// Objects larger than this are read as parallel ranges ([`RANGE_BYTES`] each).
 pub const RANGE_THRESHOLD: u64 = 16 << 20;
 
@@ -262,7 +265,8 @@ fn env_client(service: Service, bucket: &str, url: &str) -> Result<Arc<dyn Objec
 enum Piece {
     /// The whole object's size (also for a range request) and its ETag, before any bytes.
     Size(u64, Option<String>),
-    Chunk(Bytes),
+    /// Body bytes, as they arrived (one or more network reads).
+    Chunks(Vec<Bytes>),
     Failed(object_store::Error),
 }
 
@@ -444,13 +448,40 @@ fn spawn_get(store: &Arc<dyn ObjectStore>, path: &Path, options: GetOptions) -> 
             return;
         }
         let mut body = got.into_stream();
-        while let Some(chunk) = body.next().await {
-            let piece = match chunk {
-                Ok(c) => Piece::Chunk(c),
-                Err(e) => Piece::Failed(e),
-            };
-            let failed = matches!(piece, Piece::Failed(_));
-            if tx.send(piece).await.is_err() || failed {
+        // Chunks that have already arrived go over together (up to BATCH_BYTES): one hand-over to
+        // the reader's task per batch instead of per network read.
+        while let Some(first) = body.next().await {
+            let mut batch = Vec::new();
+            let mut failed = None;
+            let (mut bytes, mut ended) = (0, false);
+            let mut next = Some(first);
+            while let Some(chunk) = next.take() {
+                match chunk {
+                    Ok(c) => {
+                        bytes += c.len();
+                        batch.push(c);
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+                if bytes < BATCH_BYTES {
+                    match body.next().now_or_never() {
+                        Some(Some(c)) => next = Some(c),
+                        Some(None) => ended = true,
+                        None => {}
+                    }
+                }
+            }
+            if !batch.is_empty() && tx.send(Piece::Chunks(batch)).await.is_err() {
+                return;
+            }
+            if let Some(e) = failed {
+                let _ = tx.send(Piece::Failed(e)).await;
+                return;
+            }
+            if ended {
                 return;
             }
         }
@@ -481,7 +512,11 @@ impl Bucket {
         let mut received = req.receive(Some(size))?;
         while let Some(piece) = rx.recv().await {
             match piece {
-                Piece::Chunk(c) => received.push(&c)?,
+                Piece::Chunks(cs) => {
+                    for c in cs {
+                        received.push(&c)?;
+                    }
+                }
                 Piece::Failed(e) => return Err(self.broken(key, &e.to_string())),
                 Piece::Size(..) => continue,
             }
@@ -556,14 +591,16 @@ impl Bucket {
             };
             let broke = loop {
                 match rx.recv().await {
-                    Some(Piece::Chunk(c)) => {
-                        let room = part.buf.len() - part.filled;
-                        let n = c.len().min(room);
-                        req.take(n)?;
-                        part.buf[part.filled..part.filled + n].copy_from_slice(&c[..n]);
-                        part.filled += n;
-                        if part.filled == part.buf.len() {
-                            return Ok(part); // the first GET's body: the rest is other ranges'
+                    Some(Piece::Chunks(cs)) => {
+                        for c in cs {
+                            let room = part.buf.len() - part.filled;
+                            let n = c.len().min(room);
+                            req.take(n)?;
+                            part.buf[part.filled..part.filled + n].copy_from_slice(&c[..n]);
+                            part.filled += n;
+                            if part.filled == part.buf.len() {
+                                return Ok(part); // the first GET's body: the rest is other ranges'
+                            }
                         }
                     }
                     Some(Piece::Failed(e)) => break e.to_string(),
