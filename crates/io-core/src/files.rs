@@ -400,13 +400,28 @@ impl FileRequest<'_> {
         let mut buf = self.buffer(announced);
         let mut filled = 0;
         let io = |e| Error::io("reading", self.name.clone(), e);
+        let mut probe = Vec::new();
         loop {
             if filled == buf.len() {
-                // Past the announced size (or none): grow by small steps, at most one byte past
-                // what the budget leaves, so an endless input is cut off there.
+                // Past the announced size (or none): read on in small steps, at most one byte past
+                // what the budget leaves, so an endless input is cut off there. The steps go to a
+                // buffer of their own first: the announced size is almost always the end, and
+                // growing `buf` would move the file out of the load's shared memory (a copy, and
+                // the shared pages left unused).
                 let room = self.budget.left.load(Ordering::Relaxed).saturating_add(1);
                 let step = TAIL_CHUNK.min(usize::try_from(room).unwrap_or(usize::MAX));
-                buf.resize(filled + step, 0);
+                probe.resize(step, 0);
+                match reader.read(&mut probe) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        self.take(n)?;
+                        buf.extend_from_slice(&probe[..n]);
+                        filled += n;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(io(e)),
+                }
+                continue;
             }
             match reader.read(&mut buf[filled..]) {
                 Ok(0) => break,
@@ -851,6 +866,29 @@ mod tests {
         let parsed = ModelJson::parse(&files.model_json, "t").unwrap();
         block_on(assemble(parsed, &Buffered, "t://m", PathPolicy::Inside, &Options::new())).unwrap();
         assert_eq!(crate::buffer::shared_allocations(), before + 1);
+    }
+
+    /// Files read with `read_from` at their announced size land in the load's one shared buffer, side
+    /// by side: checking that nothing follows them must not move them into buffers of their own (that
+    /// doubled a big load's memory and cost a copy).
+    #[test]
+    fn files_read_to_their_announced_size_stay_in_the_shared_memory() {
+        let files = split(&model(3 << 20), "t://m", NODE_FILE, &WeightFiles::Shards(4 << 20)).unwrap();
+        assert_eq!(files.weights.len(), 3);
+        let parsed = ModelJson::parse(&files.model_json, "t").unwrap();
+        let by_name: std::collections::HashMap<String, Bytes> =
+            files.weights.iter().map(|(n, d)| (n.clone(), d.to_bytes())).collect();
+        let source = FnSource(move |req: &FileRequest<'_>| {
+            let data = by_name[req.path()].clone();
+            req.read_from(&mut &data[..], Some(data.len() as u64))
+        });
+        let a = block_on(assemble(parsed, &source, "t://m", PathPolicy::Inside, &Options::new())).unwrap();
+        assert_eq!(a.weight_data.to_vec(), model(3 << 20).weight_data.to_vec());
+        let pieces = a.weight_data.chunks();
+        assert_eq!(pieces.len(), 3);
+        for w in pieces.windows(2) {
+            assert_eq!(w[0].as_ptr() as usize + w[0].len(), w[1].as_ptr() as usize, "side by side in one buffer");
+        }
     }
 
     #[test]
