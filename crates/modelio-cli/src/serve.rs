@@ -1,8 +1,5 @@
 //! `modelio serve`: the HTTP model server of `crates/modelio-server` on a modelio store.
 
-use std::io::Write as _;
-use std::sync::{Arc, Mutex};
-
 use modelio_server::auth::{self, Scope, Token};
 use modelio_server::conn::Limits;
 use modelio_server::tls::TlsFiles;
@@ -20,8 +17,7 @@ pub const TOKEN_ENV: &str = "MODELIO_TOKEN";
 /// uses the server; logs requests on stderr and serves until Ctrl-C or SIGTERM, finishing the
 /// requests in progress.
 pub async fn run(args: &ServeArgs, out: &Output) -> CmdResult {
-    // Held until the server has stopped: dropping it writes the log lines still queued.
-    let _logs = init_logs(args.log_format);
+    init_logs(args.log_format);
     let cfg = config(args, std::env::var(TOKEN_ENV).ok())?;
     let store = cfg.store.clone();
     let server = Server::bind(cfg).await?;
@@ -45,56 +41,15 @@ pub async fn run(args: &ServeArgs, out: &Output) -> CmdResult {
     Ok(())
 }
 
-/// Logs on stderr: `RUST_LOG` (default `info`), text or JSON lines. Lines go through a 64 KiB buffer
-/// written out when full and every 50 ms by a thread of its own (a request line costs no write call
-/// of its own); the returned guard writes what is left when dropped.
-fn init_logs(format: LogFormat) -> LogFlush {
+/// Logs on stderr: `RUST_LOG` (default `info`), text or JSON lines.
+fn init_logs(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let buffer = LogBuffer(Arc::new(Mutex::new(std::io::BufWriter::with_capacity(64 << 10, std::io::stderr()))));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer({
-            let b = buffer.clone();
-            move || b.clone()
-        })
-        .with_ansi(false);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
-    let weak = Arc::downgrade(&buffer.0);
-    std::thread::spawn(move || loop {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        match weak.upgrade() {
-            Some(b) => drop(b.lock().unwrap_or_else(|e| e.into_inner()).flush()),
-            None => return,
-        }
-    });
-    LogFlush(buffer)
-}
-
-/// The log buffer in front of stderr (each formatted line is one `write`).
-#[derive(Clone)]
-struct LogBuffer(Arc<Mutex<std::io::BufWriter<std::io::Stderr>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).write(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).flush()
-    }
-}
-
-/// Writes the buffered log lines out when dropped.
-struct LogFlush(LogBuffer);
-
-impl Drop for LogFlush {
-    fn drop(&mut self) {
-        let _ = self.0.flush();
-    }
 }
 
 /// The server configuration the options describe (`env_token`: the value of `MODELIO_TOKEN`).

@@ -53,6 +53,9 @@ struct App {
     locks: versions::Locks,
     /// Bytes of uploads between their quota check and their commit.
     reserved: AtomicU64,
+    /// Whole-file reads that fill the cache from disk at once (each up to [`MAX_CACHED_FILE_BYTES`]);
+    /// a miss beyond them is streamed from disk instead, so cold requests hold little memory.
+    fills: tokio::sync::Semaphore,
     /// Spellings of the store's location to keep out of error messages, longest first.
     secrets: Vec<String>,
 }
@@ -83,6 +86,7 @@ pub fn router(cfg: ServeConfig) -> Router {
         cfg,
         locks: versions::Locks::default(),
         reserved: AtomicU64::new(0),
+        fills: tokio::sync::Semaphore::new(CACHE_FILLS),
         secrets,
     };
     Router::new()
@@ -539,6 +543,10 @@ async fn latest_file(app: &App, headers: &HeaderMap, name: &str, file: &str) -> 
 /// one). Also at most a quarter of the cache.
 const MAX_CACHED_FILE_BYTES: u64 = 16 << 20;
 
+/// How many cache fills from disk run at once ([`App`]'s `fills`): at most 64 MiB read ahead of
+/// the cache, however many clients ask for cold files.
+const CACHE_FILLS: usize = 4;
+
 /// A weight file of a prepared model: 404 unless its manifest names it; from memory, streamed from
 /// disk, or read from the store, with ranges. A version's files (immutable) up to
 /// [`MAX_CACHED_FILE_BYTES`] are kept in the read cache once read, so hot shards are served from
@@ -625,7 +633,8 @@ async fn weight_file(
                 HeaderValue::from_str(&format!("\"{:016x}-{:x}\"", h.finish(), opened.len)).expect("hex ETag")
             };
             let len = opened.len;
-            if cacheable(len) {
+            let fill = if cacheable(len) { app.fills.try_acquire().ok() } else { None };
+            if let Some(_fill) = fill {
                 let bytes = disk::read_exact(opened.file, len)
                     .await
                     .map_err(|e| app.public(io_core::Error::io("reading", dir.join(file), e)))?;

@@ -7,7 +7,7 @@
 //!   files one by one ([`io_core::ModelStore::read_file`]: buckets, `memory://`) likewise; each
 //!   weight file is an entry of its own (`NAME/@v/VERSION/FILE`), read from disk or the store by the
 //!   first request that asks for it and served from memory after that — when it is at most 16 MiB
-//!   and a quarter of the bound; bigger files are streamed from disk (or read from the store, bounded
+//!   and a quarter of the bound (four such reads from disk at once; a miss beyond them is streamed); bigger files are streamed from disk (or read from the store, bounded
 //!   by what the manifest declares) for each request. No request reads a whole model; only stores
 //!   that read whole models (the SQLite-backed `indexeddb://` and `localstorage://`) have a version's
 //!   weights loaded together.

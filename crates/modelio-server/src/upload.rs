@@ -171,7 +171,6 @@ pub async fn read(mut multipart: Multipart, limits: &UploadLimits) -> Result<Mod
     assemble(&json, &files).await
 }
 
-/// A part's bytes, at most `max` (a 413 past it, before reading further).
 /// Counts one more part of the upload: 413 past [`UploadLimits::max_parts`].
 fn count_part(parts: &mut usize, limits: &UploadLimits) -> Result<(), ApiError> {
     *parts += 1;
@@ -200,6 +199,7 @@ async fn model_json_part(
     Ok((bytes, doc, expected))
 }
 
+/// A part's bytes, at most `max` (a 413 past it, before reading further).
 async fn read_capped(field: &mut Field<'_>, max: u64) -> Result<Bytes, ApiError> {
     let mut buf = BytesMut::new();
     while let Some(chunk) = field.chunk().await.map_err(malformed)? {
