@@ -192,11 +192,24 @@ where
             state.in_flight.fetch_add(1, Ordering::SeqCst);
             state.served.store(true, Ordering::SeqCst);
             let done = InFlight(state.clone());
-            let mut req = req.map(|b| Body::new(IdleTimeout::new(b, body_idle)));
+            let mut rest = None;
+            let mut req = req.map(|b| {
+                let b = IdleTimeout::new(b, body_idle);
+                if b.is_end_stream() {
+                    return Body::new(b);
+                }
+                let (body, slot) = Shared::new(b);
+                rest = Some(slot);
+                Body::new(body)
+            });
             req.extensions_mut().insert(ConnectInfo(addr));
             let answer = app.clone().oneshot(req);
             async move {
                 let resp = answer.await.unwrap_or_else(|e: Infallible| match e {});
+                if let Some(rest) = rest.filter(|_| resp.status().is_client_error() || resp.status().is_server_error())
+                {
+                    linger(rest).await;
+                }
                 Ok::<_, Infallible>(resp.map(|b| Body::new(Tracked { inner: b, _done: done })))
             }
         })
@@ -231,6 +244,66 @@ where
                     return;
                 }
             }
+        }
+    }
+}
+
+/// The most of a refused request's body [`linger`] reads and drops.
+pub const LINGER_BYTES: u64 = 16 << 20;
+/// The longest [`linger`] waits for the rest of a refused request's body.
+pub const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// A request body whose unread rest stays reachable after the handler dropped it ([`linger`]).
+struct Shared<B> {
+    inner: Arc<Mutex<Option<B>>>,
+}
+
+impl<B> Shared<B> {
+    /// The body, and the slot its rest can be taken from later.
+    fn new(inner: B) -> (Shared<B>, Arc<Mutex<Option<B>>>) {
+        let slot = Arc::new(Mutex::new(Some(inner)));
+        (Shared { inner: slot.clone() }, slot)
+    }
+}
+
+impl<B: HttpBody<Data = Bytes> + Unpin> HttpBody for Shared<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let mut slot = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(body) = slot.as_mut() else { return Poll::Ready(None) };
+        let r = Pin::new(&mut *body).poll_frame(cx);
+        if matches!(r, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            // Ended (or broken): nothing is left to read after the answer.
+            *slot = None;
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map_or(true, |b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map_or_else(SizeHint::default, |b| b.size_hint())
+    }
+}
+
+/// Reads and drops what is left of a refused request's body (at most [`LINGER_BYTES`], for at most
+/// [`LINGER_TIME`]) before the error answer goes out, as nginx's lingering close does: a client
+/// still sending an upload that was refused early (409, 403, 400 on a bad part) then reads the
+/// answer instead of a broken pipe. A rest beyond that is not read; the connection is then closed
+/// after the answer.
+async fn linger<B: HttpBody<Data = Bytes> + Unpin>(rest: Arc<Mutex<Option<B>>>) {
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut read = 0u64;
+    let mut body = Shared { inner: rest };
+    while read <= LINGER_BYTES {
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx));
+        match tokio::time::timeout_at(deadline, frame).await {
+            Ok(Some(Ok(f))) => read += f.data_ref().map_or(0, |d| d.len() as u64),
+            _ => break,
         }
     }
 }

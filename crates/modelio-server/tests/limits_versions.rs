@@ -444,6 +444,55 @@ async fn nested_names_conflict_on_a_memory_store() {
     nested_names_conflict_on(&support::start("nested", |_| {}).await).await;
 }
 
+/// An upload refused before its body is read (here 409 for a nested name) is answered, not cut: a
+/// client that sends its body after the head (as browsers and HTTP clients do, the body in later
+/// writes) reads the status and message, instead of a reset connection because the server closed
+/// with the body unread (the server reads and drops the rest first, up to `conn::LINGER_BYTES`).
+#[tokio::test]
+async fn a_refused_upload_is_answered_while_its_body_is_still_coming() {
+    use std::io::{Read, Write};
+    let s = support::start("linger", |_| {}).await;
+    save(&s.model("a"), &fixtures::model("a")).await;
+    let files = ModelFiles {
+        model_json: Bytes::from(doc(&["w.bin"], 1 << 18)),
+        weights: vec![("w.bin".to_string(), WeightData::single(vec![7u8; 1 << 20]))],
+    };
+    let body = MultipartBody::for_files(&files, "b0undary");
+    let url = reqwest::Url::parse(&s.model("a/b")).unwrap();
+    let (addr, path) = (format!("{}:{}", url.host_str().unwrap(), url.port().unwrap()), url.path().to_string());
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+            body.content_type(),
+            body.to_bytes().len()
+        );
+        c.write_all(head.as_bytes()).unwrap();
+        // The server has the head and could answer now; the body follows a moment later.
+        std::thread::sleep(Duration::from_millis(300));
+        // In pieces, as a client streams a file: a server that closed with the body unread resets
+        // the connection, and the next write fails (hyper's client then gives up on the answer).
+        let bytes = body.to_bytes();
+        let mut sent = Ok(());
+        for piece in bytes.chunks(128 << 10) {
+            sent = c.write_all(piece).map_err(|e| e.to_string());
+            if sent.is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut got = Vec::new();
+        let _ = c.read_to_end(&mut got);
+        (sent, String::from_utf8_lossy(&got).into_owned())
+    })
+    .await
+    .unwrap();
+    let (sent, text) = answer;
+    assert!(sent.is_ok(), "the server cut the upload off before answering: {sent:?} ({text:?})");
+    assert!(text.starts_with("HTTP/1.1 409"), "{text}");
+    assert!(text.contains("model 'a' exists"), "{text}");
+}
+
 /// Long, non-NFC and invisible names are 400 without server paths; a corrupt model does not break
 /// `GET /models`.
 #[tokio::test]
