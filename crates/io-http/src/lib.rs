@@ -24,6 +24,7 @@ mod load;
 pub mod multipart;
 mod runtime;
 mod save;
+mod transport;
 pub mod urls;
 
 use std::sync::Arc;
@@ -33,10 +34,13 @@ use io_core::{
     SaveResult, Scheme, SchemeRegistration,
 };
 
+#[cfg(target_arch = "wasm32")]
+pub use handler::{BrowserRequest, Credentials, Mode};
 pub use handler::{
-    FetchFn, FetchFuture, HttpHandler, RequestHook, UrlConverter, DEFAULT_BACKOFF, DEFAULT_CONCURRENCY,
+    FetchFn, FetchFuture, HttpHandler, Method, RequestHook, UrlConverter, DEFAULT_BACKOFF, DEFAULT_CONCURRENCY,
     DEFAULT_RETRIES, DEFAULT_TIMEOUT,
 };
+#[cfg(not(target_arch = "wasm32"))]
 pub use reqwest;
 
 /// The schemes this plugin registers.
