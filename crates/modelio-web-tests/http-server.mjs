@@ -5,6 +5,7 @@
 //   POST /upload/<name>           a TF.js-style multipart save; the parts are kept in memory
 //   GET  /uploaded/<name>/<file>  the uploaded parts, by filename
 //   GET  /status/<code>           answers with that status
+//   GET  /slow/<ms>               answers 200 after <ms> milliseconds (time limits)
 // Every response allows any origin (the test page is served by wasm-bindgen-test-runner).
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -42,6 +43,7 @@ const server = createServer(async (req, res) => {
       const body = uploads.get(parts[1])?.get(parts[2]);
       return body ? send(200, body, 'application/octet-stream') : send(404, 'not uploaded');
     }
+    if (parts[0] === 'slow') return setTimeout(() => send(200, '{}', 'application/json'), Number(parts[1]) || 0);
     if (parts[0] === 'status') return send(Number(parts[1]) || 500, `status ${parts[1]} as asked`);
     send(404, 'unknown route');
   } catch (e) {

@@ -12,8 +12,10 @@ use crate::handler::{LoadHandler, ModelStore, SaveHandler};
 use crate::info::{ModelArtifactsInfo, SaveResult};
 use crate::options::Options;
 
-/// Schemes whose URLs are hierarchical (RFC 3986) and are parsed and validated with the `url`
-/// crate, as `object_store` and HTTP clients read them. `file://` keeps TF.js's literal split
+/// Schemes whose URLs are hierarchical (RFC 3986) and are validated by the WHATWG URL parser, as
+/// `object_store` and HTTP clients read them: the `url` crate natively, the JavaScript host's
+/// `URL` on wasm32 (the same standard, without shipping the `url` crate and its IDNA tables,
+/// about 45 KB of gzipped wasm; `fetch` parses the URL with it again anyway). `file://` keeps TF.js's literal split
 /// (tfjs-node reads `file://./relative/dir` as a path, which is not a valid RFC 3986 URL); the
 /// browser stores' opaque paths (`localstorage://a/b`) keep TF.js's split too.
 pub const HIERARCHICAL_SCHEMES: &[&str] = &["http", "https", "s3", "gs", "az", "abfs", "azure"];
@@ -28,12 +30,10 @@ pub struct ModelUrl {
     /// Everything after `://` (may contain `/`, may be empty). For a URL that reached a mounted
     /// scheme ([`Registry::mount`]), the part after the mount's prefix.
     pub path: String,
-    /// The parsed URL, for [`HIERARCHICAL_SCHEMES`].
-    pub parsed: Option<url::Url>,
 }
 
 impl ModelUrl {
-    /// Splits `scheme://path`. A missing or malformed scheme, or a hierarchical URL the `url` crate
+    /// Splits `scheme://path`. A missing or malformed scheme, or a hierarchical URL the URL parser
     /// refuses (no host, bad port, ...), is an [`Error::InvalidUrl`].
     pub fn parse(url: &str) -> Result<Self> {
         let Some((scheme, path)) = url.split_once("://") else {
@@ -51,25 +51,47 @@ impl ModelUrl {
             });
         }
         let scheme = scheme.to_ascii_lowercase();
-        let parsed = if HIERARCHICAL_SCHEMES.contains(&scheme.as_str()) {
-            let u = url::Url::parse(url)
-                .map_err(|e| Error::InvalidUrl { url: url.to_string(), reason: format!("not a valid URL: {e}") })?;
-            if u.host_str().map_or(true, str::is_empty) {
-                return Err(Error::InvalidUrl {
-                    url: url.to_string(),
-                    reason: "the URL has no host (or bucket)".into(),
-                });
-            }
-            Some(u)
-        } else {
-            None
-        };
-        Ok(ModelUrl { raw: url.to_string(), scheme, path: path.to_string(), parsed })
+        if HIERARCHICAL_SCHEMES.contains(&scheme.as_str()) {
+            check_hierarchical(url).map_err(|reason| Error::InvalidUrl { url: url.to_string(), reason })?;
+        }
+        Ok(ModelUrl { raw: url.to_string(), scheme, path: path.to_string() })
     }
 
     /// The same URL as seen by a scheme mounted at `prefix`: `path` becomes the rest after it.
     fn under_mount(&self, prefix: &str) -> ModelUrl {
         ModelUrl { path: self.raw[prefix.len()..].trim_start_matches('/').to_string(), ..self.clone() }
+    }
+}
+
+/// Why the WHATWG URL parser refuses `url`, or that it has no host (or bucket).
+fn check_hierarchical(url: &str) -> std::result::Result<(), String> {
+    #[cfg(not(target_arch = "wasm32"))]
+    let host = url::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))?.host_str().map(str::to_string);
+    #[cfg(target_arch = "wasm32")]
+    let host =
+        Some(js::Url::new(url).map_err(|_| "not a valid URL (the URL parser refuses it)".to_string())?.hostname());
+    match host {
+        Some(h) if !h.is_empty() => Ok(()),
+        _ => Err("the URL has no host (or bucket)".into()),
+    }
+}
+
+/// The JavaScript host's `URL` (browsers, workers, Node).
+#[cfg(target_arch = "wasm32")]
+mod js {
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen]
+    extern "C" {
+        /// A parsed URL.
+        #[wasm_bindgen(js_name = URL)]
+        pub type Url;
+        /// Parses `url`; throws a `TypeError` when it is not a valid absolute URL.
+        #[wasm_bindgen(constructor, js_class = "URL", catch)]
+        pub fn new(url: &str) -> Result<Url, JsValue>;
+        /// The host name (empty when there is none).
+        #[wasm_bindgen(method, getter)]
+        pub fn hostname(this: &Url) -> String;
     }
 }
 
@@ -227,12 +249,8 @@ impl Registry {
     /// [`Scheme::configure`]) and mounts it at `prefix` (OpenDAL-style: a service from a scheme and
     /// key-value options). E.g. `mount_configured("models://", "file", &[("root", "/srv/models")].into())`.
     pub fn mount_configured(&self, prefix: &str, plugin_scheme: &str, config: &Config) -> Result<()> {
-        let probe = ModelUrl {
-            raw: prefix.to_string(),
-            scheme: plugin_scheme.to_ascii_lowercase(),
-            path: String::new(),
-            parsed: None,
-        };
+        let probe =
+            ModelUrl { raw: prefix.to_string(), scheme: plugin_scheme.to_ascii_lowercase(), path: String::new() };
         let entries = self.plugins_for(&probe)?;
         let [entry] = entries.as_slice() else {
             return Err(Error::MultipleHandlers {

@@ -6,20 +6,32 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(not(target_arch = "wasm32"))]
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::Method;
+
+pub use crate::transport::Method;
+#[cfg(target_arch = "wasm32")]
+pub use crate::transport::{BrowserRequest, Credentials, Mode};
 
 /// What a replacement fetch returns (TF.js's `fetchFunc`): `Send` on native targets.
 #[cfg(not(target_arch = "wasm32"))]
 pub type FetchFuture = Pin<Box<dyn Future<Output = io_core::Result<reqwest::Response>> + Send>>;
-/// What a replacement fetch returns (TF.js's `fetchFunc`): `Send` on native targets.
+/// What a replacement fetch returns (TF.js's `fetchFunc`): the browser's `Response`.
 #[cfg(target_arch = "wasm32")]
-pub type FetchFuture = Pin<Box<dyn Future<Output = io_core::Result<reqwest::Response>>>>;
+pub type FetchFuture = Pin<Box<dyn Future<Output = io_core::Result<web_sys::Response>>>>;
 
 /// A replacement for the HTTP fetch: gets the finished request, returns the response.
+#[cfg(not(target_arch = "wasm32"))]
 pub type FetchFn = Arc<dyn Fn(reqwest::Request) -> FetchFuture + Send + Sync>;
+/// A replacement for the HTTP fetch: gets the finished request, returns the response.
+#[cfg(target_arch = "wasm32")]
+pub type FetchFn = Arc<dyn Fn(web_sys::Request) -> FetchFuture + Send + Sync>;
 /// A hook that edits every request before it is sent (auth headers, credentials, ...).
+#[cfg(not(target_arch = "wasm32"))]
 pub type RequestHook = Arc<dyn Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder + Send + Sync>;
+/// A hook that edits every request before it is sent (auth headers, credentials, ...).
+#[cfg(target_arch = "wasm32")]
+pub type RequestHook = Arc<dyn Fn(&mut BrowserRequest) + Send + Sync>;
 /// Turns a manifest path into the URL to fetch it from (TF.js's `weightUrlConverter`).
 pub type UrlConverter = Arc<dyn Fn(&str) -> String + Send + Sync>;
 
@@ -58,9 +70,18 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Clone)]
 pub struct HttpHandler {
     pub(crate) url: String,
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) client: Option<reqwest::Client>,
     pub(crate) method: Method,
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) headers: HeaderMap,
+    /// Request headers as name/value pairs (the browser's `Headers` checks them again).
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) headers: Vec<(String, String)>,
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) credentials: Option<Credentials>,
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) mode: Option<Mode>,
     pub(crate) weight_path_prefix: Option<String>,
     pub(crate) weight_url_converter: Option<UrlConverter>,
     pub(crate) concurrency: usize,
@@ -76,7 +97,7 @@ impl fmt::Debug for HttpHandler {
         f.debug_struct("HttpHandler")
             .field("url", &self.url)
             .field("method", &self.method)
-            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("headers", &self.header_names())
             .field("weight_path_prefix", &self.weight_path_prefix)
             .field("concurrency", &self.concurrency)
             .field("retries", &self.retries)
@@ -90,9 +111,14 @@ impl HttpHandler {
     pub fn new(url: impl Into<String>) -> Self {
         HttpHandler {
             url: url.into(),
+            #[cfg(not(target_arch = "wasm32"))]
             client: None,
             method: Method::POST,
-            headers: HeaderMap::new(),
+            headers: Default::default(),
+            #[cfg(target_arch = "wasm32")]
+            credentials: None,
+            #[cfg(target_arch = "wasm32")]
+            mode: None,
             weight_path_prefix: None,
             weight_url_converter: None,
             concurrency: DEFAULT_CONCURRENCY,
@@ -121,16 +147,41 @@ impl HttpHandler {
             url: self.url.clone(),
             reason: format!("invalid header {what} {name:?}: {e}"),
         };
-        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|e| bad("name", &e))?;
-        let v = HeaderValue::from_str(value).map_err(|e| bad("value for", &e))?;
-        self.headers.append(n, v);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|e| bad("name", &e))?;
+            let v = HeaderValue::from_str(value).map_err(|e| bad("value for", &e))?;
+            self.headers.append(n, v);
+        }
+        // The rules of the Fetch standard (a token name; a value without NUL, CR or LF), checked
+        // here so that a bad header fails when it is set, as natively.
+        #[cfg(target_arch = "wasm32")]
+        {
+            let token = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+            if name.is_empty() || !name.bytes().all(token) {
+                return Err(bad("name", &"not a token"));
+            }
+            if value.bytes().any(|c| matches!(c, 0 | b'\r' | b'\n')) {
+                return Err(bad("value for", &"NUL, CR or LF"));
+            }
+            self.headers.push((name.to_string(), value.trim_matches([' ', '\t']).to_string()));
+        }
         Ok(self)
     }
 
     /// Adds all `headers` to every request.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn headers(mut self, headers: HeaderMap) -> Self {
         self.headers.extend(headers);
         self
+    }
+
+    /// The names of the headers set on the handler (for `Debug`; values may be secrets).
+    fn header_names(&self) -> Vec<&str> {
+        #[cfg(not(target_arch = "wasm32"))]
+        return self.headers.keys().map(|k| k.as_str()).collect();
+        #[cfg(target_arch = "wasm32")]
+        return self.headers.iter().map(|(k, _)| k.as_str()).collect();
     }
 
     /// Weight files are fetched from `prefix + path + query` instead of the model URL's folder
@@ -178,6 +229,7 @@ impl HttpHandler {
     }
 
     /// Edits every request before it is sent, e.g. to add a fresh auth header.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn on_request(
         mut self,
         f: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder + Send + Sync + 'static,
@@ -186,16 +238,49 @@ impl HttpHandler {
         self
     }
 
+    /// Edits every request before it is sent, e.g. to add a fresh auth header: `f` gets the
+    /// method, URL, headers, credentials and mode the request will be made with.
+    #[cfg(target_arch = "wasm32")]
+    pub fn on_request(mut self, f: impl Fn(&mut BrowserRequest) + Send + Sync + 'static) -> Self {
+        self.on_request = Some(Arc::new(f));
+        self
+    }
+
     /// Replaces the HTTP fetch (TF.js's `fetchFunc`): `f` gets each finished request and returns its
     /// response. Status checks, retries and length checks still apply to what it returns.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn fetch(mut self, f: impl Fn(reqwest::Request) -> FetchFuture + Send + Sync + 'static) -> Self {
         self.fetch = Some(Arc::new(f));
         self
     }
 
+    /// Replaces the browser's `fetch` (TF.js's `fetchFunc`): `f` gets each finished `Request` and
+    /// returns its `Response`. Status checks, retries and length checks still apply to what it returns.
+    #[cfg(target_arch = "wasm32")]
+    pub fn fetch(mut self, f: impl Fn(web_sys::Request) -> FetchFuture + Send + Sync + 'static) -> Self {
+        self.fetch = Some(Arc::new(f));
+        self
+    }
+
     /// Uses `client` (proxies, TLS roots, ...) instead of the shared default client.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
+        self
+    }
+
+    /// Whether requests send cookies and HTTP authentication (TF.js's `requestInit.credentials`;
+    /// the browser's default, `same-origin`, when not set).
+    #[cfg(target_arch = "wasm32")]
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The request mode (TF.js's `requestInit.mode`; the browser's default, `cors`, when not set).
+    #[cfg(target_arch = "wasm32")]
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = Some(mode);
         self
     }
 }

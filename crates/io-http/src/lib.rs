@@ -14,8 +14,12 @@
 //! ## Runtimes
 //! Native: reqwest (rustls for `https`). Requests run on a two-thread tokio runtime owned by this crate,
 //! so the handlers can be awaited from any executor (tokio, async-std, `futures::executor::block_on`).
-//! wasm32: the browser's `fetch`, in the caller's task; everything above works there too (time limits
-//! use `AbortController`).
+//! wasm32: the browser's `fetch` through web-sys (not reqwest, whose `http` and `url` crates would
+//! double the wasm's http share), in the caller's task; everything above works there too (time
+//! limits use `AbortController`, bodies are read chunk by chunk from the response's stream). The
+//! hooks take each target's own types: reqwest's natively (and `HttpHandler::client`, `pub use
+//! reqwest`), `web_sys::Request`/`Response` and a `BrowserRequest` of name/value headers,
+//! credentials and mode on wasm32.
 #![warn(missing_docs)]
 
 mod fetch;
@@ -24,6 +28,7 @@ mod load;
 pub mod multipart;
 mod runtime;
 mod save;
+mod transport;
 pub mod urls;
 
 use std::sync::Arc;
@@ -33,10 +38,13 @@ use io_core::{
     SaveResult, Scheme, SchemeRegistration,
 };
 
+#[cfg(target_arch = "wasm32")]
+pub use handler::{BrowserRequest, Credentials, Mode};
 pub use handler::{
-    FetchFn, FetchFuture, HttpHandler, RequestHook, UrlConverter, DEFAULT_BACKOFF, DEFAULT_CONCURRENCY,
+    FetchFn, FetchFuture, HttpHandler, Method, RequestHook, UrlConverter, DEFAULT_BACKOFF, DEFAULT_CONCURRENCY,
     DEFAULT_RETRIES, DEFAULT_TIMEOUT,
 };
+#[cfg(not(target_arch = "wasm32"))]
 pub use reqwest;
 
 /// The schemes this plugin registers.

@@ -5,10 +5,9 @@
 //! threads, started on first use). Callers may use any executor, and connections are reused across
 //! calls even when the callers' runtimes come and go (each `#[tokio::test]` has its own).
 //!
-//! wasm32: requests are the browser's `fetch`, awaited in the caller's task; sleeping uses `setTimeout`.
+//! wasm32: requests are the browser's `fetch`, awaited in the caller's task.
 
 use std::future::Future;
-use std::time::Duration;
 
 use io_core::Result;
 
@@ -44,46 +43,4 @@ fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .expect("io-http cannot start its tokio runtime")
     })
-}
-
-/// The client used when the handler was given none: shared, so connections are pooled.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn default_client() -> reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(30))
-                .build()
-                .expect("the default HTTP client builds")
-        })
-        .clone()
-}
-
-/// The client used when the handler was given none (the browser pools connections itself).
-#[cfg(target_arch = "wasm32")]
-pub(crate) fn default_client() -> reqwest::Client {
-    reqwest::Client::new()
-}
-
-/// Waits `d`.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) async fn sleep(d: Duration) {
-    tokio::time::sleep(d).await
-}
-
-/// Waits `d` (global `setTimeout`, so it works in windows and workers).
-#[cfg(target_arch = "wasm32")]
-pub(crate) async fn sleep(d: Duration) {
-    use wasm_bindgen::prelude::*;
-    #[wasm_bindgen]
-    extern "C" {
-        #[wasm_bindgen(js_name = setTimeout)]
-        fn set_timeout(f: &js_sys::Function, ms: f64) -> JsValue;
-    }
-    let ms = d.as_secs_f64() * 1000.0;
-    let p = js_sys::Promise::new(&mut |resolve, _| {
-        set_timeout(&resolve, ms);
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
 }

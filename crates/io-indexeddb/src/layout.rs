@@ -84,7 +84,10 @@ pub fn info_of(record: &Value, url: &str) -> Result<ModelArtifactsInfo> {
         .field("modelArtifactsInfo")
         .and_then(Value::to_json)
         .ok_or_else(|| malformed(url, "no modelArtifactsInfo"))?;
-    serde_json::from_value(v).map_err(|e| malformed(url, &format!("modelArtifactsInfo: {e}")))
+    // Through text, not `from_value`: the wasm then carries one JSON deserializer (the text one)
+    // instead of two, and not `serde_json::Value`'s, whose number path pulls in float printing
+    // (about 7 KB of the gzipped wasm; BENCHMARKS.md "wasm size").
+    serde_json::from_str(&v.to_string()).map_err(|e| malformed(url, &format!("modelArtifactsInfo: {e}")))
 }
 
 /// The model of a `models_store` record.

@@ -65,3 +65,58 @@ async fn http_errors_name_status_and_url() {
     let missing = format!("{}/fixtures/converter_write_weights/c_sharded/nothing.json", origin());
     assert!(modelio::load(&missing).await.is_err());
 }
+
+/// Through the handler's own `fetch` path: the request hook sees (and may change) every request, a
+/// shard longer than its manifest allows stops the read with an error naming it, and a time
+/// limit shorter than any answer aborts the request (`AbortController`) as a temporary network error.
+#[wasm_bindgen_test]
+async fn http_hook_bounded_reads_and_time_limit() {
+    use io_core::{LoadHandler, Options};
+    use modelio::http::HttpHandler;
+    use std::sync::{Arc, Mutex};
+    let url = format!("{}/fixtures/converter_write_weights/c_sharded/model.json", origin());
+
+    // The hook sees model.json and both shards, with the header set on the handler.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let got = HttpHandler::new(&url)
+        .header("x-modelio-test", "1")
+        .expect("a valid header")
+        .on_request(move |r| {
+            assert!(r.headers.iter().any(|(n, v)| n == "x-modelio-test" && v == "1"), "{:?}", r.headers);
+            log.lock().unwrap().push(format!("{} {}", r.method, r.url));
+        })
+        .load(&Options::new())
+        .await
+        .expect("load with a hook");
+    assert_eq!(got.weight_data.len(), 4_194_304 + 209_696);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen.iter().all(|s| s.starts_with("GET ")), "{seen:?}");
+    assert!(HttpHandler::new(&url).header("bad name", "v").is_err());
+
+    // Every shard fetched from the 4 MiB first shard: the second (209,696 bytes announced) is refused.
+    let big = format!("{}/fixtures/converter_write_weights/c_sharded/group1-shard1of2.bin", origin());
+    let e = HttpHandler::new(&url)
+        .weight_url_converter(move |_| big.clone())
+        .retries(0)
+        .load(&Options::new())
+        .await
+        .expect_err("a shard longer than its manifest says");
+    let text = e.to_string();
+    assert!(text.contains("group1-shard1of2.bin"), "{text}");
+
+    // A 100 ms limit on an answer that takes 5 s: aborted, a temporary network error naming the limit.
+    let start = js_sys::Date::now();
+    let e = HttpHandler::new(format!("{}/slow/5000", origin()))
+        .timeout(Some(std::time::Duration::from_millis(100)))
+        .retries(0)
+        .load(&Options::new())
+        .await
+        .expect_err("no answer within 100 ms");
+    assert!(js_sys::Date::now() - start < 3000.0, "the time limit did not stop the request");
+    match &e {
+        modelio::Error::Network { detail, temporary: true, .. } => assert!(detail.contains("100ms"), "{detail}"),
+        other => panic!("expected a temporary network error, got {other}"),
+    }
+}

@@ -67,7 +67,9 @@ pub mod file {
 /// `http(s)://`: the handler with its options (headers, retries, concurrency, URL rules).
 #[cfg(feature = "http")]
 pub mod http {
-    pub use io_http::{HttpHandler, DEFAULT_BACKOFF, DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
+    #[cfg(target_arch = "wasm32")]
+    pub use io_http::{BrowserRequest, Credentials, Mode};
+    pub use io_http::{HttpHandler, Method, DEFAULT_BACKOFF, DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
 }
 /// `indexeddb://`: natively, the SQLite profile store (quota, dumps from a browser).
 #[cfg(all(feature = "indexeddb", not(target_arch = "wasm32")))]
