@@ -107,18 +107,12 @@ const status = (pid, key) => {
     return m ? Number(m[1]) * 1024 : 0;
   } catch { return 0; }
 };
-/// Our page's renderer: the largest renderer process descending from the Chromium this script started.
+/// Our page's renderer: the largest of the renderer processes once freshPage has opened it (the
+/// other, if any, holds the about:blank the page started from).
 async function rendererPid() {
-  const all = await procs();
-  const ours = new Set([process.pid]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const p of all) if (!ours.has(p) && ours.has(ppid(p))) { ours.add(p); grew = true; }
-  }
-  const renderers = [...ours].filter((p) => cmdline(p).includes('--type=renderer') && !cmdline(p).includes('--extension-process'));
-  renderers.sort((a, b) => status(b, 'VmRSS') - status(a, 'VmRSS'));
-  if (!renderers.length) throw new Error('no renderer process found');
-  return renderers[0];
+  const rs = await renderers();
+  if (!rs.length) throw new Error('no renderer process');
+  return rs.sort((a, b) => status(b, 'VmRSS') - status(a, 'VmRSS'))[0];
 }
 
 // ---- Chromium ----
@@ -131,8 +125,25 @@ const ctx = await chromium.launchPersistentContext(profile, {
 });
 const version = ctx.pages()[0] ? await ctx.pages()[0].evaluate(() => navigator.userAgent) : '';
 
+/// Every renderer process descending from the Chromium this script started.
+async function renderers() {
+  const all = await procs();
+  const ours = new Set([process.pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of all) if (!ours.has(p) && ours.has(ppid(p))) { ours.add(p); grew = true; }
+  }
+  return [...ours].filter((p) => cmdline(p).includes('--type=renderer') && !cmdline(p).includes('--extension-process'));
+}
+
+/// A new page in a new renderer process (the previous page closed and its process gone, so that
+/// its freed memory does not hide the next operation's peak RSS).
 async function freshPage() {
   for (const p of ctx.pages()) await p.close();
+  for (let i = 0; (await renderers()).length > 0; i++) {
+    if (i > 300) throw new Error('the previous renderer process did not exit');
+    await new Promise((r) => setTimeout(r, 10));
+  }
   const page = await ctx.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -206,7 +217,19 @@ async function runCase(c, lib) {
       await bench.run(lib, 'save', ['m', url]);
     }, { lib, spec, url });
   }
-  if (c.op === 'load') return measure(null, ({ lib, url }) => bench.run(lib, 'load', [url]), { lib, url });
+  // Chromium hands a page's localStorage writes to the browser process in batches, so a page opened
+  // right after the saving one may see part of the model: wait until all five keys are there.
+  const ready = clearLocal
+    ? async ({ url }) => {
+      const prefix = `tensorflowjs_models/${url.slice('localstorage://'.length)}/`;
+      const keys = ['info', 'model_topology', 'weight_specs', 'weight_data', 'model_metadata'];
+      for (let i = 0; keys.some((k) => localStorage.getItem(prefix + k) === null); i++) {
+        if (i > 500) throw new Error(`${url} did not appear in localStorage`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    : null;
+  if (c.op === 'load') return measure(ready, ({ lib, url }) => bench.run(lib, 'load', [url]), { lib, url });
   if (c.op === 'copy') return measure(null, ({ lib, url }) => bench.run(lib, 'copy', [url, `${url}-copy`]), { lib, url });
   throw new Error(`unknown op ${c.op}`);
 }
@@ -223,14 +246,14 @@ try {
     for (const lib of LIBS) {
       const rs = runs[lib];
       row[lib] = {
-        ms: median(rs.map((x) => x.ms)), bytes: rs[0].bytes, rss: median(rs.map((x) => x.rss)),
+        ms: median(rs.map((x) => x.ms)), committedMs: median(rs.map((x) => x.committedMs)), bytes: rs[0].bytes, rss: median(rs.map((x) => x.rss)),
         heap: median(rs.map((x) => x.heap)), backing: median(rs.map((x) => x.backing)),
         wasmMemory: Math.max(...rs.map((x) => x.wasmMemory)), all: rs.map((x) => Math.round(x.ms)),
       };
     }
     if (row.modelio.bytes !== row.tfjs.bytes) throw new Error(`${c.name}: modelio moved ${row.modelio.bytes} bytes, TF.js ${row.tfjs.bytes}`);
     results.push(row);
-    console.error(`${c.name}: modelio ${row.modelio.ms.toFixed(1)} ms ${JSON.stringify(row.modelio.all)}, TF.js ${row.tfjs.ms.toFixed(1)} ms ${JSON.stringify(row.tfjs.all)}`);
+    console.error(`${c.name}: modelio ${row.modelio.ms.toFixed(1)} ms ${JSON.stringify(row.modelio.all)} (committed ${row.modelio.committedMs.toFixed(1)}), TF.js ${row.tfjs.ms.toFixed(1)} ms ${JSON.stringify(row.tfjs.all)} (committed ${row.tfjs.committedMs.toFixed(1)})`);
   }
 
   // Same bytes on both sides: modelio reads back what TF.js saved (and the http model), value by value.
@@ -268,11 +291,13 @@ try {
   const out = [];
   out.push(`Chromium: ${version}; runs per row: ${RUNS} (medians); ${new Date().toISOString()}`);
   out.push('');
-  out.push('| operation | modelio ms | TF.js ms | time modelio/TF.js | modelio peak RSS + | TF.js peak RSS + | RSS modelio/TF.js | modelio JS heap + | TF.js JS heap + | modelio ArrayBuffers + | TF.js ArrayBuffers + | modelio wasm memory after |');
+  out.push('| operation | modelio ms (committed) | TF.js ms (committed) | time modelio/TF.js (committed) | modelio peak RSS + | TF.js peak RSS + | RSS modelio/TF.js | modelio JS heap + | TF.js JS heap + | modelio ArrayBuffers + | TF.js ArrayBuffers + | modelio wasm memory after |');
   out.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const [a, b] = [r.modelio, r.tfjs];
-    out.push(`| ${r.name} | ${a.ms.toFixed(1)} | ${b.ms.toFixed(1)} | **${ratio(a.ms, b.ms)}** | ${mib(a.rss)} MiB | ${mib(b.rss)} MiB | ${ratio(a.rss, b.rss)} | ${mib(a.heap)} MiB | ${mib(b.heap)} MiB | ${mib(a.backing)} MiB | ${mib(b.backing)} MiB | ${mib(a.wasmMemory)} MiB |`);
+    const committed = (x) => (x.committedMs - x.ms > 0.5 ? ` (${x.committedMs.toFixed(1)})` : '');
+    const cRatio = b.committedMs - b.ms > 0.5 ? ` (${ratio(a.committedMs, b.committedMs)})` : '';
+    out.push(`| ${r.name} | ${a.ms.toFixed(1)}${committed(a)} | ${b.ms.toFixed(1)}${committed(b)} | **${ratio(a.ms, b.ms)}**${cRatio} | ${mib(a.rss)} MiB | ${mib(b.rss)} MiB | ${ratio(a.rss, b.rss)} | ${mib(a.heap)} MiB | ${mib(b.heap)} MiB | ${mib(a.backing)} MiB | ${mib(b.backing)} MiB | ${mib(a.wasmMemory)} MiB |`);
   }
   if (big) {
     out.push('');
