@@ -251,6 +251,9 @@ try {
         ms: median(rs.map((x) => x.ms)), committedMs: median(rs.map((x) => x.committedMs)), bytes: rs[0].bytes, rss: median(rs.map((x) => x.rss)),
         heap: median(rs.map((x) => x.heap)), backing: median(rs.map((x) => x.backing)),
         wasmMemory: Math.max(...rs.map((x) => x.wasmMemory)), all: rs.map((x) => Math.round(x.ms)),
+        // What the operation added at its peak: JS heap + ArrayBuffer backing stores (sampled) + the
+        // growth of wasm memory (which never shrinks, so its growth is held to the end).
+        mem: median(rs.map((x) => x.heap + x.backing + x.wasmGrowth)), wasmGrowth: median(rs.map((x) => x.wasmGrowth)),
       };
     }
     if (row.modelio.bytes !== row.tfjs.bytes) throw new Error(`${c.name}: modelio moved ${row.modelio.bytes} bytes, TF.js ${row.tfjs.bytes}`);
@@ -284,7 +287,7 @@ try {
     const t = await measure(null, (url) => bench.tfjsBig(url).then((r) => ({ ...r, wasmMemory: bench.wasmMemory() })), url);
     big = { url, bytes: totalBytes(modelJson(HTTP_MODELS.big)), modelio: m, tfjs: t };
     console.error(`big: ${JSON.stringify(big)}`);
-    if (m.mismatches !== 0 || m.values !== 3_000_000 || m.bytes !== big.bytes) throw new Error(`modelio on the big model: ${JSON.stringify(m)}`);
+    if (m.mismatches !== 0 || m.values !== 3_000_000 || m.bytes !== big.bytes || m.largest_buffer > 4 * MiB) throw new Error(`modelio on the big model: ${JSON.stringify(m)}`);
   }
 
   // ---- report ----
@@ -294,25 +297,25 @@ try {
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   out.push(`Chromium: ${version}; runs per row: ${RUNS} (medians); ${new Date().toISOString()}; load average at the end: ${load}`);
   out.push('');
-  out.push('| operation | modelio ms (committed) | TF.js ms (committed) | time modelio/TF.js (committed) | modelio peak RSS + | TF.js peak RSS + | RSS modelio/TF.js | modelio JS heap + | TF.js JS heap + | modelio ArrayBuffers + | TF.js ArrayBuffers + | modelio wasm memory after |');
-  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  out.push('| operation | modelio ms (committed) | TF.js ms (committed) | time modelio/TF.js (committed) | modelio peak memory + | TF.js peak memory + | memory modelio/TF.js | modelio: JS heap + / ArrayBuffers + / wasm growth | TF.js: JS heap + / ArrayBuffers + | renderer peak RSS +, modelio / TF.js |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const [a, b] = [r.modelio, r.tfjs];
     const committed = (x) => (x.committedMs - x.ms > 0.5 ? ` (${x.committedMs.toFixed(1)})` : '');
     const cRatio = b.committedMs - b.ms > 0.5 ? ` (${ratio(a.committedMs, b.committedMs)})` : '';
-    out.push(`| ${r.name} | ${a.ms.toFixed(1)}${committed(a)} | ${b.ms.toFixed(1)}${committed(b)} | **${ratio(a.ms, b.ms)}**${cRatio} | ${mib(a.rss)} MiB | ${mib(b.rss)} MiB | ${ratio(a.rss, b.rss)} | ${mib(a.heap)} MiB | ${mib(b.heap)} MiB | ${mib(a.backing)} MiB | ${mib(b.backing)} MiB | ${mib(a.wasmMemory)} MiB |`);
+    out.push(`| ${r.name} | ${a.ms.toFixed(1)}${committed(a)} | ${b.ms.toFixed(1)}${committed(b)} | **${ratio(a.ms, b.ms)}**${cRatio} | ${mib(a.mem)} MiB | ${mib(b.mem)} MiB | **${ratio(a.mem, b.mem)}** | ${mib(a.heap)} / ${mib(a.backing)} / ${mib(a.wasmGrowth)} | ${mib(b.heap)} / ${mib(b.backing)} | ${mib(a.rss)} / ${mib(b.rss)} |`);
   }
   if (big) {
     out.push('');
     out.push(`Over 2 GiB (${big.bytes} bytes, 576 shards of 4 MiB) over http:`);
     out.push('');
-    out.push('| library | result | time | peak RSS + | wasm memory after |');
-    out.push('|---|---|---|---|---|');
+    out.push('| library | result | time | ArrayBuffers + | wasm memory after | renderer peak RSS + |');
+    out.push('|---|---|---|---|---|---|');
     const m = big.modelio;
-    out.push(`| modelio | loaded ${m.bytes} bytes in ${m.buffers} buffers (largest ${m.largest_buffer}); ${m.weight} decoded, ${m.values} values equal to the generator's | ${(m.ms / 1000).toFixed(1)} s | ${mib(m.rss)} MiB | ${mib(m.wasmMemory)} MiB |`);
+    out.push(`| modelio | loaded ${m.bytes} bytes in ${m.buffers} buffers (largest ${m.largest_buffer}); ${m.weight} decoded, ${m.values} values equal to the generator's | ${(m.ms / 1000).toFixed(1)} s (load and decode) | ${mib(m.backing)} MiB | ${mib(m.wasmMemory)} MiB | ${mib(m.rss)} MiB |`);
     const t = big.tfjs;
     const what = t.error ? `load failed: ${t.error}` : `load: ${t.bytes} bytes in ${t.buffers} buffers; join (what its save handlers do): ${t.join}`;
-    out.push(`| TF.js | ${what} | ${(t.loadMs / 1000).toFixed(1)} s | ${mib(t.rss)} MiB | |`);
+    out.push(`| TF.js | ${what} | ${(t.loadMs / 1000).toFixed(1)} s (load) + ${((t.joinMs ?? 0) / 1000).toFixed(1)} s (join) | ${mib(t.backing)} MiB | | ${mib(t.rss)} MiB |`);
   }
   out.push('');
   for (const c of checks) out.push(`- ${c}`);

@@ -188,7 +188,12 @@ fn copy_within_the_store_copies_records() {
     let info = run(r.copy_with("indexeddb://incopy/src", "indexeddb://incopy/dst", &opts)).unwrap();
     assert_eq!(events.load(std::sync::atomic::Ordering::Relaxed), 0, "the weights went through load and save");
     assert_eq!(info.weight_data_bytes, src_info.weight_data_bytes);
-    assert!(info.date_saved > src_info.date_saved, "copy dated {:?}, source {:?}", info.date_saved, src_info.date_saved);
+    assert!(
+        info.date_saved > src_info.date_saved,
+        "copy dated {:?}, source {:?}",
+        info.date_saved,
+        src_info.date_saved
+    );
     let all = run(r.list_models()).unwrap();
     assert_eq!(all["indexeddb://incopy/dst"], info, "listing shows the copy's info");
     assert_eq!(all["indexeddb://incopy/src"], src_info, "the source's info is unchanged");
