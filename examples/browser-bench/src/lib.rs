@@ -139,7 +139,7 @@ mod web {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn values_are_the_generator_s() {
+    fn value_is_the_formula_of_page_model_mjs() {
         assert_eq!(super::value(0), -0.5);
         // 2654435761 / 2^32 - 0.5, rounded to float32.
         assert_eq!(super::value(1), (2_654_435_761f64 / 4_294_967_296.0 - 0.5) as f32);
