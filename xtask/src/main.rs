@@ -13,7 +13,8 @@
 //!   wasm32 (the libraries and browser tests that build there).
 //! - `bench [NAME]`: criterion benchmarks, the peak memory of parsing a big model.json (`json-memory`),
 //!   the side-by-side benchmarks against TF.js (`http`, `cli`; `s3`: modelio against curl on a
-//!   local SeaweedFS), and the web demo's shipped wasm size (`wasm-size`).
+//!   local SeaweedFS; `browser`: modelio in wasm32 against TF.js in one headless Chromium, stores,
+//!   http and a model over 2 GiB), and the web demo's shipped wasm size (`wasm-size`).
 //! - `fuzz [TARGET|all] [SECONDS|RUNS]`: runs cargo-fuzz on every target (model_json,
 //!   decode_weights, assemble, upload) or one, one at a time with one job, for 60 s each or as
 //!   given: `cargo xtask fuzz all 10M` runs each for 10 million executions. Installs cargo-fuzz;
@@ -304,6 +305,7 @@ const WASM_LINT_LIBS: &[&str] = &[
     "io-store-support",
     "modelio",
     "modelio-web-demo",
+    "modelio-browser-bench",
 ];
 
 fn lint() -> Res {
@@ -354,11 +356,44 @@ fn bench(name: Option<&str>) -> Res {
             println!("web demo wasm: {raw} bytes, {gz} bytes gzipped (gzip -9; budget {WEB_DEMO_WASM_GZ_BUDGET})");
             Ok(())
         }
+        // modelio (wasm32) against TF.js in one headless Chromium (BENCHMARKS.md "browser").
+        Some("browser") => bench_browser(),
         Some(other) => Err(format!(
             "unknown benchmark '{other}'; available: codec, convert, json-memory, http, cli, s3, upload, safetensors, \
-             wasm-size"
+             wasm-size, browser"
         )),
     }
+}
+
+/// `cargo xtask bench browser`: builds examples/browser-bench as an app ships (the `wasm-release`
+/// profile, wasm-bindgen without names) into its page/pkg, then runs its node script, which drives
+/// one headless Chromium with modelio and TF.js on the same page and prints the BENCHMARKS.md table
+/// (arguments after `browser` go to the script: `--runs N`, `--only SUBSTRING`, `--no-big`; the
+/// results as JSON land in target/browser-bench.json).
+fn bench_browser() -> Res {
+    let peer = install::npm_peer()?;
+    install::wasm_browser()?;
+    run(cargo().args([
+        "build",
+        "--profile",
+        "wasm-release",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "modelio-browser-bench",
+    ]))?;
+    let wasm = target_dir().join("wasm32-unknown-unknown/wasm-release/modelio_browser_bench.wasm");
+    run(Command::new("wasm-bindgen")
+        .args(["--target", "web", "--remove-name-section", "--remove-producers-section"])
+        .args(["--out-dir", "examples/browser-bench/page/pkg"])
+        .arg(&wasm))?;
+    let json = target_dir().join("browser-bench.json");
+    run(Command::new("node")
+        .arg("examples/browser-bench/bench.mjs")
+        .args(std::env::args().skip(3))
+        .arg("--json")
+        .arg(&json)
+        .env("MODELIO_PEER_DIR", &peer))
 }
 
 /// Every fuzz target (fuzz/fuzz_targets), run in this order by `cargo xtask fuzz`.

@@ -196,7 +196,10 @@ impl IdbDatabase for BrowserIndexedDb {
     async fn write(&self, ops: Vec<WriteOp>, url: &str) -> Result<()> {
         let mut stores: Vec<&'static str> = Vec::new();
         for op in &ops {
-            let (WriteOp::Put { store, .. } | WriteOp::Delete { store, .. } | WriteOp::Rename { store, .. }) = op;
+            let (WriteOp::Put { store, .. }
+            | WriteOp::Delete { store, .. }
+            | WriteOp::Rename { store, .. }
+            | WriteOp::Copy { store, .. }) = op;
             if !stores.contains(store) {
                 stores.push(store);
             }
@@ -230,6 +233,23 @@ impl IdbDatabase for BrowserIndexedDb {
                             Reflect::set(&rec, &JsValue::from_str(KEY_PATH), &JsValue::from_str(to)).map_err(|e| err(url, "rename", &e))?;
                             os.put(&rec).map_err(|e| err(url, "rename", &e))?;
                             os.delete(&JsValue::from_str(from)).map_err(|e| err(url, "rename", &e))?;
+                        }
+                        WriteOp::Copy { store, from, to, date_saved } => {
+                            // The record stays a JS value: its weight buffer is cloned by IndexedDB,
+                            // never copied into wasm memory.
+                            let os = tx.object_store(store).map_err(|e| err(url, "copy", &e))?;
+                            let req = os.get(&JsValue::from_str(from)).map_err(|e| err(url, "copy", &e))?;
+                            let rec = request(&req).await.map_err(|e| err(url, "copy", &e))?;
+                            if rec.is_undefined() {
+                                return Err(Error::NotFound { url: url.to_string(), detail: format!("no record '{from}' in {store} to copy") });
+                            }
+                            Reflect::set(&rec, &JsValue::from_str(KEY_PATH), &JsValue::from_str(to)).map_err(|e| err(url, "copy", &e))?;
+                            let info = Reflect::get(&rec, &JsValue::from_str("modelArtifactsInfo")).map_err(|e| err(url, "copy", &e))?;
+                            if info.is_object() {
+                                let date = js_sys::Date::new(&JsValue::from_str(date_saved));
+                                Reflect::set(&info, &JsValue::from_str("dateSaved"), &date).map_err(|e| err(url, "copy", &e))?;
+                            }
+                            os.put(&rec).map_err(|e| err(url, "copy", &e))?;
                         }
                     }
                 }

@@ -34,6 +34,27 @@ impl Value {
         }
     }
 
+    /// The record as [`WriteOp::Copy`] writes it at `to`: its [`KEY_PATH`] field set to `to`, and
+    /// its `modelArtifactsInfo.dateSaved` (when it has one) set to `date_saved`.
+    pub fn copied_as(mut self, to: &str, date_saved: &str) -> Value {
+        if let Value::Object(fields) = &mut self {
+            for (k, v) in fields.iter_mut() {
+                match (k.as_str(), v) {
+                    (KEY_PATH, v) => *v = Value::Json(RawJson::string(to)),
+                    ("modelArtifactsInfo", Value::Object(info)) => {
+                        for (ik, iv) in info.iter_mut() {
+                            if ik == "dateSaved" {
+                                *iv = Value::Date(date_saved.to_string());
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self
+    }
+
     /// The value as plain JSON text (dates as ISO strings); `None` if it holds a buffer.
     pub fn to_raw_json(&self) -> Option<RawJson> {
         match self {
@@ -141,6 +162,21 @@ pub enum WriteOp {
         from: String,
         /// Destination key.
         to: String,
+    },
+    /// Copies the record at `from` to `to`, replacing any record at `to`: the copy has its
+    /// [`KEY_PATH`] field set to `to` and its `modelArtifactsInfo.dateSaved` (when it has one) set
+    /// to `date_saved`, as a save at that time would write it. If `from` is absent the whole
+    /// transaction fails with [`io_core::Error::NotFound`]. (In IndexedDB: `get` then `put` in the
+    /// same readwrite transaction; the weights never leave the database's side.)
+    Copy {
+        /// Object store name.
+        store: &'static str,
+        /// Source key.
+        from: String,
+        /// Destination key.
+        to: String,
+        /// The copy's `dateSaved`, ISO 8601 (`2026-11-25T19:33:05.337Z`).
+        date_saved: String,
     },
 }
 

@@ -94,6 +94,25 @@ impl PathStore for IndexedDbModels {
         Ok(info)
     }
 
+    /// Copies both records in one transaction, inside the database: the weights are not read into
+    /// this process (a copy by load and save would move them through wasm memory twice in the
+    /// browser). The copy's `dateSaved` is now, as after TF.js's `copyModel`.
+    fn can_copy(&self) -> bool {
+        true
+    }
+
+    async fn copy(&self, from: &str, to: &str) -> Result<ModelArtifactsInfo> {
+        let date_saved = io_core::info::now_iso();
+        let ops = [INFO_STORE, MODELS_STORE].map(|store| WriteOp::Copy {
+            store,
+            from: from.into(),
+            to: to.into(),
+            date_saved: date_saved.clone(),
+        });
+        self.db.write(ops.to_vec(), &url(from)).await?;
+        self.info(to).await
+    }
+
     /// The model.json of the `models_store` record, its weights left unread, naming them as one
     /// file [`io_core::files::WEIGHTS_BIN`] (when the database can leave buffers unread).
     async fn read_model_json(&self, path: &str) -> Result<Option<bytes::Bytes>> {

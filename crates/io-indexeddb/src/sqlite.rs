@@ -236,6 +236,13 @@ fn apply(tx: &Transaction<'_>, op: &WriteOp, url: &str) -> Result<u64> {
         WriteOp::Put { store, value } => put(tx, store, value),
         WriteOp::Delete { store, key } => delete(tx, store, key).map(|_| 0),
         WriteOp::Rename { store, from, to } => rename(tx, store, from, to, url),
+        WriteOp::Copy { store, from, to, date_saved } => {
+            let record = read_record(tx, store, from)?.ok_or_else(|| Error::NotFound {
+                url: url.to_string(),
+                detail: format!("'{from}' vanished from '{store}' before it could be copied"),
+            })?;
+            put(tx, store, &record.copied_as(to, date_saved))
+        }
     }
 }
 

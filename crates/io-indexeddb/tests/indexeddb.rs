@@ -169,6 +169,41 @@ fn binary_topology() {
     assert!(matches!(run(r.load("localstorage://graphdef/m")), Err(Error::NotFound { .. })));
 }
 
+/// A copy within indexeddb:// is the store's own (one transaction; the weights are not loaded, so
+/// no load or save progress is reported), replaces a model at the destination, keeps the source,
+/// and gives the copy a fresh `dateSaved`.
+#[test]
+fn copy_within_the_store_copies_records() {
+    let r = registry();
+    let (a, d) = (fixtures::model("a"), fixtures::model("d"));
+    run(r.save("indexeddb://incopy/src", &a)).unwrap();
+    run(r.save("indexeddb://incopy/dst", &d)).unwrap();
+    let src_info = run(r.list_models()).unwrap()["indexeddb://incopy/src"].clone();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let events = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = events.clone();
+    let opts = io_core::Options::new().on_progress(move |_| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    });
+    let info = run(r.copy_with("indexeddb://incopy/src", "indexeddb://incopy/dst", &opts)).unwrap();
+    assert_eq!(events.load(std::sync::atomic::Ordering::Relaxed), 0, "the weights went through load and save");
+    assert_eq!(info.weight_data_bytes, src_info.weight_data_bytes);
+    assert!(
+        info.date_saved > src_info.date_saved,
+        "copy dated {:?}, source {:?}",
+        info.date_saved,
+        src_info.date_saved
+    );
+    let all = run(r.list_models()).unwrap();
+    assert_eq!(all["indexeddb://incopy/dst"], info, "listing shows the copy's info");
+    assert_eq!(all["indexeddb://incopy/src"], src_info, "the source's info is unchanged");
+    testkit::assert_same_model("copy", &run(r.load("indexeddb://incopy/dst")).unwrap(), &a);
+    testkit::assert_same_model("source", &run(r.load("indexeddb://incopy/src")).unwrap(), &a);
+    let missing = run(r.copy_model("indexeddb://incopy/nothing", "indexeddb://incopy/x"));
+    assert!(matches!(missing, Err(Error::NotFound { .. })), "{missing:?}");
+    assert!(!run(r.list_models()).unwrap().contains_key("indexeddb://incopy/x"));
+}
+
 /// What a server reads of a stored model (`ModelStore::read_model_json` / `read_file`): the
 /// model.json without touching the weights (it still answers with the weights' blob gone from the
 /// database, where a load fails), and the weights as the one file `model.weights.bin`, read only

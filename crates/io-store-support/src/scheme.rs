@@ -26,6 +26,20 @@ pub trait PathStore: MaybeSendSync + Clone + 'static {
     async fn remove(&self, path: &str) -> Result<ModelArtifactsInfo>;
     /// Moves the model at `from` to `to` in one transaction, replacing any model at `to`.
     async fn rename(&self, from: &str, to: &str) -> Result<ModelArtifactsInfo>;
+    /// Whether [`PathStore::copy`] is implemented (a copy inside the medium; see
+    /// [`io_core::ModelStore::can_copy`]).
+    fn can_copy(&self) -> bool {
+        false
+    }
+    /// Copies the model at `from` to `to` in one transaction inside the medium, replacing any model
+    /// at `to`; returns the copy's info.
+    async fn copy(&self, from: &str, _to: &str) -> Result<ModelArtifactsInfo> {
+        Err(Error::Unsupported {
+            operation: "copy",
+            url: from.to_string(),
+            reason: "the store has no copy of its own; copies load and save".into(),
+        })
+    }
     /// [`ModelStore::read_model_json`]: the model.json of the model at `path` without reading its
     /// weights; `Ok(None)` (the default) when the store cannot leave them unread.
     async fn read_model_json(&self, path: &str) -> Result<Option<bytes::Bytes>> {
@@ -135,6 +149,13 @@ impl<S: PathStore> ModelStore for PathScheme<S> {
     async fn rename(&self, from: &str, to: &str) -> Result<ModelArtifactsInfo> {
         let (from, to) = (from.to_string(), to.to_string());
         off_executor(&(self.open)()?, move |s| async move { s.rename(&from, &to).await }).await
+    }
+    fn can_copy(&self) -> bool {
+        (self.open)().is_ok_and(|s| s.can_copy())
+    }
+    async fn copy(&self, from: &str, to: &str) -> Result<ModelArtifactsInfo> {
+        let (from, to) = (from.to_string(), to.to_string());
+        off_executor(&(self.open)()?, move |s| async move { s.copy(&from, &to).await }).await
     }
 }
 

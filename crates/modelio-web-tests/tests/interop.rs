@@ -4,7 +4,8 @@
 //! - modelio saves; TF.js `loadLayersModel` loads and predicts the expected outputs exactly, and
 //!   TF.js's own load handler returns the very weight bytes.
 //! - `tf.io.listModels()` and `modelio::list_models()` agree (paths and infos).
-//! - A move done by modelio from one store to the other is what TF.js then sees.
+//! - A move done by modelio from one store to the other, and a copy within IndexedDB, are what TF.js
+//!   then sees.
 #![cfg(target_arch = "wasm32")]
 
 use std::collections::BTreeMap;
@@ -110,6 +111,18 @@ async fn list_models_agree_and_moves_are_seen_by_tfjs() {
     let out = tfjs_predict_from_url("indexeddb://mv/renamed", e.input_shape.clone(), e.input.clone())
         .await
         .expect("TF.js load");
+    assert_eq!(f32_vec(&out), e.output);
+
+    // A copy within IndexedDB (the store's own: records copied in one transaction, the weights never
+    // in wasm memory) is a model TF.js lists with a fresh dateSaved and loads.
+    let before = modelio::list_models().await.unwrap()["indexeddb://mv/renamed"].clone();
+    let copied = modelio::copy_model("indexeddb://mv/renamed", "indexeddb://mv/copy").await.expect("copy");
+    let theirs = tfjs_list().await;
+    assert_eq!(theirs.get("indexeddb://mv/copy"), Some(&copied), "TF.js lists the copy with its info");
+    assert_eq!(theirs.get("indexeddb://mv/renamed"), Some(&before), "the source is unchanged");
+    assert!(copied.date_saved > before.date_saved, "copy dated {} <= source {}", copied.date_saved, before.date_saved);
+    let out =
+        tfjs_predict_from_url("indexeddb://mv/copy", e.input_shape.clone(), e.input.clone()).await.expect("TF.js load");
     assert_eq!(f32_vec(&out), e.output);
 }
 
