@@ -110,6 +110,7 @@ const FEATURE_SETS: &[&str] = &[
     "",
     "localstorage",
     "indexeddb",
+    "opfs",
     "downloads",
     "http",
     "file",
@@ -118,7 +119,7 @@ const FEATURE_SETS: &[&str] = &[
     "s3",
     "gcs",
     "azure",
-    "localstorage,indexeddb,downloads,http,file,safetensors,zip,s3,gcs,azure",
+    "localstorage,indexeddb,opfs,downloads,http,file,safetensors,zip,s3,gcs,azure",
 ];
 
 /// Crates with wasm32 tests that run in headless Chromium (`wasm-bindgen-test`).
@@ -300,6 +301,7 @@ const WASM_LINT_LIBS: &[&str] = &[
     "io-http",
     "io-localstorage",
     "io-indexeddb",
+    "io-opfs",
     "io-downloads",
     "io-store-support",
     "modelio",
