@@ -201,12 +201,13 @@ impl Drop for LoopbackServer {
     }
 }
 
-/// The most the web demo's shipped wasm (every browser scheme: localstorage, indexeddb, http,
+/// The most the web demo's shipped wasm (every browser scheme: localstorage, indexeddb, opfs, http,
 /// downloads) may weigh gzipped (`gzip -9`), in bytes. Not the 150 KB target of issue 15, which is
 /// not reached (BENCHMARKS.md "wasm size" says what stands in the way): the size measured with the
 /// `wasm-release` profile and wasm-bindgen without names (312,117 bytes, rustc 1.95) plus 2.5%, so
-/// that growth fails the test. Lower it when the wasm shrinks.
-const WEB_DEMO_WASM_GZ_BUDGET: u64 = 320_000;
+/// that growth fails the test, plus the measured growth of `opfs://` and the demo's progress and
+/// opfs button (312,505 -> 344,066 bytes: +31,561). Lower it when the wasm shrinks.
+const WEB_DEMO_WASM_GZ_BUDGET: u64 = 351_561;
 
 /// Builds the web demo's wasm as an app ships it (README "How small is the wasm"): the
 /// `wasm-release` profile, then wasm-bindgen without the name and producers sections, into

@@ -56,10 +56,14 @@ impl OpfsStore {
 
     /// The folder `parts` under the root (created with `create`); `None` if it does not exist.
     async fn dir(&self, parts: &[&str], create: bool, key: &str) -> Result<Option<Dir>> {
-        let opfs = js(storage()?.get_directory()).await.map_err(|e| self.err(key, "navigator.storage.getDirectory()", &e))?;
+        let opfs =
+            js(storage()?.get_directory()).await.map_err(|e| self.err(key, "navigator.storage.getDirectory()", &e))?;
         let mut d: Dir = opfs.unchecked_into();
         for name in std::iter::once(&self.root).chain(parts) {
-            match child_dir(&d, name, create).await.map_err(|e| self.err(key, &format!("opening folder '{name}'"), &e))? {
+            match child_dir(&d, name, create)
+                .await
+                .map_err(|e| self.err(key, &format!("opening folder '{name}'"), &e))?
+            {
                 Some(c) => d = c,
                 None => return Ok(None),
             }
@@ -146,7 +150,8 @@ async fn js(p: Promise) -> std::result::Result<JsValue, JsValue> {
 
 /// A missing entry, or one of the other kind (a folder where a file was asked for).
 fn is_missing(e: &JsValue) -> bool {
-    e.dyn_ref::<web_sys::DomException>().is_some_and(|d| matches!(d.name().as_str(), "NotFoundError" | "TypeMismatchError"))
+    e.dyn_ref::<web_sys::DomException>()
+        .is_some_and(|d| matches!(d.name().as_str(), "NotFoundError" | "TypeMismatchError"))
 }
 
 async fn child_dir(d: &Dir, name: &str, create: bool) -> std::result::Result<Option<Dir>, JsValue> {
@@ -179,8 +184,10 @@ impl KeyValueStore for OpfsStore {
     /// Reads the file in slices of 8 MiB straight into the load's memory, after checking its size
     /// against what the manifest allows.
     async fn get(&self, key: &str, req: &FileRequest<'_>) -> Result<Bytes> {
-        let handle = self.file(key).await?.ok_or_else(|| self.missing(key, "no such file in the origin private file system"))?;
-        let file: web_sys::File = js(handle.get_file()).await.map_err(|e| self.err(key, "getFile()", &e))?.unchecked_into();
+        let handle =
+            self.file(key).await?.ok_or_else(|| self.missing(key, "no such file in the origin private file system"))?;
+        let file: web_sys::File =
+            js(handle.get_file()).await.map_err(|e| self.err(key, "getFile()", &e))?.unchecked_into();
         let size = file.size() as u64;
         if size == 0 && split(key).1 == MODEL_JSON {
             return Err(self.missing(key, "model.json is empty: a first save that has not committed"));
@@ -234,7 +241,9 @@ impl KeyValueStore for OpfsStore {
                 let h: FileSystemHandle = Reflect::get(&next, &"value".into()).unwrap_or_default().unchecked_into();
                 let key = format!("{base}{}", h.name());
                 match h.kind() {
-                    FileSystemHandleKind::Directory if format!("{key}/").starts_with(prefix) || key.starts_with(prefix) => {
+                    FileSystemHandleKind::Directory
+                        if format!("{key}/").starts_with(prefix) || key.starts_with(prefix) =>
+                    {
                         stack.push((h.unchecked_into(), format!("{key}/")));
                     }
                     FileSystemHandleKind::File if key.starts_with(prefix) => {
@@ -321,6 +330,7 @@ pub async fn persisted() -> Result<bool> {
 /// The origin's storage usage and quota (`navigator.storage.estimate()`).
 pub async fn estimate() -> Result<Estimate> {
     let fail = |e: &JsValue| js_storage_error(SCHEME, "opfs://", "navigator.storage.estimate()", e);
-    let est: web_sys::StorageEstimate = js(storage()?.estimate().map_err(|e| fail(&e))?).await.map_err(|e| fail(&e))?.unchecked_into();
+    let est: web_sys::StorageEstimate =
+        js(storage()?.estimate().map_err(|e| fail(&e))?).await.map_err(|e| fail(&e))?.unchecked_into();
     Ok(Estimate { usage: est.get_usage().unwrap_or(0.0) as u64, quota: est.get_quota().unwrap_or(0.0) as u64 })
 }

@@ -129,7 +129,11 @@ async fn opfs_files_are_tfjs_layout_and_tfjs_predicts_exactly() {
     }
     // Model c (4.4 MB of weights) is two 4 MiB-at-most shards, as tensorflowjs_converter writes them.
     let c = names("modelio/tfjs/c").await.unwrap();
-    assert!(c.iter().any(|f| f.ends_with(".group1-shard1of2.bin")) && c.iter().any(|f| f.ends_with(".group1-shard2of2.bin")), "{c:?}");
+    assert!(
+        c.iter().any(|f| f.ends_with(".group1-shard1of2.bin"))
+            && c.iter().any(|f| f.ends_with(".group1-shard2of2.bin")),
+        "{c:?}"
+    );
 }
 
 /// Listing reports what the save reported (weight bytes, date, topology sizes).
