@@ -203,6 +203,20 @@ async fn interrupted_saves_keep_the_previous_model() {
     assert_eq!(later.iter().filter(|f| *f == "model.json").count(), 1);
 }
 
+/// A first save that died before its `model.json`'s `close()` leaves an empty `model.json` (the
+/// file exists from `getFileHandle({create: true})` on): that is no model, to loads and to lists.
+#[wasm_bindgen_test]
+async fn empty_model_json_is_no_model() {
+    opfs_write("modelio/first/m", "model.json", &[]).await.expect("empty model.json");
+    let err = modelio::load("opfs://first/m").await.expect_err("an empty model.json loaded");
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    assert!(err.to_string().contains("has not committed"), "{err}");
+    assert!(!modelio::list_models().await.expect("list").contains_key("opfs://first/m"));
+    // The next save of that name commits normally.
+    modelio::save("opfs://first/m", &fixtures::model("a")).await.expect("save");
+    assert_same_model("first", &modelio::load("opfs://first/m").await.unwrap(), &fixtures::model("a"));
+}
+
 /// Copies and moves between `opfs://`, `indexeddb://` and `localstorage://` (through the
 /// registry: load, save, then for a move the removal), and within `opfs://`.
 #[wasm_bindgen_test]
