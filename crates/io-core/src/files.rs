@@ -36,6 +36,10 @@ use crate::weights::WeightData;
 /// The usual name of the model file.
 pub const MODEL_JSON: &str = "model.json";
 
+/// The one weight file of a model whose weights are kept as one buffer (TF.js's http upload part
+/// and `downloads://` file name; what a server names the weights of a model stored without files).
+pub const WEIGHTS_BIN: &str = "model.weights.bin";
+
 /// A route that writes model.json files: the key order it writes, how its manifest spells weight
 /// paths, and the TF.js handler it mirrors (named in errors).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use io_core::{ModelArtifacts, Result, WeightData};
 /// Name (and filename) of the model.json part.
 pub const MODEL_JSON_PART: &str = "model.json";
 /// Name (and filename) of the weights part.
-pub const WEIGHTS_PART: &str = "model.weights.bin";
+pub const WEIGHTS_PART: &str = io_core::files::WEIGHTS_BIN;
 /// The manifest path TF.js writes for the weights part.
 pub const WEIGHTS_PATH: &str = "./model.weights.bin";
 

@@ -109,6 +109,10 @@ fn js_numbers(v: &serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// Which buffers [`IdbDatabase::get_partial`] reads: given a buffer's field path in the record and
+/// its byte length, whether to read it.
+pub type BufferSelect<'s> = dyn for<'p, 'q> Fn(&'p [&'q str], u64) -> bool + Sync + 's;
+
 /// One change in an [`IdbDatabase::write`] transaction.
 #[derive(Clone, Debug, PartialEq)]
 pub enum WriteOp {
@@ -153,4 +157,39 @@ pub trait IdbDatabase: MaybeSendSync {
     /// Applies `ops` in one readwrite transaction over the stores they name: all or, on any error
     /// (quota, a missing rename source, I/O), none. `url` names the model in errors.
     async fn write(&self, ops: Vec<WriteOp>, url: &str) -> Result<()>;
+
+    /// Whether [`IdbDatabase::get_partial`] leaves unselected buffers unread (otherwise it reads
+    /// the whole record, as [`IdbDatabase::get`]).
+    fn reads_buffers_apart(&self) -> bool {
+        false
+    }
+
+    /// `store.get(key)` reading only the buffers `select` picks, by their field path in the record
+    /// (e.g. `["modelArtifacts", "weightData"]`) and byte length; the others come back as empty
+    /// [`Value::Bytes`]. By default every buffer is read and the unselected ones are emptied.
+    async fn get_partial(&self, store: &'static str, key: &str, select: &BufferSelect<'_>) -> Result<Option<Value>> {
+        fn empty_unselected(v: &mut Value, path: &mut Vec<String>, select: &BufferSelect<'_>) {
+            match v {
+                Value::Bytes(b) => {
+                    let p: Vec<&str> = path.iter().map(String::as_str).collect();
+                    if !select(&p, b.len() as u64) {
+                        *b = WeightData::default();
+                    }
+                }
+                Value::Object(fields) => {
+                    for (k, v) in fields {
+                        path.push(k.clone());
+                        empty_unselected(v, path, select);
+                        path.pop();
+                    }
+                }
+                Value::Json(_) | Value::Date(_) => {}
+            }
+        }
+        let mut record = self.get(store, key).await?;
+        if let Some(r) = &mut record {
+            empty_unselected(r, &mut Vec::new(), select);
+        }
+        Ok(record)
+    }
 }

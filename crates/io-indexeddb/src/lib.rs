@@ -29,7 +29,7 @@ use io_core::Result;
 
 #[cfg(target_arch = "wasm32")]
 pub use browser::BrowserIndexedDb;
-pub use database::{IdbDatabase, Value, WriteOp, KEY_PATH};
+pub use database::{BufferSelect, IdbDatabase, Value, WriteOp, KEY_PATH};
 pub use dump::import_dump;
 pub use models::{IndexedDbModels, SCHEME};
 #[cfg(not(target_arch = "wasm32"))]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use io_core::{Error, ModelArtifacts, ModelArtifactsInfo, Options, Result, SaveResult};
+use io_core::{Error, ModelArtifacts, ModelArtifactsInfo, ModelJson, Options, Result, SaveResult};
 use io_store_support::PathStore;
 
 use crate::database::{IdbDatabase, WriteOp};
@@ -16,6 +16,9 @@ pub const SCHEME: &str = "indexeddb";
 pub struct IndexedDbModels {
     db: Arc<dyn IdbDatabase>,
 }
+
+/// Where a `models_store` record keeps the weights.
+const WEIGHT_DATA: &[&str] = &["modelArtifacts", "weightData"];
 
 fn url(path: &str) -> String {
     format!("{SCHEME}://{path}")
@@ -89,6 +92,45 @@ impl PathStore for IndexedDbModels {
         let ops = [INFO_STORE, MODELS_STORE].map(|store| WriteOp::Delete { store, key: path.to_string() });
         self.db.write(ops.to_vec(), &url(path)).await?;
         Ok(info)
+    }
+
+    /// The model.json of the `models_store` record, its weights left unread, naming them as one
+    /// file [`io_core::files::WEIGHTS_BIN`] (when the database can leave buffers unread).
+    async fn read_model_json(&self, path: &str) -> Result<Option<bytes::Bytes>> {
+        if !self.db.reads_buffers_apart() {
+            return Ok(None);
+        }
+        let record =
+            self.db.get_partial(MODELS_STORE, path, &|p, _| p != WEIGHT_DATA).await?.ok_or_else(|| not_found(path))?;
+        let model = layout::artifacts_of(&record, &url(path))?;
+        let doc = ModelJson::for_artifacts(&model, vec![io_core::files::WEIGHTS_BIN.to_string()]);
+        Ok(Some(doc.to_bytes(io_core::artifacts::BROWSER_ORDER).into()))
+    }
+
+    /// The weights of the `models_store` record as the one file [`io_core::files::WEIGHTS_BIN`],
+    /// read only when they hold at most `limit` bytes.
+    async fn read_file(&self, path: &str, file: &str, limit: u64) -> Result<Option<bytes::Bytes>> {
+        if !self.db.reads_buffers_apart() || file != io_core::files::WEIGHTS_BIN {
+            return Ok(None);
+        }
+        let seen = std::sync::atomic::AtomicU64::new(0);
+        let select = |p: &[&str], len: u64| {
+            let wanted = p == WEIGHT_DATA;
+            if wanted {
+                seen.store(len, std::sync::atomic::Ordering::Relaxed);
+            }
+            wanted && len <= limit
+        };
+        let record = self.db.get_partial(MODELS_STORE, path, &select).await?.ok_or_else(|| not_found(path))?;
+        let len = seen.load(std::sync::atomic::Ordering::Relaxed);
+        if len > limit {
+            return Err(Error::invalid_model(
+                url(path),
+                format!("its weight data holds {len} bytes, more than the {limit} bytes its weight specs declare"),
+            ));
+        }
+        let model = layout::artifacts_of(&record, &url(path))?;
+        Ok(Some(model.weight_data.to_bytes()))
     }
 
     /// Renames both records in one transaction.

@@ -14,7 +14,7 @@ use io_store_support::rusqlite::{params, DatabaseName, OptionalExtension, Transa
 use io_store_support::{Db, SqlContext};
 use serde::{Deserialize, Serialize};
 
-use crate::database::{IdbDatabase, Value, WriteOp, KEY_PATH};
+use crate::database::{BufferSelect, IdbDatabase, Value, WriteOp, KEY_PATH};
 use crate::layout::{DATABASE, INFO_STORE, MODELS_STORE, VERSION};
 
 const STORE: &str = "indexeddb";
@@ -70,14 +70,26 @@ fn to_stored<'a>(v: &'a Value, blobs: &mut Vec<&'a WeightData>) -> Stored {
     }
 }
 
-fn from_stored(s: Stored, blob: &mut dyn FnMut(usize) -> Result<WeightData>) -> Result<Value> {
+/// Reads buffer `index` (at a field path, of a byte length) of a record.
+type ReadBlob<'a> = dyn FnMut(usize, &[String], u64) -> Result<WeightData> + 'a;
+
+/// The record of `s`, its buffers read by `blob(index, field path, byte length)` (which may leave one
+/// empty).
+fn from_stored(s: Stored, path: &mut Vec<String>, blob: &mut ReadBlob<'_>) -> Result<Value> {
     Ok(match s {
         Stored::Json(j) => Value::Json(j),
         Stored::Date(d) => Value::Date(d),
-        Stored::Blob { index, .. } => Value::Bytes(blob(index)?),
-        Stored::Object(f) => {
-            Value::Object(f.into_iter().map(|(k, v)| Ok((k, from_stored(v, blob)?))).collect::<Result<_>>()?)
-        }
+        Stored::Blob { index, byte_length } => Value::Bytes(blob(index, path, byte_length)?),
+        Stored::Object(f) => Value::Object(
+            f.into_iter()
+                .map(|(k, v)| {
+                    path.push(k.clone());
+                    let v = from_stored(v, path, blob);
+                    path.pop();
+                    Ok((k, v?))
+                })
+                .collect::<Result<_>>()?,
+        ),
     })
 }
 
@@ -106,6 +118,12 @@ impl SqliteDatabase {
 }
 
 fn read_record(tx: &Transaction<'_>, store: &str, key: &str) -> Result<Option<Value>> {
+    read_record_with(tx, store, key, &|_, _| true)
+}
+
+/// The record at `key`, reading only the buffers `select` picks (by field path and byte length);
+/// the others are left empty and never leave the database.
+fn read_record_with(tx: &Transaction<'_>, store: &str, key: &str, select: &BufferSelect<'_>) -> Result<Option<Value>> {
     let text: Option<String> = tx
         .query_row("SELECT value FROM records WHERE store = ?1 AND key = ?2", [store, key], |r| r.get(0))
         .optional()
@@ -113,7 +131,11 @@ fn read_record(tx: &Transaction<'_>, store: &str, key: &str) -> Result<Option<Va
     let Some(text) = text else { return Ok(None) };
     let stored: Stored = serde_json::from_str(&text)
         .map_err(|e| Error::storage(STORE, key, format!("corrupt record in '{store}': {e}")))?;
-    let mut blob = |idx: usize| -> Result<WeightData> {
+    let mut blob = |idx: usize, path: &[String], byte_length: u64| -> Result<WeightData> {
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        if !select(&path, byte_length) {
+            return Ok(WeightData::default());
+        }
         let data: Vec<u8> = tx
             .query_row(
                 "SELECT data FROM blobs WHERE id = (SELECT blob_id FROM record_blobs WHERE store = ?1 AND key = ?2 AND idx = ?3)",
@@ -123,7 +145,7 @@ fn read_record(tx: &Transaction<'_>, store: &str, key: &str) -> Result<Option<Va
             .at(STORE, key)?;
         Ok(WeightData::single(data))
     };
-    from_stored(stored, &mut blob).map(Some)
+    from_stored(stored, &mut Vec::new(), &mut blob).map(Some)
 }
 
 fn delete(tx: &Transaction<'_>, store: &str, key: &str) -> Result<()> {
@@ -238,5 +260,13 @@ impl IdbDatabase for SqliteDatabase {
 
     async fn write(&self, ops: Vec<WriteOp>, url: &str) -> Result<()> {
         self.db.write_within_quota(url, USED_SQL, QUOTA_RULE, |tx| ops.iter().map(|op| apply(tx, op, url)).sum())
+    }
+
+    fn reads_buffers_apart(&self) -> bool {
+        true
+    }
+
+    async fn get_partial(&self, store: &'static str, key: &str, select: &BufferSelect<'_>) -> Result<Option<Value>> {
+        self.db.read(key, |tx| read_record_with(tx, store, key, select))
     }
 }

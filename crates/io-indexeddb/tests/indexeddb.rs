@@ -168,3 +168,38 @@ fn binary_topology() {
     assert!(matches!(err, Err(Error::Unsupported { .. })), "{err:?}");
     assert!(matches!(run(r.load("localstorage://graphdef/m")), Err(Error::NotFound { .. })));
 }
+
+/// What a server reads of a stored model (`ModelStore::read_model_json` / `read_file`): the
+/// model.json without touching the weights (it still answers with the weights' blob gone from the
+/// database, where a load fails), and the weights as the one file `model.weights.bin`, read only
+/// within the limit the manifest declares.
+#[test]
+fn model_json_and_weights_are_read_apart() {
+    let (_dir, db) = fresh();
+    let m = IndexedDbModels::new(db.clone());
+    let mut model = fixtures::model("a");
+    model.model_topology = Some(io_core::Topology::GraphDef(bytes::Bytes::from_static(b"\x0a\x03abc\x12\x00")));
+    run(m.save("x", &model, &Default::default())).expect("save");
+    let want = io_core::ModelJson::for_artifacts(&model, vec![io_core::files::WEIGHTS_BIN.into()])
+        .to_bytes(io_core::artifacts::BROWSER_ORDER);
+    let json = run(m.read_model_json("x")).expect("read model.json").expect("read apart");
+    assert_eq!(String::from_utf8_lossy(&json), String::from_utf8_lossy(&want));
+    let len = model.weight_data.len() as u64;
+    let weights = run(m.read_file("x", io_core::files::WEIGHTS_BIN, len)).expect("read weights").expect("read apart");
+    assert_eq!(weights, model.weight_data.to_bytes());
+    match run(m.read_file("x", io_core::files::WEIGHTS_BIN, len - 1)) {
+        Err(Error::InvalidModel { detail, .. }) => assert!(detail.contains(&format!("{len} bytes")), "{detail}"),
+        other => panic!("weights over the limit: {other:?}"),
+    }
+    assert_eq!(run(m.read_file("x", "group1-shard1of1.bin", len)).expect("no such file"), None);
+    assert!(matches!(run(m.read_model_json("nothing-here")), Err(Error::NotFound { .. })));
+    // The weights' blob gone: a load fails, model.json is still read (it never reads the weights).
+    db.db()
+        .write("test", |tx| {
+            tx.execute_batch("DELETE FROM blobs WHERE length(data) > 7")
+                .map_err(|e| Error::storage("test", "blobs", e.to_string()))
+        })
+        .expect("delete the weights blob");
+    assert!(run(m.load("x", &Default::default())).is_err(), "the load reads the weights");
+    assert_eq!(run(m.read_model_json("x")).expect("model.json without the weights").expect("apart"), json);
+}

@@ -26,6 +26,18 @@ pub trait PathStore: MaybeSendSync + Clone + 'static {
     async fn remove(&self, path: &str) -> Result<ModelArtifactsInfo>;
     /// Moves the model at `from` to `to` in one transaction, replacing any model at `to`.
     async fn rename(&self, from: &str, to: &str) -> Result<ModelArtifactsInfo>;
+    /// [`ModelStore::read_model_json`]: the model.json of the model at `path` without reading its
+    /// weights; `Ok(None)` (the default) when the store cannot leave them unread.
+    async fn read_model_json(&self, path: &str) -> Result<Option<bytes::Bytes>> {
+        let _ = path;
+        Ok(None)
+    }
+    /// [`ModelStore::read_file`]: one weight file that [`PathStore::read_model_json`]'s model.json
+    /// names, never more than `limit` bytes; `Ok(None)` (the default) when the store cannot.
+    async fn read_file(&self, path: &str, file: &str, limit: u64) -> Result<Option<bytes::Bytes>> {
+        let _ = (path, file, limit);
+        Ok(None)
+    }
 }
 
 /// The scheme plugin of a [`PathStore`]: `open` gives the store to use for each operation
@@ -111,6 +123,14 @@ impl<S: PathStore> ModelStore for PathScheme<S> {
     }
     fn can_rename(&self) -> bool {
         true
+    }
+    async fn read_model_json(&self, path: &str) -> Result<Option<bytes::Bytes>> {
+        let path = path.to_string();
+        off_executor(&(self.open)()?, move |s| async move { s.read_model_json(&path).await }).await
+    }
+    async fn read_file(&self, path: &str, file: &str, limit: u64) -> Result<Option<bytes::Bytes>> {
+        let (path, file) = (path.to_string(), file.to_string());
+        off_executor(&(self.open)()?, move |s| async move { s.read_file(&path, &file, limit).await }).await
     }
     async fn rename(&self, from: &str, to: &str) -> Result<ModelArtifactsInfo> {
         let (from, to) = (from.to_string(), to.to_string());

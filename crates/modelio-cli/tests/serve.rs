@@ -97,6 +97,13 @@ fn serves_a_native_store_and_stops_on_sigterm() {
     rt().block_on(async {
         let list: Value = client.get(format!("{}/models", server.base)).send().await.unwrap().json().await.unwrap();
         assert_eq!(list["a"]["weightDataBytes"], 92, "{list}");
+        // Served from the store file by file: model.json names the version's one weight file.
+        let json: Value = client.get(format!("{dst}/model.json")).send().await.unwrap().json().await.unwrap();
+        let file = json["weightsManifest"][0]["paths"][0].as_str().expect("a weight path").to_string();
+        assert!(file.starts_with("@v/") && file.ends_with("/model.weights.bin"), "{json}");
+        let weights = client.get(format!("{dst}/{file}")).send().await.unwrap();
+        assert_eq!(weights.status(), 200);
+        assert_eq!(weights.bytes().await.unwrap().len(), 92);
         assert_eq!(client.delete(&dst).send().await.unwrap().status(), 200);
         assert_eq!(client.get(format!("{dst}/model.json")).send().await.unwrap().status(), 404);
     });
