@@ -111,6 +111,7 @@ const FEATURE_SETS: &[&str] = &[
     "",
     "localstorage",
     "indexeddb",
+    "opfs",
     "downloads",
     "http",
     "file",
@@ -119,7 +120,7 @@ const FEATURE_SETS: &[&str] = &[
     "s3",
     "gcs",
     "azure",
-    "localstorage,indexeddb,downloads,http,file,safetensors,zip,s3,gcs,azure",
+    "localstorage,indexeddb,opfs,downloads,http,file,safetensors,zip,s3,gcs,azure",
 ];
 
 /// Crates with wasm32 tests that run in headless Chromium (`wasm-bindgen-test`).
@@ -201,12 +202,12 @@ impl Drop for LoopbackServer {
     }
 }
 
-/// The most the web demo's shipped wasm (every browser scheme: localstorage, indexeddb, http,
+/// The most the web demo's shipped wasm (every browser scheme: localstorage, indexeddb, opfs, http,
 /// downloads) may weigh gzipped (`gzip -9`), in bytes. Not the 150 KB target of issue 15, which is
 /// not reached (BENCHMARKS.md "wasm size" says what stands in the way): the size measured with the
-/// `wasm-release` profile and wasm-bindgen without names (209,076 bytes, rustc 1.95) plus 2.5%, so
+/// `wasm-release` profile and wasm-bindgen without names, with `opfs://` (241,683 bytes, rustc 1.95) plus 2.5%, so
 /// that growth fails the test. Lower it when the wasm shrinks.
-const WEB_DEMO_WASM_GZ_BUDGET: u64 = 214_300;
+const WEB_DEMO_WASM_GZ_BUDGET: u64 = 247_725;
 
 /// Builds the web demo's wasm as an app ships it (README "How small is the wasm"): the
 /// `wasm-release` profile, then wasm-bindgen without the name and producers sections, into
@@ -301,6 +302,7 @@ const WASM_LINT_LIBS: &[&str] = &[
     "io-http",
     "io-localstorage",
     "io-indexeddb",
+    "io-opfs",
     "io-downloads",
     "io-store-support",
     "modelio",

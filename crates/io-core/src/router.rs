@@ -139,6 +139,7 @@ inventory::collect!(SchemeRegistration);
 pub const KNOWN_SCHEMES: &[(&str, &str)] = &[
     ("localstorage", "localstorage"),
     ("indexeddb", "indexeddb"),
+    ("opfs", "opfs"),
     ("downloads", "downloads"),
     ("http", "http"),
     ("https", "http"),

@@ -16,6 +16,7 @@ fn registered_schemes_equal_enabled_features() {
     assert!(!modelio::enabled_features().contains(&"file"), "file:// is native only");
     let want = enabled_schemes();
     assert!(want.iter().any(|s| s == "downloads"), "downloads:// works in the browser: {want:?}");
+    assert!(want.iter().any(|s| s == "opfs"), "opfs:// is a default feature in the browser: {want:?}");
     assert_eq!(modelio::registry().schemes(), want, "features: {:?}", modelio::enabled_features());
     let regs = modelio::registry().registrations();
     for s in &want {

@@ -19,6 +19,7 @@
 //! |----------------|------------------------|--------------------------|-------------------------------|
 //! | `localstorage` | `localstorage://`      | `window.localStorage`    | SQLite store in the profile   |
 //! | `indexeddb`    | `indexeddb://`         | IndexedDB                | SQLite store in the profile   |
+//! | `opfs`         | `opfs://`              | Origin Private File System | (not available)             |
 //! | `downloads`    | `downloads://`         | browser downloads        | a downloads folder            |
 //! | `http`         | `http://`, `https://`  | `fetch`                  | reqwest                       |
 //! | `file`         | `file://`              | (not available)          | files, crash-safe saves       |
@@ -28,7 +29,7 @@
 //! | `gcs`          | `gs://`                | (not available)          | Google Cloud Storage          |
 //! | `azure`        | `az://`                | (not available)          | Azure Blob Storage            |
 //!
-//! All but `safetensors`, `zip`, `s3`, `gcs` and `azure` are on by default. Turning a feature on is all a program does: [`registry`] makes sure every
+//! All but `safetensors`, `zip`, `s3`, `gcs` and `azure` are on by default (`opfs` does nothing natively; `file`, `safetensors`, `zip` and the object stores nothing on wasm32). Turning a feature on is all a program does: [`registry`] makes sure every
 //! enabled plugin is linked and registered exactly once, whatever the linker did with `inventory`.
 #![warn(missing_docs)]
 
@@ -71,6 +72,12 @@ pub mod http {
     pub use io_http::{BrowserRequest, Credentials, Mode};
     pub use io_http::{HttpHandler, Method, DEFAULT_BACKOFF, DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
 }
+/// `opfs://`: the origin's storage estimate and persistence, the quota error mapping, and the
+/// store itself (a `KeyValueStore` over OPFS files) for collections in other folders.
+#[cfg(all(feature = "opfs", target_arch = "wasm32"))]
+pub mod opfs {
+    pub use io_opfs::{estimate, persist, persisted, quota_error, write_error, Estimate, OpfsStore, OPFS, ROOT};
+}
 /// `indexeddb://`: natively, the SQLite profile store (quota, dumps from a browser).
 #[cfg(all(feature = "indexeddb", not(target_arch = "wasm32")))]
 pub mod indexeddb {
@@ -101,6 +108,8 @@ pub fn registry() -> &'static Registry {
         io_localstorage::register(r);
         #[cfg(feature = "indexeddb")]
         io_indexeddb::register(r);
+        #[cfg(all(feature = "opfs", target_arch = "wasm32"))]
+        io_opfs::register(r);
         #[cfg(feature = "downloads")]
         io_downloads::register(r);
         #[cfg(feature = "http")]
@@ -143,6 +152,8 @@ fn enabled_plugins() -> Vec<(&'static str, &'static [&'static str])> {
         ("localstorage", io_localstorage::SCHEMES),
         #[cfg(feature = "indexeddb")]
         ("indexeddb", io_indexeddb::SCHEMES),
+        #[cfg(all(feature = "opfs", target_arch = "wasm32"))]
+        ("opfs", io_opfs::SCHEMES),
         #[cfg(feature = "downloads")]
         ("downloads", io_downloads::SCHEMES),
         #[cfg(feature = "http")]

@@ -65,3 +65,14 @@ fn object_storage_features_register_their_schemes() {
         }
     }
 }
+
+#[test]
+fn opfs_is_browser_only() {
+    // The Origin Private File System exists only in the browser: natively the `opfs` feature adds
+    // no scheme, and `opfs://` names the feature like any scheme without its plugin.
+    assert!(!modelio::registry().schemes().iter().any(|s| s == "opfs"));
+    assert!(!modelio::enabled_features().contains(&"opfs"));
+    let err = futures::executor::block_on(modelio::load("opfs://m")).unwrap_err();
+    assert!(matches!(err, modelio::Error::SchemeDisabled { .. }), "{err}");
+    assert!(err.to_string().contains("`opfs`"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! modelio in a web page: a plain wasm-bindgen app (see `index.html` and the README).
 //!
 //! The page calls these functions; each returns a `Promise` of a JSON string that the page renders.
+//! Saves and loads report byte progress to a JS callback (`modelio::Options::on_progress`).
 //! The model is TF.js's own download of a small dense model (`fixtures/tfjs/chromium_downloads`),
 //! read with [`modelio::ModelJson`] as a TF.js app would read it from `browserFiles`.
 //! On native targets this crate is empty.
@@ -8,7 +9,7 @@
 
 #[cfg(target_arch = "wasm32")]
 mod web {
-    use modelio::{ModelArtifacts, ModelJson, WeightData};
+    use modelio::{ModelArtifacts, ModelJson, Options, WeightData};
     use wasm_bindgen::prelude::*;
 
     fn demo_model() -> Result<ModelArtifacts, JsValue> {
@@ -23,10 +24,22 @@ mod web {
         JsValue::from_str(&e.to_string())
     }
 
-    /// Saves the demo model to `url` (e.g. `indexeddb://demo`); resolves to the saved model's info (JSON).
+    /// Options reporting byte progress to `on_progress(bytes, total)` (`total` undefined when unknown).
+    fn progress(on_progress: Option<js_sys::Function>) -> Options {
+        match on_progress {
+            Some(f) => Options::new().on_progress(move |p| {
+                let total = p.total.map_or(JsValue::UNDEFINED, |t| JsValue::from_f64(t as f64));
+                let _ = f.call2(&JsValue::NULL, &JsValue::from_f64(p.bytes as f64), &total);
+            }),
+            None => Options::new(),
+        }
+    }
+
+    /// Saves the demo model to `url` (e.g. `opfs://demo`), reporting bytes written to
+    /// `on_progress(bytes, total)`; resolves to the saved model's info (JSON).
     #[wasm_bindgen]
-    pub async fn save_demo(url: String) -> Result<String, JsValue> {
-        let res = modelio::save(&url, &demo_model()?).await.map_err(err)?;
+    pub async fn save_demo(url: String, on_progress: Option<js_sys::Function>) -> Result<String, JsValue> {
+        let res = modelio::save_with(&url, &demo_model()?, &progress(on_progress)).await.map_err(err)?;
         Ok(serde_json::to_string(&res.model_artifacts_info).expect("info serializes"))
     }
 
@@ -37,10 +50,11 @@ mod web {
         Ok(serde_json::to_string(&all).expect("infos serialize"))
     }
 
-    /// Loads the model at `url` and summarizes its weights: `[{name, shape, dtype, count, min, max, mean}]`.
+    /// Loads the model at `url`, reporting bytes read to `on_progress(bytes, total)`, and summarizes
+    /// its weights: `[{name, shape, dtype, count, min, max, mean}]`.
     #[wasm_bindgen]
-    pub async fn weights_summary(url: String) -> Result<String, JsValue> {
-        let a = modelio::load(&url).await.map_err(err)?;
+    pub async fn weights_summary(url: String, on_progress: Option<js_sys::Function>) -> Result<String, JsValue> {
+        let a = modelio::load_with(&url, &progress(on_progress)).await.map_err(err)?;
         let tensors = modelio::decode_weights(&a.weight_specs, &a.weight_data).map_err(err)?;
         let rows: Vec<serde_json::Value> = tensors
             .iter()
