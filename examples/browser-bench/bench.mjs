@@ -55,6 +55,11 @@ const CASES = [
   { name: 'indexeddb 21 MiB copy to indexeddb', op: 'copy', store: 'indexeddb', size: 21 },
   { name: 'indexeddb 256 MiB save', op: 'save', store: 'indexeddb', size: 256 },
   { name: 'indexeddb 256 MiB load', op: 'load', store: 'indexeddb', size: 256 },
+  // TF.js has no opfs:// handler: modelio alone, set against TF.js's IndexedDB row of the same size.
+  { name: 'opfs 21 MiB save', op: 'save', store: 'opfs', size: 21, libs: ['modelio'], versus: 'indexeddb 21 MiB save' },
+  { name: 'opfs 21 MiB load', op: 'load', store: 'opfs', size: 21, libs: ['modelio'], versus: 'indexeddb 21 MiB load' },
+  { name: 'opfs 256 MiB save', op: 'save', store: 'opfs', size: 256, libs: ['modelio'], versus: 'indexeddb 256 MiB save' },
+  { name: 'opfs 256 MiB load', op: 'load', store: 'opfs', size: 256, libs: ['modelio'], versus: 'indexeddb 256 MiB load' },
   { name: 'http 21 MiB load (6 shards)', op: 'load', http: 'm21' },
   { name: 'http 256 MiB load (64 shards)', op: 'load', http: 'm256' },
 ].filter((c) => c.name.includes(ONLY));
@@ -241,11 +246,12 @@ const results = [];
 try {
   for (const c of CASES) {
     const runs = { modelio: [], tfjs: [] };
+    const libs = c.libs ?? LIBS;
     for (let r = 0; r < RUNS; r++) {
-      for (const lib of r % 2 ? [...LIBS].reverse() : LIBS) runs[lib].push(await runCase(c, lib));
+      for (const lib of r % 2 ? [...libs].reverse() : libs) runs[lib].push(await runCase(c, lib));
     }
-    const row = { name: c.name };
-    for (const lib of LIBS) {
+    const row = { name: c.name, versus: c.versus };
+    for (const lib of libs) {
       const rs = runs[lib];
       row[lib] = {
         ms: median(rs.map((x) => x.ms)), committedMs: median(rs.map((x) => x.committedMs)), bytes: rs[0].bytes, rss: median(rs.map((x) => x.rss)),
@@ -256,9 +262,15 @@ try {
         mem: median(rs.map((x) => x.heap + x.backing + x.wasmGrowth)), wasmGrowth: median(rs.map((x) => x.wasmGrowth)),
       };
     }
-    if (row.modelio.bytes !== row.tfjs.bytes) throw new Error(`${c.name}: modelio moved ${row.modelio.bytes} bytes, TF.js ${row.tfjs.bytes}`);
+    if (!row.tfjs) {
+      // TF.js's figures for this row: its run of the row named `versus` (same size, another store).
+      const other = results.find((x) => x.name === c.versus);
+      if (other) row.tfjs = other.tfjs;
+    }
+    if (row.tfjs && row.modelio.bytes !== row.tfjs.bytes) throw new Error(`${c.name}: modelio moved ${row.modelio.bytes} bytes, TF.js ${row.tfjs.bytes}`);
     results.push(row);
-    console.error(`${c.name}: modelio ${row.modelio.ms.toFixed(1)} ms ${JSON.stringify(row.modelio.all)} (committed ${row.modelio.committedMs.toFixed(1)}), TF.js ${row.tfjs.ms.toFixed(1)} ms ${JSON.stringify(row.tfjs.all)} (committed ${row.tfjs.committedMs.toFixed(1)})`);
+    const t = row.tfjs ? `TF.js${c.versus ? ` (${c.versus})` : ''} ${row.tfjs.ms.toFixed(1)} ms ${JSON.stringify(row.tfjs.all)} (committed ${row.tfjs.committedMs.toFixed(1)})` : 'TF.js: no row';
+    console.error(`${c.name}: modelio ${row.modelio.ms.toFixed(1)} ms ${JSON.stringify(row.modelio.all)} (committed ${row.modelio.committedMs.toFixed(1)}), ${t}`);
   }
 
   // Same bytes on both sides: modelio reads back what TF.js saved (and the http model), value by value.
@@ -301,9 +313,11 @@ try {
   out.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const [a, b] = [r.modelio, r.tfjs];
+    if (!b) continue;
+    const name = r.versus ? `${r.name} (TF.js: no opfs://; its ${r.versus.replace(/ (save|load)$/, '')} figures)` : r.name;
     const committed = (x) => (x.committedMs - x.ms > 0.5 ? ` (${x.committedMs.toFixed(1)})` : '');
     const cRatio = b.committedMs - b.ms > 0.5 ? ` (${ratio(a.committedMs, b.committedMs)})` : '';
-    out.push(`| ${r.name} | ${a.ms.toFixed(1)}${committed(a)} | ${b.ms.toFixed(1)}${committed(b)} | **${ratio(a.ms, b.ms)}**${cRatio} | ${mib(a.mem)} MiB | ${mib(b.mem)} MiB | **${ratio(a.mem, b.mem)}** | ${mib(a.heap)} / ${mib(a.backing)} / ${mib(a.wasmGrowth)} | ${mib(b.heap)} / ${mib(b.backing)} | ${mib(a.rss)} / ${mib(b.rss)} |`);
+    out.push(`| ${name} | ${a.ms.toFixed(1)}${committed(a)} | ${b.ms.toFixed(1)}${committed(b)} | **${ratio(a.ms, b.ms)}**${cRatio} | ${mib(a.mem)} MiB | ${mib(b.mem)} MiB | **${ratio(a.mem, b.mem)}** | ${mib(a.heap)} / ${mib(a.backing)} / ${mib(a.wasmGrowth)} | ${mib(b.heap)} / ${mib(b.backing)} | ${mib(a.rss)} / ${mib(b.rss)} |`);
   }
   if (big) {
     out.push('');

@@ -281,16 +281,20 @@ pub struct Receiving<'r, 'a> {
 impl Receiving<'_, '_> {
     /// Takes the next piece; an error once the file holds more than allowed (or the load is cancelled).
     pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
-        self.req.take(chunk.len())?;
-        let end = self.filled + chunk.len();
-        match self.buf.get_mut(self.filled..end) {
-            Some(dst) => dst.copy_from_slice(chunk),
-            None => {
-                // Longer than announced (the caller then refuses it) or of unknown size: grow.
-                self.buf.truncate(self.filled);
-                self.buf.extend_from_slice(chunk);
-            }
+        self.push_with(chunk.len(), |dst| dst.copy_from_slice(chunk))
+    }
+
+    /// [`push`](Self::push) for a piece of `len` bytes that `fill` copies into its place in the
+    /// buffer itself (e.g. straight out of a JavaScript array: one copy instead of two).
+    pub fn push_with(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) -> Result<()> {
+        self.req.take(len)?;
+        let end = self.filled + len;
+        if self.buf.len() < end {
+            // Longer than announced (the caller then refuses it) or of unknown size: grow.
+            self.buf.truncate(self.filled);
+            self.buf.resize(end, 0);
         }
+        fill(&mut self.buf[self.filled..end]);
         self.filled = end;
         Ok(())
     }

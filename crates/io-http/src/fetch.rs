@@ -66,9 +66,7 @@ async fn read_body(mut resp: Response, url: &str, req: &FileRequest<'_>) -> Resu
     let declared = resp.content_length();
     // A piece of the load's memory is zeroed and as long as announced; else a growing buffer.
     let mut received = req.receive(declared)?;
-    while let Some(chunk) = resp.chunk(url).await? {
-        received.push(chunk)?;
-    }
+    while resp.read_into(url, &mut received).await? {}
     match declared {
         Some(n) if n != received.len() as u64 => Err(length_error(url, n, received.len() as u64)),
         _ => Ok(received.finish()),

@@ -127,8 +127,8 @@ impl Response {
         self.inner.headers().get("content-length").ok().flatten()?.trim().parse().ok()
     }
 
-    /// The next piece of the body, `None` at its end.
-    pub async fn chunk(&mut self, url: &str) -> Result<Option<&[u8]>> {
+    /// The next piece of the body as the browser's stream gives it, `None` at its end.
+    async fn js_chunk(&mut self, url: &str) -> Result<Option<Uint8Array>> {
         if self.reader.is_none() {
             let Some(body) = self.inner.body() else { return Ok(None) };
             self.reader = Some(body.get_reader().unchecked_into());
@@ -139,7 +139,21 @@ impl Response {
         if next.get_done().unwrap_or(false) {
             return Ok(None);
         }
-        let bytes: Uint8Array = next.get_value().unchecked_into();
+        Ok(Some(next.get_value().unchecked_into()))
+    }
+
+    /// Reads the next piece of the body into `received`, copied once, straight from the browser's
+    /// array into the load's memory; `false` at the body's end.
+    pub async fn read_into(&mut self, url: &str, received: &mut io_core::files::Receiving<'_, '_>) -> Result<bool> {
+        match self.js_chunk(url).await? {
+            Some(bytes) => received.push_with(bytes.length() as usize, |dst| bytes.copy_to(dst)).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// The next piece of the body, `None` at its end.
+    pub async fn chunk(&mut self, url: &str) -> Result<Option<&[u8]>> {
+        let Some(bytes) = self.js_chunk(url).await? else { return Ok(None) };
         self.chunk.resize(bytes.length() as usize, 0);
         bytes.copy_to(&mut self.chunk);
         Ok(Some(&self.chunk))

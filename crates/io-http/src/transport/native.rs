@@ -29,6 +29,14 @@ impl Response {
         self.inner.content_length()
     }
 
+    /// Reads the next piece of the body into `received`; `false` at the body's end.
+    pub async fn read_into(&mut self, url: &str, received: &mut io_core::files::Receiving<'_, '_>) -> Result<bool> {
+        match self.chunk(url).await? {
+            Some(c) => received.push(c).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
     /// The next piece of the body, `None` at its end.
     pub async fn chunk(&mut self, url: &str) -> Result<Option<&[u8]>> {
         match self.inner.chunk().await.map_err(|e| network(url, e))? {
