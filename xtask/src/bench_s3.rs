@@ -142,14 +142,13 @@ const NOTES: &str = "- Requests: a load makes 65 GETs (model.json, then the 64 s
 shard is read as ranges (only objects over 16 MiB are). The save PUTs 64 shards 8 at a time, then \
 model.json, and reads the previous model.json once; `modelio cp` also reads the 256 MiB `file://` source first \
 (the \"file:// load alone\" time).\n\
-- The load against curl moves with the other work on the 2 shared cores (SeaweedFS serving, other builds): \
-earlier runs of this benchmark on 2026-11-29 gave 0.90x, 1.22x and 1.45x (best of 5, not interleaved) and \
-0.91x (interleaved, as here, minutes before this run); load averages 9 to 4. The verdict flips from run to \
-run; this table's is one draw. curl writes to \
-/dev/null; modelio keeps the 256 MiB in fresh memory (about 65,000 page faults of 4 KiB, which the `http` section \
-measured at ~0.1 s of CPU in this VM) and hands each body chunk from the crate's tokio runtime to the loader \
-through a channel. Handing over every chunk the body already held in one message was tried (2026-11-29): \
-one run, 1.55x, showed no gain in this noise, so it was not kept. Not profiled further for s3.\n";
+- The load against curl: on a busy machine earlier runs gave 0.90x to 1.45x; on a quiet one (nothing but this \
+benchmark; 2026-11-29) two runs gave 1.30x and 1.32x, so the miss is real, not noise. curl writes to /dev/null; \
+modelio keeps the 256 MiB in fresh memory (about 65,000 page faults of 4 KiB, populated ahead by a helper \
+thread, ~0.1 s of CPU in this VM per the `http` section) and copies every body chunk into it, on the same 2 \
+cores SeaweedFS serves from. Handing over the chunks the body already held in one message was tried: no \
+gain seen. Not profiled further; what would be measured next: the load without the prefault thread (its CPU \
+competes with SeaweedFS here), and curl writing into memory (/dev/shm) as a second reference.\n";
 
 /// The anonymous HTTP URLs of model.json and of the weight objects the stored model.json names.
 fn object_urls(endpoint: &str, model: &Path) -> Result<Vec<String>, String> {
