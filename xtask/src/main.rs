@@ -209,25 +209,24 @@ impl Drop for LoopbackServer {
 /// that growth fails the test. Lower it when the wasm shrinks.
 const WEB_DEMO_WASM_GZ_BUDGET: u64 = 247_725;
 
-/// Builds the web demo's wasm as an app ships it (README "How small is the wasm"): the
-/// `wasm-release` profile, then wasm-bindgen without the name and producers sections, into
+/// Builds the web demo's wasm as an app ships it (README "How small is the wasm") into
 /// examples/web-demo/pkg. Returns the shipped `.wasm`.
 fn web_demo_wasm() -> Result<PathBuf, String> {
-    run(cargo().args([
-        "build",
-        "--profile",
-        "wasm-release",
-        "--target",
-        "wasm32-unknown-unknown",
-        "-p",
-        "modelio-web-demo",
-    ]))?;
-    let wasm = target_dir().join("wasm32-unknown-unknown/wasm-release/modelio_web_demo.wasm");
+    ship_wasm("modelio-web-demo", "examples/web-demo/pkg")
+}
+
+/// Builds the wasm32 cdylib `package` as an app ships it: the `wasm-release` profile, then
+/// wasm-bindgen (`--target web`) without the name and producers sections, into `out_dir` (relative
+/// to the workspace root). Returns the shipped `.wasm`.
+fn ship_wasm(package: &str, out_dir: &str) -> Result<PathBuf, String> {
+    run(cargo().args(["build", "--profile", "wasm-release", "--target", "wasm32-unknown-unknown", "-p", package]))?;
+    let stem = package.replace('-', "_");
+    let wasm = target_dir().join(format!("wasm32-unknown-unknown/wasm-release/{stem}.wasm"));
     run(Command::new("wasm-bindgen")
         .args(["--target", "web", "--remove-name-section", "--remove-producers-section"])
-        .args(["--out-dir", "examples/web-demo/pkg"])
+        .args(["--out-dir", out_dir])
         .arg(&wasm))?;
-    Ok(root().join("examples/web-demo/pkg/modelio_web_demo_bg.wasm"))
+    Ok(root().join(out_dir).join(format!("{stem}_bg.wasm")))
 }
 
 /// The size of `file` and of its `gzip -9` output, in bytes.
@@ -375,20 +374,7 @@ fn bench(name: Option<&str>) -> Res {
 fn bench_browser() -> Res {
     let peer = install::npm_peer()?;
     install::wasm_browser()?;
-    run(cargo().args([
-        "build",
-        "--profile",
-        "wasm-release",
-        "--target",
-        "wasm32-unknown-unknown",
-        "-p",
-        "modelio-browser-bench",
-    ]))?;
-    let wasm = target_dir().join("wasm32-unknown-unknown/wasm-release/modelio_browser_bench.wasm");
-    run(Command::new("wasm-bindgen")
-        .args(["--target", "web", "--remove-name-section", "--remove-producers-section"])
-        .args(["--out-dir", "examples/browser-bench/page/pkg"])
-        .arg(&wasm))?;
+    ship_wasm("modelio-browser-bench", "examples/browser-bench/page/pkg")?;
     let json = target_dir().join("browser-bench.json");
     run(Command::new("node")
         .arg("examples/browser-bench/bench.mjs")
