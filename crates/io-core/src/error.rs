@@ -24,7 +24,7 @@ pub enum Error {
         registered: Vec<String>,
     },
     /// modelio knows the scheme, but the plugin for it was not compiled in.
-    #[error("no handler for URL '{url}': scheme '{scheme}://' needs the Cargo feature `{feature}` of the `modelio` crate (registered schemes: {})", list(.registered))]
+    #[error("no handler for URL '{url}': scheme '{scheme}://' needs the Cargo feature `{feature}` of the `modelio` crate{} (registered schemes: {})", target_note(.scheme), list(.registered))]
     SchemeDisabled {
         /// The URL as given.
         url: String,
@@ -250,6 +250,25 @@ impl Error {
                 detail,
             },
             other => other,
+        }
+    }
+}
+
+/// Where a known scheme's plugin exists when it is not on this target (the feature alone does not
+/// bring it here).
+fn target_note(scheme: &str) -> &'static str {
+    if cfg!(target_arch = "wasm32") {
+        match scheme {
+            "file" | "safetensors" | "zip" => {
+                ", in a native build: it reads and writes the file system, which a browser does not have"
+            }
+            "s3" | "gs" | "az" => ", in a native build: the object-store client does not run in a browser",
+            _ => "",
+        }
+    } else {
+        match scheme {
+            "opfs" => ", in a browser build (wasm32): it is the browser's Origin Private File System",
+            _ => "",
         }
     }
 }

@@ -40,6 +40,7 @@ fn disabled_known_scheme_names_the_feature() {
     };
     assert!(matches!(err, modelio::Error::SchemeDisabled { .. }), "{err}");
     assert!(err.to_string().contains("`file`"), "{err}");
+    assert!(err.to_string().contains("in a native build"), "{err}");
 }
 
 #[wasm_bindgen_test]

@@ -75,4 +75,5 @@ fn opfs_is_browser_only() {
     let err = futures::executor::block_on(modelio::load("opfs://m")).unwrap_err();
     assert!(matches!(err, modelio::Error::SchemeDisabled { .. }), "{err}");
     assert!(err.to_string().contains("`opfs`"), "{err}");
+    assert!(err.to_string().contains("in a browser build (wasm32)"), "{err}");
 }
