@@ -147,8 +147,10 @@ benchmark; 2026-11-29) two runs gave 1.30x and 1.32x, so the miss is real, not n
 modelio keeps the 256 MiB in fresh memory (about 65,000 page faults of 4 KiB, populated ahead by a helper \
 thread, ~0.1 s of CPU in this VM per the `http` section) and copies every body chunk into it, on the same 2 \
 cores SeaweedFS serves from. Handing over the chunks the body already held in one message was tried: no \
-gain seen. Not profiled further; what would be measured next: the load without the prefault thread (its CPU \
-competes with SeaweedFS here), and curl writing into memory (/dev/shm) as a second reference.\n";
+gain seen. The prefault thread is not the cause: a run without it (a temporary switch, 2026-11-29) loaded in \
+426.6 ms against curl's 288.6 ms. Not profiled further; what would be measured next: where the load's CPU \
+goes (object_store, the hand-over of chunks to the loader, the copy), and curl writing into memory (/dev/shm) \
+as a second reference.\n";
 
 /// The anonymous HTTP URLs of model.json and of the weight objects the stored model.json names.
 fn object_urls(endpoint: &str, model: &Path) -> Result<Vec<String>, String> {
