@@ -202,30 +202,10 @@ pub trait IdbDatabase: MaybeSendSync {
 
     /// `store.get(key)` reading only the buffers `select` picks, by their field path in the record
     /// (e.g. `["modelArtifacts", "weightData"]`) and byte length; the others come back as empty
-    /// [`Value::Bytes`]. By default every buffer is read and the unselected ones are emptied.
+    /// [`Value::Bytes`] when [`IdbDatabase::reads_buffers_apart`]. By default (a backend that cannot
+    /// leave buffers unread) the whole record, as [`IdbDatabase::get`].
     async fn get_partial(&self, store: &'static str, key: &str, select: &BufferSelect<'_>) -> Result<Option<Value>> {
-        fn empty_unselected(v: &mut Value, path: &mut Vec<String>, select: &BufferSelect<'_>) {
-            match v {
-                Value::Bytes(b) => {
-                    let p: Vec<&str> = path.iter().map(String::as_str).collect();
-                    if !select(&p, b.len() as u64) {
-                        *b = WeightData::default();
-                    }
-                }
-                Value::Object(fields) => {
-                    for (k, v) in fields {
-                        path.push(k.clone());
-                        empty_unselected(v, path, select);
-                        path.pop();
-                    }
-                }
-                Value::Json(_) | Value::Date(_) => {}
-            }
-        }
-        let mut record = self.get(store, key).await?;
-        if let Some(r) = &mut record {
-            empty_unselected(r, &mut Vec::new(), select);
-        }
-        Ok(record)
+        let _ = select;
+        self.get(store, key).await
     }
 }
