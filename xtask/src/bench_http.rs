@@ -48,7 +48,7 @@ pub fn run_bench() -> Res {
     let model = dir.join("model");
     write_model(&model)?;
     let port = free_port()?;
-    let (mut server, server_name) = start_server(&dir, &model, port)?;
+    let (mut server, server_name) = start_server(&dir, &model, port, None)?;
     let result = measure_all(&peer, port);
     stop(&mut server);
     let measures = result?;
@@ -94,11 +94,23 @@ pub(crate) fn free_port() -> Result<u16, String> {
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
 
-/// nginx (if installed) or Python's http.server, on 127.0.0.1:`port`, serving `model`'s parent.
-pub(crate) fn start_server(dir: &Path, model: &Path, port: u16) -> Result<(Child, String), String> {
+/// nginx (if installed) or Python's http.server, on 127.0.0.1:`port`, serving `model`'s parent;
+/// nginx's files (config, pid, error log) go into `dir`. `access_log`: the file nginx logs each
+/// request to in its default `combined` format, as Debian's `/etc/nginx/nginx.conf` has it
+/// (`None`: `access_log off`).
+pub(crate) fn start_server(
+    dir: &Path,
+    model: &Path,
+    port: u16,
+    access_log: Option<&Path>,
+) -> Result<(Child, String), String> {
     let root_dir = model.parent().expect("model has a parent");
     let child = if Path::new("/usr/sbin/nginx").exists() {
         let conf = dir.join("nginx.conf");
+        let log = match access_log {
+            Some(p) => format!("access_log {};", p.display()),
+            None => "access_log off;".to_string(),
+        };
         let user = if Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n")) {
             "user root;"
         } else {
@@ -107,7 +119,7 @@ pub(crate) fn start_server(dir: &Path, model: &Path, port: u16) -> Result<(Child
         std::fs::write(
             &conf,
             format!(
-                "{user}\ndaemon off;\nworker_processes 2;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log;\nevents {{ worker_connections 256; }}\nhttp {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  client_body_temp_path {d}/tmp;\n  types {{ application/json json; application/octet-stream bin; }}\n  server {{ listen 127.0.0.1:{port}; root {r}; }}\n}}\n",
+                "{user}\ndaemon off;\nworker_processes 2;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log;\nevents {{ worker_connections 256; }}\nhttp {{\n  {log}\n  sendfile on;\n  tcp_nopush on;\n  client_body_temp_path {d}/tmp;\n  types {{ application/json json; application/octet-stream bin; }}\n  server {{ listen 127.0.0.1:{port}; root {r}; }}\n}}\n",
                 d = dir.display(),
                 r = root_dir.display()
             ),

@@ -270,23 +270,22 @@ fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
 
 /// The access middleware: Host, Origin/CORS, read-only, tokens; then the audit line of a write.
 pub(crate) async fn guard(State(g): State<Arc<Guard>>, mut req: Request, next: Next) -> Response {
-    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_string);
+    let headers = req.headers();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let Some(host) = host.filter(|h| g.access.host_allowed(h, g.bound)) else {
         return refuse(
             StatusCode::FORBIDDEN,
             "this server does not answer for that Host name (start it with --allowed-host NAME to add one)",
         );
     };
-    let origin = req.headers().get(header::ORIGIN).cloned();
-    let same_origin = origin.as_ref().is_some_and(|o| o.as_bytes() == format!("{}://{host}", g.scheme).as_bytes());
-    let origin = origin.filter(|_| !same_origin);
+    // An Origin naming this server as the client reached it is same-origin: no CORS rule applies.
+    let origin = headers.get(header::ORIGIN).filter(|o| !same_origin(o.as_bytes(), g.scheme, host)).cloned();
     if let Some(o) = &origin {
         if let Some(answer) = g.cors.preflight(&req, o) {
             return answer;
         }
     }
-    let method = req.method().clone();
-    let write = is_write(&method);
+    let write = is_write(req.method());
     if let Some(o) = &origin {
         if !g.cors.allows(o, write) {
             let what = if write { "write" } else { "read" };
@@ -296,27 +295,35 @@ pub(crate) async fn guard(State(g): State<Arc<Guard>>, mut req: Request, next: N
             return r;
         }
     }
-    let path = req.uri().path().to_string();
-    let name = model_name(&path).map(str::to_string);
+    let name = model_name(req.uri().path());
     let id = |t: Option<&Token>| t.map_or_else(|| "anonymous".to_string(), |t| t.id.clone());
-    let token = match authorize(&g.access, &req, write, name.as_deref()) {
+    let token = match authorize(&g.access, &req, write, name) {
         Ok(t) => t,
         Err((t, mut r)) => {
             g.cors.decorate(&mut r, origin.as_ref(), write);
             if write {
-                audit(&method, name.as_deref(), &r, &id(t));
+                audit(req.method(), name, &r, &id(t));
             }
             return *r;
         }
     };
-    let token_id = id(token);
-    req.extensions_mut().insert(TokenId(token_id.clone()));
+    // What the audit line needs once the request has been handed on (reads log no audit line).
+    let audit_of = write.then(|| (req.method().clone(), name.map(str::to_string), id(token)));
+    req.extensions_mut().insert(TokenId(id(token)));
     let mut resp = next.run(req).await;
     g.cors.decorate(&mut resp, origin.as_ref(), write);
-    if write {
+    if let Some((method, name, token_id)) = audit_of {
         audit(&method, name.as_deref(), &resp, &token_id);
     }
     resp
+}
+
+/// Whether `origin` is `scheme://host`: the page is on this very server.
+fn same_origin(origin: &[u8], scheme: &str, host: &str) -> bool {
+    origin
+        .strip_prefix(scheme.as_bytes())
+        .and_then(|rest| rest.strip_prefix(b"://"))
+        .is_some_and(|rest| rest == host.as_bytes())
 }
 
 /// The audit line of a write or delete (refused ones included): the action, the model, the version a

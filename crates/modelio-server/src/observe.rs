@@ -63,10 +63,10 @@ struct CacheLabel {
 struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
-    durations: Family<RouteLabel, Histogram>,
-    received: Family<RouteLabel, Counter>,
-    sent: Family<RouteLabel, Counter>,
     cache: Family<CacheLabel, Counter>,
+    /// The per-route series of `durations`, `received` and `sent`, made once for every route
+    /// [`route_of`] can name, so that a request looks none of them up.
+    per_route: Vec<(&'static str, RouteMetrics)>,
     connections: Gauge,
     uploads_refused: Counter,
     body_timeouts: Counter,
@@ -98,8 +98,28 @@ fn metrics() -> &'static Metrics {
         registry.register("uploads_refused", "Uploads refused with 503 (too many at once)", uploads_refused.clone());
         let body_timeouts = Counter::default();
         registry.register("body_timeouts", "Request bodies cut off for sending nothing", body_timeouts.clone());
-        Metrics { registry, requests, durations, received, sent, cache, connections, uploads_refused, body_timeouts }
+        let per_route = ROUTES
+            .iter()
+            .map(|&route| {
+                let label = RouteLabel { route };
+                let handles = RouteMetrics {
+                    duration: durations.get_or_create(&label).clone(),
+                    received: received.get_or_create(&label).clone(),
+                    sent: sent.get_or_create(&label).clone(),
+                };
+                (route, handles)
+            })
+            .collect();
+        Metrics { registry, requests, cache, per_route, connections, uploads_refused, body_timeouts }
     })
+}
+
+impl Metrics {
+    /// The series of `route` (one of [`ROUTES`]; anything else counts as `other`).
+    fn route(&self, route: &str) -> &RouteMetrics {
+        let found = self.per_route.iter().find(|(r, _)| *r == route);
+        &found.unwrap_or(&self.per_route[ROUTES.len() - 1]).1
+    }
 }
 
 /// Counts a read-cache lookup (`hit`: served from the cache without loading the model).
@@ -123,7 +143,17 @@ pub(crate) fn body_timed_out() {
     metrics().body_timeouts.inc();
 }
 
-/// The metrics label of a path.
+/// One route's series (handles sharing the families' values).
+struct RouteMetrics {
+    duration: Histogram,
+    received: Counter,
+    sent: Counter,
+}
+
+/// Every label [`route_of`] gives.
+const ROUTES: [&str; 8] = ["list", "healthz", "metrics", "model.json", "versions", "file", "model", "other"];
+
+/// The metrics label of a path (one of [`ROUTES`]).
 pub(crate) fn route_of(path: &str) -> &'static str {
     match path {
         "/models" | "/models/" => "list",
@@ -152,7 +182,8 @@ struct Record {
     client: Option<SocketAddr>,
     status: u16,
     start: Instant,
-    bytes_in: Arc<AtomicU64>,
+    /// The request body's byte count (`None`: the request has no body).
+    bytes_in: Option<Arc<AtomicU64>>,
     bytes_out: u64,
 }
 
@@ -160,7 +191,7 @@ impl Drop for Record {
     fn drop(&mut self) {
         let m = metrics();
         let elapsed = self.start.elapsed();
-        let bytes_in = self.bytes_in.load(Ordering::Relaxed);
+        let bytes_in = self.bytes_in.as_ref().map_or(0, |b| b.load(Ordering::Relaxed));
         m.requests
             .get_or_create(&RequestLabels {
                 route: self.route,
@@ -168,9 +199,10 @@ impl Drop for Record {
                 status: self.status,
             })
             .inc();
-        m.durations.get_or_create(&RouteLabel { route: self.route }).observe(elapsed.as_secs_f64());
-        m.received.get_or_create(&RouteLabel { route: self.route }).inc_by(bytes_in);
-        m.sent.get_or_create(&RouteLabel { route: self.route }).inc_by(self.bytes_out);
+        let h = m.route(self.route);
+        h.duration.observe(elapsed.as_secs_f64());
+        h.received.inc_by(bytes_in);
+        h.sent.inc_by(self.bytes_out);
         let client = Client(self.client);
         tracing::info!(
             target: "modelio::request",
@@ -219,7 +251,8 @@ fn duration_ms(d: Duration) -> f64 {
 /// abandoned), logs the request line and records its metrics.
 pub(crate) async fn observe(req: Request, next: Next) -> Response {
     let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let bytes_in = Arc::new(AtomicU64::new(0));
+    // A request without a body (most GETs) needs no counter around it.
+    let bytes_in = (!body_is_empty(&req)).then(|| Arc::new(AtomicU64::new(0)));
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let mut record = Record {
@@ -232,11 +265,19 @@ pub(crate) async fn observe(req: Request, next: Next) -> Response {
         bytes_in: bytes_in.clone(),
         bytes_out: 0,
     };
-    let body = Body::new(Counted { inner: body, count: CountInto::Shared(bytes_in), record: None });
+    let body = match bytes_in {
+        Some(count) => Body::new(Counted { inner: body, count: CountInto::Shared(count), record: None }),
+        None => body,
+    };
     let resp = next.run(Request::from_parts(parts, body)).await;
     record.status = resp.status().as_u16();
     let (parts, body) = resp.into_parts();
     Response::from_parts(parts, Body::new(Counted { inner: body, count: CountInto::Record, record: Some(record) }))
+}
+
+/// Whether the request's body is known to be empty (no Content-Length or 0, and not chunked).
+fn body_is_empty(req: &Request) -> bool {
+    req.body().is_end_stream()
 }
 
 enum CountInto {
@@ -319,4 +360,22 @@ async fn metrics_text(State(cfg): State<Arc<ServeConfig>>) -> Response {
         text,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_has_its_series_and_unknown_ones_count_as_other() {
+        let paths = ["/models", "/healthz", "/metrics", "/models/a/model.json", "/models/a/versions"];
+        let more = ["/models/a/x.bin", "/models/a", "/nope"];
+        for p in paths.iter().chain(&more) {
+            assert!(ROUTES.contains(&route_of(p)), "{p} -> {}", route_of(p));
+        }
+        let m = metrics();
+        assert_eq!(ROUTES[ROUTES.len() - 1], "other");
+        assert!(std::ptr::eq(m.route("not a route"), m.route("other")));
+        assert!(!std::ptr::eq(m.route("file"), m.route("other")));
+    }
 }
