@@ -62,7 +62,9 @@ pub fn run_all() -> Res {
 
     let body = format!(
         "## cli\n\n`cargo xtask bench cli` (the `modelio` command, native stores, `modelio serve`). Machine: {}. \
-         Release build, page cache warm, best of {RUNS} runs (wrk: one 10 s run per server). The limit and `modelio::load` are \
+         Release build, page cache warm, best of {RUNS} runs (wrk: best of {WRK_ROUNDS} rounds of {WRK_SECONDS} s, the servers interleaved; \
+         `modelio serve` logs every request, one line to a file, and is compared with nginx doing the same, \
+         as Debian configures it, and with nginx's `access_log off`). The limit and `modelio::load` are \
          timed in-process (buffers dropped outside the timing); `modelio` commands as whole processes. \
          The limit reads into one fresh `Vec` (one page fault per 4 KiB inside the copies); modelio's file load reads \
          into one allocation populated ahead by a helper thread (`io_core::buffer`), so its faults overlap the copies \
