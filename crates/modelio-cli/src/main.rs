@@ -12,6 +12,7 @@ use clap::Parser;
 mod cli;
 mod failure;
 mod info;
+mod logwriter;
 mod manage;
 mod output;
 mod progress;

@@ -7,6 +7,7 @@ use modelio_server::{ServeConfig, Server};
 
 use crate::cli::{LogFormat, ServeArgs};
 use crate::failure::{CmdResult, Failure};
+use crate::logwriter;
 use crate::output::Output;
 
 /// The environment variable holding one write token (id `env` in logs).
@@ -42,28 +43,19 @@ pub async fn run(args: &ServeArgs, out: &Output) -> CmdResult {
     Ok(())
 }
 
-/// The most log bytes written to stderr in one `write`.
-const LOG_BUFFER_BYTES: usize = 64 << 10;
-
-/// Logs on stderr: `RUST_LOG` (default `info`), text or JSON lines. The lines are handed to a
-/// writer thread (`tracing-appender`), which writes all the lines queued up by then with one
-/// `write` per [`LOG_BUFFER_BYTES`]: a loaded server makes one system call per batch of lines, not
-/// one per request (with the log in a file, that call was 15% of a model.json GET's cost), and a
-/// request does not wait on the disk unless the queue is full. No line is dropped: a full queue
-/// makes the logging request wait. Dropping the returned guard writes out what is queued.
-fn init_logs(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+/// Logs on stderr: `RUST_LOG` (default `info`), text or JSON lines, written in batches by a
+/// writer thread ([`crate::logwriter`]: at most 50 ms after they are logged, never blocking a
+/// request on the disk). Dropping the returned flusher writes out what is waiting.
+fn init_logs(format: LogFormat) -> Option<logwriter::Flusher> {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("modelio-log")
-        .finish(std::io::BufWriter::with_capacity(LOG_BUFFER_BYTES, std::io::stderr()));
+    let (writer, flusher) = logwriter::stderr();
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
-    guard
+    flusher
 }
 
 /// The server configuration the options describe (`env_token`: the value of `MODELIO_TOKEN`).
