@@ -96,8 +96,9 @@ pub(crate) fn free_port() -> Result<u16, String> {
 
 /// nginx (if installed) or Python's http.server, on 127.0.0.1:`port`, serving `model`'s parent;
 /// nginx's files (config, pid, error log) go into `dir`. `access_log`: the file nginx logs each
-/// request to in its default `combined` format, as Debian's `/etc/nginx/nginx.conf` has it
-/// (`None`: `access_log off`).
+/// request to in its default `combined` format, as Debian's `/etc/nginx/nginx.conf` has it, but
+/// written in batches (`buffer=64k flush=50ms`) as `modelio serve` writes its log (`None`:
+/// `access_log off`).
 pub(crate) fn start_server(
     dir: &Path,
     model: &Path,
@@ -108,7 +109,7 @@ pub(crate) fn start_server(
     let child = if Path::new("/usr/sbin/nginx").exists() {
         let conf = dir.join("nginx.conf");
         let log = match access_log {
-            Some(p) => format!("access_log {};", p.display()),
+            Some(p) => format!("access_log {} combined buffer=64k flush=50ms;", p.display()),
             None => "access_log off;".to_string(),
         };
         let user = if Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n")) {
