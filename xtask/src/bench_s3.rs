@@ -160,14 +160,18 @@ shard is read as ranges (only objects over 16 MiB are). The save PUTs 64 shards 
 model.json, and reads the previous model.json once; `modelio cp` also reads the 256 MiB `file://` source first \
 (the \"file:// load alone\" time).\n\
 - The load against curl: on a busy machine earlier runs gave 0.90x to 1.45x; on a quiet one (nothing but this \
-benchmark; 2026-11-29) two runs gave 1.30x and 1.32x, so the miss is real, not noise. curl writes to /dev/null; \
-modelio keeps the 256 MiB in fresh memory (about 65,000 page faults of 4 KiB, populated ahead by a helper \
-thread, ~0.1 s of CPU in this VM per the `http` section) and copies every body chunk into it, on the same 2 \
-cores SeaweedFS serves from. Handing over the chunks the body already held in one message was tried: no \
-gain seen. The prefault thread is not the cause: a run without it (a temporary switch, 2026-11-29) loaded in \
-426.6 ms against curl's 288.6 ms. Not profiled further; what would be measured next: where the load's CPU \
-goes (object_store, the hand-over of chunks to the loader, the copy), and curl writing into memory (/dev/shm) \
-as a second reference.\n";
+benchmark) runs gave 1.30x and 1.32x (2026-11-29, session 7) and 1.46x and 1.26x (2026-11-29, session 8), so \
+the miss is real, not noise. The cause is CPU, not waiting: SeaweedFS needs ~0.44 s of CPU to serve the 256 \
+MiB, curl ~0.1 s, modelio ~0.37 s (`/usr/bin/time`, /proc), on 2 cores. curl writes to /dev/null; modelio \
+keeps the 256 MiB in fresh memory: perf puts ~38% of its CPU in populating those 65,000 pages (the helper \
+thread's `MADV_POPULATE_WRITE`: clearing, memcg charging, LRU), ~11% in copying each body chunk out of hyper's \
+buffer and ~11% in the kernel's receive copy. A run without the prefault thread (a temporary switch) was \
+slower (426.6 ms against curl's 288.6 ms); a crate runtime of one thread instead of two showed no difference. \
+curl keeping the bytes in memory (files on /dev/shm, the row above) pays the same page cost and is slower than \
+modelio. What would close the gap to curl-to-/dev/null: not populating fresh pages per load (huge pages, \
+measured and refused in the `http` section: 2-3x slower once the hypervisor has taken the free 2 MiB blocks \
+back; or reusing one process's memory across loads, which a one-shot load cannot), or receiving straight into \
+the load's buffer (object_store's client hands out its own chunks).\n";
 
 /// The anonymous HTTP URLs of model.json and of the weight objects the stored model.json names.
 fn object_urls(endpoint: &str, model: &Path) -> Result<Vec<String>, String> {
