@@ -179,7 +179,7 @@ impl Options {
 
     /// The conversion applied to `artifacts` (`None` without one). Called through the function
     /// [`Options::convert`] stored, so an app that never converts does not link the conversion code
-    /// (a wasm32 page saves 25 KB; BENCHMARKS.md "wasm size").
+    /// (about 25 KB of a wasm32 page; BENCHMARKS.md "wasm size").
     pub(crate) fn apply_conversion(&self, artifacts: &crate::ModelArtifacts) -> Option<Result<crate::ModelArtifacts>> {
         self.conversion.as_ref().map(|(c, apply)| apply(c, artifacts))
     }
