@@ -6,7 +6,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::json::{kind_of_text, raw_entries, RawJson};
+use crate::json::text::{self, Reader};
+use crate::json::{kind_of_text, raw_entries, schema, RawJson};
 use crate::weights::WeightData;
 
 /// The default cap on the size of a model.json, 256 MiB (see [`ModelJson::parse_with_limit`]).
@@ -488,7 +489,9 @@ fn write_object<'a>(out: &mut Vec<u8>, entries: impl IntoIterator<Item = (&'a st
         if i > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut *out, k).expect("writing to a Vec cannot fail");
+        let mut key = String::with_capacity(k.len() + 2);
+        text::write_string(&mut key, k);
+        out.extend_from_slice(key.as_bytes());
         out.push(b':');
         out.extend_from_slice(v.as_bytes());
     }
@@ -524,16 +527,18 @@ impl ModelJson {
         if trimmed.first() == Some(&b'<') {
             return Err(Error::invalid_model(location, "expected model.json but got HTML (is the URL right?)"));
         }
-        let invalid =
-            |e: serde_json::Error| Error::invalid_model(location, format!("model.json is not valid JSON: {e}"));
+        let invalid = |e: text::JsonError| Error::invalid_model(location, format!("model.json is not valid JSON: {e}"));
+        let reader = Reader::from_bytes(bytes).map_err(invalid)?;
         if trimmed.first() != Some(&b'{') {
-            let value: &serde_json::value::RawValue = serde_json::from_slice(bytes).map_err(invalid)?;
+            let mut r = reader;
+            let value = r.value_text().map_err(invalid)?;
+            r.end().map_err(invalid)?;
             return Err(Error::invalid_model(
                 location,
-                format!("model.json must be a JSON object, found {}", kind_of_text(value.get())),
+                format!("model.json must be a JSON object, found {}", kind_of_text(value)),
             ));
         }
-        let entries = raw_entries(bytes).map_err(invalid)?;
+        let entries = raw_entries(reader).map_err(invalid)?;
         if !entries.iter().any(|(k, _)| k == "modelTopology") {
             return Err(Error::invalid_model(location, "model.json has no 'modelTopology'"));
         }
@@ -542,15 +547,15 @@ impl ModelJson {
             .find(|(k, _)| k == "weightsManifest")
             .ok_or_else(|| Error::invalid_model(location, "model.json has no 'weightsManifest'"))?
             .1;
-        let weights_manifest: Vec<ManifestGroup> = serde_json::from_str(manifest.get())
+        let weights_manifest = schema::read_all(manifest, schema::manifest)
             .map_err(|e| Error::invalid_model(location, format!("'weightsManifest' is malformed: {e}")))?;
         let mut artifacts = ModelArtifacts::default();
         for (k, v) in entries {
             // `raw_entries` gave each key once.
             match field_for_key(&k) {
                 Some(Field::WeightsManifest) => {}
-                Some(f) => artifacts.set_field(f, RawJson::from_raw(v).map_err(invalid)?, location)?,
-                None => artifacts.extra.push((k.into_owned(), RawJson::from_raw(v).map_err(invalid)?)),
+                Some(f) => artifacts.set_field(f, RawJson::from_valid(v).map_err(invalid)?, location)?,
+                None => artifacts.extra.push((k.into_owned(), RawJson::from_valid(v).map_err(invalid)?)),
             }
         }
         artifacts.weight_specs = weights_manifest.iter().flat_map(|g| g.weights.iter().cloned()).collect();
@@ -570,7 +575,8 @@ impl ModelJson {
     /// Compact JSON bytes, as `JSON.stringify` writes them, with the route's key `order`; unknown
     /// fields come last.
     pub fn to_bytes(&self, order: &[Field]) -> Vec<u8> {
-        let manifest = serde_json::to_string(&self.weights_manifest).expect("manifest serializes");
+        let mut manifest = String::new();
+        schema::write_manifest(&mut manifest, &self.weights_manifest);
         let fields = self.artifacts.json_fields(order, true);
         let len = manifest.len() + fields.iter().map(|(k, v)| k.len() + v.as_str().len() + 4).sum::<usize>() + 32;
         let mut out = Vec::with_capacity(len);

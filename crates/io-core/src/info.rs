@@ -40,9 +40,21 @@ impl ModelArtifactsInfo {
             date_saved,
             model_topology_type: ty.to_string(),
             model_topology_bytes: topo_bytes,
-            weight_specs_bytes: Some(json_len(&artifacts.weight_specs)),
+            weight_specs_bytes: Some(crate::json::weight_specs_to_json(&artifacts.weight_specs).len() as u64),
             weight_data_bytes: Some(artifacts.weight_data.len() as u64),
         }
+    }
+
+    /// The compact JSON TF.js stores (`JSON.stringify` of the info; absent counts left out).
+    pub fn to_json(&self) -> String {
+        let mut out = String::new();
+        crate::json::schema::write_info(&mut out, self);
+        out
+    }
+
+    /// Reads the JSON of an info (unknown fields ignored), errors saying what is wrong and where.
+    pub fn from_json(text: &str) -> crate::json::text::JsonResult<Self> {
+        crate::json::schema::read_all(text, crate::json::schema::info)
     }
 
     /// Total of the three byte counts: what a store must hold, roughly.

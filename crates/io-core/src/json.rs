@@ -16,9 +16,31 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+pub(crate) mod schema;
+pub mod text;
+
+use text::{JsonError, JsonResult, Reader};
+
+/// A [`JsonError`] as the `serde_json::Error` the public signatures have always returned.
+fn to_serde(e: JsonError) -> serde_json::Error {
+    <serde_json::Error as de::Error>::custom(e)
+}
+
+/// The compact JSON of the weight specs, as TF.js writes `weightSpecs`.
+pub fn weight_specs_to_json(specs: &[crate::WeightSpec]) -> String {
+    let mut out = String::new();
+    schema::write_weight_specs(&mut out, specs);
+    out
+}
+
+/// Weight specs read from JSON (`weightSpecs`), errors saying what is wrong and where.
+pub fn weight_specs_from_json(text: &str) -> JsonResult<Vec<crate::WeightSpec>> {
+    schema::read_all(text, schema::weight_specs)
+}
 
 /// A JSON value held as its compact text (see the [module docs](self)). Cloning is cheap (shared).
 ///
@@ -29,16 +51,28 @@ pub struct RawJson(Arc<String>);
 impl RawJson {
     /// Parses JSON text (any whitespace) and keeps it compact.
     pub fn parse(text: &str) -> serde_json::Result<Self> {
-        let raw: &RawValue = serde_json::from_str(text)?;
-        Self::from_raw(raw)
+        Self::parse_text(text).map_err(to_serde)
+    }
+
+    /// [`RawJson::parse`] with the reader's own error (what is wrong and where).
+    pub fn parse_text(text: &str) -> JsonResult<Self> {
+        let mut r = Reader::new(text);
+        let v = r.value_text()?;
+        r.end()?;
+        Self::from_valid(v)
+    }
+
+    /// The compact form of one checked JSON value's text.
+    pub(crate) fn from_valid(text: &str) -> JsonResult<Self> {
+        Ok(RawJson::from_compact(match compact(text)? {
+            Cow::Borrowed(s) => s.to_string(),
+            Cow::Owned(s) => s,
+        }))
     }
 
     /// The compact form of an already parsed raw value (one linear pass; no copy beyond the result).
     pub fn from_raw(raw: &RawValue) -> serde_json::Result<Self> {
-        Ok(RawJson::from_compact(match compact(raw.get())? {
-            Cow::Borrowed(s) => s.to_string(),
-            Cow::Owned(s) => s,
-        }))
+        Self::from_valid(raw.get()).map_err(to_serde)
     }
 
     /// Wraps text that is already valid compact JSON (an `Arc` of the `String` itself: no copy).
@@ -59,7 +93,12 @@ impl RawJson {
 
     /// The JSON string `s`.
     pub fn string(s: &str) -> Self {
-        RawJson::from_compact(serde_json::to_string(s).expect("a string serializes"))
+        RawJson::from_compact(text::string(s))
+    }
+
+    /// The compact JSON of weight specs (`weightSpecs`, TF.js's key order).
+    pub fn weight_specs(specs: &[crate::WeightSpec]) -> Self {
+        RawJson::from_compact(weight_specs_to_json(specs))
     }
 
     /// JSON `null`.
@@ -95,7 +134,7 @@ impl RawJson {
     /// The string, if this is a JSON string.
     pub fn as_string(&self) -> Option<String> {
         if self.as_str().starts_with('"') {
-            serde_json::from_str(self.as_str()).ok()
+            Reader::new(self.as_str()).string().ok().map(Cow::into_owned)
         } else {
             None
         }
@@ -104,7 +143,15 @@ impl RawJson {
     /// The entries of a JSON object, in order, each value compact. A key given twice keeps its first
     /// position and its last value (as `JSON.parse` does). Errors if the text is not an object.
     pub fn parse_object(text: &str) -> serde_json::Result<Vec<(String, RawJson)>> {
-        raw_entries(text.as_bytes())?.into_iter().map(|(k, v)| Ok((k.into_owned(), RawJson::from_raw(v)?))).collect()
+        Self::object_entries(text).map_err(to_serde)
+    }
+
+    /// [`RawJson::parse_object`] with the reader's own error (what is wrong and where).
+    pub fn object_entries(text: &str) -> JsonResult<Vec<(String, RawJson)>> {
+        raw_entries(Reader::new(text))?
+            .into_iter()
+            .map(|(k, v)| Ok((k.into_owned(), RawJson::from_valid(v)?)))
+            .collect()
     }
 }
 
@@ -172,64 +219,75 @@ pub(crate) fn kind_of_text(text: &str) -> &'static str {
     }
 }
 
-/// The entries of the JSON object `text` (UTF-8 checked), values borrowed from it (nothing parsed below the top
-/// level). Duplicate keys: first position, last value.
-pub(crate) fn raw_entries(text: &[u8]) -> serde_json::Result<Vec<(Cow<'_, str>, &RawValue)>> {
-    let mut de = serde_json::Deserializer::from_slice(text);
-    let entries = de.deserialize_map(EntriesVisitor)?;
-    de.end()?;
+/// The entries of the JSON object `r` reads (to its end), values as their text (checked, nothing
+/// parsed below the top level). Duplicate keys: first position, last value.
+pub(crate) fn raw_entries(mut r: Reader<'_>) -> JsonResult<Vec<(Cow<'_, str>, &str)>> {
+    let mut entries: Vec<(Cow<'_, str>, &str)> = Vec::new();
+    let mut index: HashMap<Cow<'_, str>, usize> = HashMap::new();
+    r.object(|r, k| {
+        let v = r.value_text()?;
+        match index.get(&k) {
+            Some(&i) => entries[i].1 = v,
+            None => {
+                index.insert(k.clone(), entries.len());
+                entries.push((k, v));
+            }
+        }
+        Ok(())
+    })?;
+    r.end()?;
     Ok(entries)
 }
 
-struct EntriesVisitor;
-
-impl<'de> Visitor<'de> for EntriesVisitor {
-    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut entries: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
-        let mut index: HashMap<Cow<'de, str>, usize> = HashMap::new();
-        while let Some(Key(k)) = map.next_key()? {
-            let v: &'de RawValue = map.next_value()?;
-            match index.get(&k) {
-                Some(&i) => entries[i].1 = v,
-                None => {
-                    index.insert(k.clone(), entries.len());
-                    entries.push((k, v));
+/// The compact model.json `bytes` with every manifest path replaced by `name(group index, path
+/// index, paths in the group, path)`; all else kept as written (key order, number text; the
+/// weights manifest is read as [`crate::ModelJson::parse`] reads it, the first occurrence's
+/// position and the last one's value for a duplicate key).
+pub(crate) fn rename_manifest_paths(
+    bytes: &[u8],
+    mut name: impl FnMut(usize, usize, usize, &str) -> String,
+) -> JsonResult<String> {
+    let mut out = String::with_capacity(bytes.len());
+    let mut o = text::ObjectWriter::new(&mut out);
+    for (k, v) in raw_entries(Reader::from_bytes(bytes)?)? {
+        if k != "weightsManifest" {
+            o.raw(&k, &compact(v)?);
+            continue;
+        }
+        let w = o.key(&k);
+        w.push('[');
+        let mut gi = 0;
+        Reader::new(v).array(|r| {
+            if gi > 0 {
+                w.push(',');
+            }
+            let group = r.value_text()?;
+            let mut g = text::ObjectWriter::new(w);
+            for (gk, gv) in raw_entries(Reader::new(group))? {
+                if gk != "paths" {
+                    g.raw(&gk, &compact(gv)?);
+                    continue;
                 }
+                let mut paths = Vec::new();
+                Reader::new(gv).array(|r| r.string().map(|p| paths.push(p.into_owned())))?;
+                let p = g.key("paths");
+                p.push('[');
+                for (pi, path) in paths.iter().enumerate() {
+                    if pi > 0 {
+                        p.push(',');
+                    }
+                    text::write_string(p, &name(gi, pi, paths.len(), path));
+                }
+                p.push(']');
             }
-        }
-        Ok(entries)
+            g.finish();
+            gi += 1;
+            Ok(())
+        })?;
+        w.push(']');
     }
-}
-
-/// An object key, borrowed from the input when it holds no escape.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(s.to_string())))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(s)))
-            }
-        }
-        d.deserialize_str(V)
-    }
+    o.finish();
+    Ok(out)
 }
 
 /// The compact form of valid JSON `text`, borrowed when it already is compact.
@@ -241,8 +299,8 @@ impl<'de> Deserialize<'de> for Key<'de> {
 /// serde_json wrote numbers before); other number text, literals and strings without an escape are
 /// copied as they are (valid JSON cannot hold raw control characters in a string, so such
 /// a string is already written as `JSON.stringify` writes it); a string with an escape is decoded and
-/// re-encoded by serde_json only when its text would change.
-pub(crate) fn compact(text: &str) -> serde_json::Result<Cow<'_, str>> {
+/// re-encoded (`text::canonical_string`) only when its text would change.
+pub(crate) fn compact(text: &str) -> JsonResult<Cow<'_, str>> {
     let b = text.as_bytes();
     let mut out: Option<String> = None;
     let mut start = 0; // first byte not yet copied to `out`
@@ -270,8 +328,7 @@ pub(crate) fn compact(text: &str) -> serde_json::Result<Cow<'_, str>> {
                 let end = (j + 1).min(b.len());
                 if escaped {
                     let literal = &text[i..end];
-                    let decoded: String = serde_json::from_str(literal)?;
-                    let canonical = serde_json::to_string(&decoded)?;
+                    let canonical = text::canonical_string(literal)?;
                     if canonical != literal {
                         let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
                         o.push_str(&text[start..i]);

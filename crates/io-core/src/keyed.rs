@@ -236,23 +236,15 @@ impl<S: KeyValueStore> KeyedStore<S> {
         let src_url = self.store.describe(&format!("{src}{MODEL_JSON}"));
         let (bytes, doc) = self.read_json(&src, &src_url, &Options::new()).await?;
         files::check_paths(&doc.weights_manifest, PathPolicy::Inside, &src_url)?;
-        let mut json: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::invalid_model(&src_url, format!("model.json is not valid JSON: {e}")))?;
         let (version, now_ms) = new_version();
         let mut pairs = Vec::new();
-        let groups = json.get_mut("weightsManifest").and_then(serde_json::Value::as_array_mut);
-        for (gi, group) in groups.into_iter().flatten().enumerate() {
-            let paths = group.get_mut("paths").and_then(serde_json::Value::as_array_mut);
-            let paths = paths.map(|p| p.as_mut_slice()).unwrap_or_default();
-            let n = paths.len();
-            for (pi, path) in paths.iter_mut().enumerate() {
-                let name = format!("{version}.group{}-shard{}of{n}.bin", gi + 1, pi + 1);
-                pairs.push((key(&src, path.as_str().unwrap_or_default()), key(&dst, &name)));
-                *path = serde_json::Value::String(name);
-            }
-        }
+        let renamed = crate::json::rename_manifest_paths(&bytes, |gi, pi, n, path| {
+            let name = format!("{version}.group{}-shard{}of{n}.bin", gi + 1, pi + 1);
+            pairs.push((key(&src, path), key(&dst, &name)));
+            name
+        });
         let model_json = Bytes::from(
-            serde_json::to_vec(&json).map_err(|e| Error::invalid_model(&src_url, format!("model.json: {e}")))?,
+            renamed.map_err(|e| Error::invalid_model(&src_url, format!("model.json is not valid JSON: {e}")))?,
         );
         let written: Vec<String> = pairs.iter().map(|(_, t)| t.clone()).collect();
         let copies: Vec<_> = pairs.iter().map(|(f, t)| self.store.copy(f, t)).collect();

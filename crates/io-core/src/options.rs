@@ -96,6 +96,9 @@ type AnyBox = Arc<dyn Any + Send + Sync>;
 #[cfg(target_arch = "wasm32")]
 type AnyBox = Arc<dyn Any>;
 
+/// [`Conversion::apply`], as [`Options::convert`] stores it.
+type ApplyFn = fn(&Conversion, &crate::ModelArtifacts) -> Result<crate::ModelArtifacts>;
+
 /// The options of one call (`save_with`, `load_with`, `copy_with`, `move_with`). Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Options {
@@ -103,7 +106,7 @@ pub struct Options {
     cancel: Cancel,
     limits: Limits,
     shard_size: Option<usize>,
-    conversion: Option<Arc<Conversion>>,
+    conversion: Option<(Arc<Conversion>, ApplyFn)>,
     file_tap: Option<FileTapFn>,
     ext: HashMap<TypeId, AnyBox>,
 }
@@ -115,7 +118,7 @@ impl std::fmt::Debug for Options {
             .field("cancelled", &self.cancel.is_cancelled())
             .field("limits", &self.limits)
             .field("shard_size", &self.shard_size)
-            .field("conversion", &self.conversion)
+            .field("conversion", &self.get_conversion())
             .field("file_tap", &self.file_tap.is_some())
             .field("scheme_options", &self.ext.len())
             .finish()
@@ -164,13 +167,21 @@ impl Options {
     /// converter does; see [`crate::convert`]). Every scheme honors it: `Registry::save_with`
     /// applies it before the handler sees the model.
     pub fn convert(mut self, conversion: Conversion) -> Self {
-        self.conversion = (!conversion.is_identity()).then(|| Arc::new(conversion));
+        let apply: ApplyFn = Conversion::apply;
+        self.conversion = (!conversion.is_identity()).then(|| (Arc::new(conversion), apply));
         self
     }
 
     /// The conversion a save applies, if any.
     pub fn get_conversion(&self) -> Option<&Conversion> {
-        self.conversion.as_deref()
+        self.conversion.as_ref().map(|(c, _)| &**c)
+    }
+
+    /// The conversion applied to `artifacts` (`None` without one). Called through the function
+    /// [`Options::convert`] stored, so an app that never converts does not link the conversion code
+    /// (about 25 KB of a wasm32 page; BENCHMARKS.md "wasm size").
+    pub(crate) fn apply_conversion(&self, artifacts: &crate::ModelArtifacts) -> Option<Result<crate::ModelArtifacts>> {
+        self.conversion.as_ref().map(|(c, apply)| apply(c, artifacts))
     }
 
     /// Calls `f` with every file a file-shaped load (`file://`, `http(s)://`, uploads) reads, in

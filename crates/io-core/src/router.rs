@@ -413,9 +413,9 @@ impl Registry {
             let started = web_time::Instant::now();
             codec::layout(&artifacts.weight_specs, &artifacts.weight_data, &[]).map_err(|e| e.with_location(url))?;
             let converted;
-            let artifacts = match opts.get_conversion() {
+            let artifacts = match opts.apply_conversion(artifacts) {
                 Some(c) => {
-                    converted = c.apply(artifacts).map_err(|e| e.with_location(url))?;
+                    converted = c.map_err(|e| e.with_location(url))?;
                     &converted
                 }
                 None => artifacts,

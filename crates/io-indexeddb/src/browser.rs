@@ -138,7 +138,7 @@ fn from_js(v: &JsValue, depth: usize, url: &str) -> Result<Value> {
     }
     let text = js_sys::JSON::stringify(v).map_err(|e| err(url, "reading a record", &e))?;
     let text = String::from(text);
-    io_core::RawJson::parse(&text)
+    io_core::RawJson::parse_text(&text)
         .map(Value::Json)
         .map_err(|e| Error::storage(SCHEME, url, format!("record is not JSON: {e}")))
 }

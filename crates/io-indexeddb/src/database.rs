@@ -59,7 +59,18 @@ impl Value {
     pub fn to_raw_json(&self) -> Option<RawJson> {
         match self {
             Value::Json(v) => Some(v.clone()),
-            other => other.to_json().map(|v| RawJson::from_value(&v)),
+            Value::Date(iso) => Some(RawJson::string(iso)),
+            Value::Bytes(_) => None,
+            // Written as text (not through a `serde_json::Value`: no second JSON writer in the wasm).
+            Value::Object(fields) => {
+                let mut out = String::new();
+                let mut o = io_core::json::text::ObjectWriter::new(&mut out);
+                for (k, v) in fields {
+                    o.raw(k, v.to_raw_json()?.as_str());
+                }
+                o.finish();
+                Some(RawJson::parse_text(&out).expect("an object of JSON values is JSON"))
+            }
         }
     }
 

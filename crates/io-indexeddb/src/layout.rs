@@ -37,14 +37,13 @@ const ARTIFACT_ORDER: &[Field] = &[
 ];
 
 fn info_value(info: &ModelArtifactsInfo) -> Value {
-    let serde_json::Value::Object(m) = serde_json::to_value(info).expect("info serializes") else {
-        unreachable!("ModelArtifactsInfo is a JSON object")
-    };
+    let fields = RawJson::object_entries(&info.to_json()).expect("info is a JSON object");
     Value::Object(
-        m.into_iter()
-            .map(|(k, v)| match (k.as_str(), v) {
-                ("dateSaved", serde_json::Value::String(iso)) => (k, Value::Date(iso)),
-                (_, v) => (k, Value::Json(v.into())),
+        fields
+            .into_iter()
+            .map(|(k, v)| match (k.as_str(), v.as_string()) {
+                ("dateSaved", Some(iso)) => (k, Value::Date(iso)),
+                _ => (k, Value::Json(v)),
             })
             .collect(),
     )
@@ -67,10 +66,7 @@ pub fn model_record(path: &str, artifacts: &ModelArtifacts, info: &ModelArtifact
     }
     fields.extend(artifacts.json_fields(ARTIFACT_ORDER, true).into_iter().map(|(k, v)| (k, Value::Json(v))));
     fields.push(("weightData".into(), Value::Bytes(artifacts.weight_data.clone())));
-    fields.push((
-        "weightSpecs".into(),
-        Value::Json(RawJson::from_serialize(&artifacts.weight_specs).expect("specs serialize")),
-    ));
+    fields.push(("weightSpecs".into(), Value::Json(RawJson::weight_specs(&artifacts.weight_specs))));
     Value::Object(vec![
         path_value(path),
         ("modelArtifacts".into(), Value::Object(fields)),
@@ -82,12 +78,11 @@ pub fn model_record(path: &str, artifacts: &ModelArtifacts, info: &ModelArtifact
 pub fn info_of(record: &Value, url: &str) -> Result<ModelArtifactsInfo> {
     let v = record
         .field("modelArtifactsInfo")
-        .and_then(Value::to_json)
+        .and_then(Value::to_raw_json)
         .ok_or_else(|| malformed(url, "no modelArtifactsInfo"))?;
-    // Through text, not `from_value`: the wasm then carries one JSON deserializer (the text one)
-    // instead of two, and not `serde_json::Value`'s, whose number path pulls in float printing
-    // (about 7 KB of the gzipped wasm; BENCHMARKS.md "wasm size").
-    serde_json::from_str(&v.to_string()).map_err(|e| malformed(url, &format!("modelArtifactsInfo: {e}")))
+    // io-core's own JSON reader, not serde_json: the wasm carries no serde deserializers
+    // (BENCHMARKS.md "wasm size").
+    ModelArtifactsInfo::from_json(v.as_str()).map_err(|e| malformed(url, &format!("modelArtifactsInfo: {e}")))
 }
 
 /// The model of a `models_store` record.
@@ -103,7 +98,8 @@ pub fn artifacts_of(record: &Value, url: &str) -> Result<ModelArtifacts> {
             ("modelTopology", Value::Bytes(b)) => a.model_topology = Some(Topology::GraphDef(b.to_bytes())),
             ("weightSpecs", v) => {
                 let v = v.to_raw_json().ok_or_else(|| malformed(url, "weightSpecs holds a buffer"))?;
-                a.weight_specs = v.deserialize_into().map_err(|e| malformed(url, &format!("weightSpecs: {e}")))?;
+                a.weight_specs = io_core::json::weight_specs_from_json(v.as_str())
+                    .map_err(|e| malformed(url, &format!("weightSpecs: {e}")))?;
             }
             (k, v) => {
                 json.push((

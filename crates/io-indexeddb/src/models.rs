@@ -76,8 +76,7 @@ impl PathStore for IndexedDbModels {
     async fn list(&self) -> Result<Vec<(String, ModelArtifactsInfo)>> {
         let mut out = Vec::new();
         for record in self.db.get_all(INFO_STORE).await? {
-            let path =
-                record.field(crate::KEY_PATH).and_then(|p| p.to_json()).and_then(|p| p.as_str().map(String::from));
+            let path = record.field(crate::KEY_PATH).and_then(|p| p.to_raw_json()).and_then(|p| p.as_string());
             let path =
                 path.ok_or_else(|| Error::invalid_model(url(""), "a model_info_store record has no string modelPath"))?;
             let info = layout::info_of(&record, &url(&path))?;

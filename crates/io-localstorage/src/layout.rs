@@ -47,9 +47,9 @@ pub fn encode(artifacts: &ModelArtifacts, info: &ModelArtifactsInfo, url: &str) 
         None | Some(Topology::GraphDef(_)) => "null".to_string(),
     };
     Ok([
-        to_json(info),
+        info.to_json(),
         topology,
-        to_json(&artifacts.weight_specs),
+        io_core::json::weight_specs_to_json(&artifacts.weight_specs),
         base64_of(&artifacts.weight_data),
         artifacts.to_json_text(METADATA_ORDER, false),
     ])
@@ -66,29 +66,41 @@ pub fn decode(values: [Option<String>; 5], url: &str, path: &str) -> Result<(Mod
     let key = |i: usize| format!("{PREFIX}{path}/{}", SUFFIXES[i]);
     let missing =
         |i: usize| Error::invalid_model(url, format!("the model has an info entry but no '{}' entry", key(i)));
-    let info: ModelArtifactsInfo = parse(&info, url, &key(INFO))?;
+    let info = parse_info(&info, url, &key(INFO))?;
     let mut a = ModelArtifacts::default();
-    let topology: RawJson = parse(&topology.ok_or_else(|| missing(TOPOLOGY))?, url, &key(TOPOLOGY))?;
+    let topology = read(RawJson::parse_text(&topology.ok_or_else(|| missing(TOPOLOGY))?), url, &key(TOPOLOGY))?;
     a.model_topology = (!topology.is_null()).then_some(Topology::Json(topology));
-    a.weight_specs = parse(&specs.ok_or_else(|| missing(SPECS))?, url, &key(SPECS))?;
+    let specs = specs.ok_or_else(|| missing(SPECS))?;
+    a.weight_specs = read(io_core::json::weight_specs_from_json(&specs), url, &key(SPECS))?;
     let weights = weights.ok_or_else(|| missing(WEIGHTS))?;
     let bytes = STANDARD
         .decode(weights.as_bytes())
         .map_err(|e| Error::invalid_model(url, format!("'{}' is not valid base64: {e}", key(WEIGHTS))))?;
     a.weight_data = WeightData::single(bytes);
     if let Some(m) = metadata {
-        let obj: RawJson = parse(&m, url, &key(METADATA))?;
+        let obj = read(RawJson::parse_text(&m), url, &key(METADATA))?;
         if obj.kind() != "an object" {
             return Err(Error::invalid_model(url, format!("'{}' is not a JSON object", key(METADATA))));
         }
-        let fields = RawJson::parse_object(obj.as_str())
+        let fields = RawJson::object_entries(obj.as_str())
             .map_err(|e| Error::invalid_model(url, format!("'{}' is malformed: {e}", key(METADATA))))?;
         a.apply_json_object(fields, url, false)?;
     }
     Ok((a, info))
 }
 
-/// Parses the JSON of one entry, naming the key on failure.
+/// The `info` entry's `ModelArtifactsInfo`, naming the key on failure.
+pub fn parse_info(text: &str, url: &str, key: &str) -> Result<ModelArtifactsInfo> {
+    read(ModelArtifactsInfo::from_json(text), url, key)
+}
+
+/// What one entry's JSON held, or an error naming the key.
+fn read<T>(r: std::result::Result<T, io_core::json::text::JsonError>, url: &str, key: &str) -> Result<T> {
+    r.map_err(|e| Error::invalid_model(url, format!("'{key}' is malformed: {e}")))
+}
+
+/// Parses the JSON of one entry with serde, naming the key on failure (modelio reads its own entries
+/// with [`parse_info`] and io-core's JSON reader).
 pub fn parse<T: serde::de::DeserializeOwned>(text: &str, url: &str, key: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| Error::invalid_model(url, format!("'{key}' is malformed: {e}")))
 }
@@ -100,11 +112,6 @@ fn base64_of(data: &WeightData) -> String {
         std::io::Write::write_all(&mut w, c).expect("writing to a String cannot fail");
     }
     w.into_inner()
-}
-
-/// Compact JSON of a value, as `JSON.stringify` writes it.
-fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> String {
-    serde_json::to_string(v).expect("JSON values serialize")
 }
 
 #[cfg(test)]

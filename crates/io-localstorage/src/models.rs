@@ -47,7 +47,7 @@ impl LocalStorageModels {
             url: url(path),
             detail: format!("cannot find model at path '{path}' (no key '{key}')"),
         })?;
-        layout::parse(&text, &url(path), key)
+        layout::parse_info(&text, &url(path), key)
     }
 }
 
@@ -85,7 +85,7 @@ impl PathStore for LocalStorageModels {
         for ((path, key), text) in info_keys.into_iter().zip(texts) {
             // A model removed between reading the keys and the values is simply not listed.
             if let Some(text) = text {
-                out.push((path.clone(), layout::parse(&text, &url(&path), &key)?));
+                out.push((path.clone(), layout::parse_info(&text, &url(&path), &key)?));
             }
         }
         Ok(out)

@@ -20,6 +20,33 @@ mod web {
         Ok(a)
     }
 
+    /// The page gets JSON text; it is written by the browser's `JSON.stringify`, so the page's wasm
+    /// carries no JSON writer or float formatting of its own (README "How small is the wasm").
+    fn json(v: &JsValue) -> String {
+        js_sys::JSON::stringify(v).map(String::from).unwrap_or_default()
+    }
+
+    fn set(o: &js_sys::Object, k: &str, v: &JsValue) {
+        let _ = js_sys::Reflect::set(o, &k.into(), v);
+    }
+
+    /// `ModelArtifactsInfo` as TF.js's object (absent counts left out).
+    fn info_object(info: &modelio::ModelArtifactsInfo) -> js_sys::Object {
+        let o = js_sys::Object::new();
+        set(&o, "dateSaved", &info.date_saved.as_str().into());
+        set(&o, "modelTopologyType", &info.model_topology_type.as_str().into());
+        for (k, n) in [
+            ("modelTopologyBytes", info.model_topology_bytes),
+            ("weightSpecsBytes", info.weight_specs_bytes),
+            ("weightDataBytes", info.weight_data_bytes),
+        ] {
+            if let Some(n) = n {
+                set(&o, k, &JsValue::from_f64(n as f64));
+            }
+        }
+        o
+    }
+
     fn err(e: modelio::Error) -> JsValue {
         JsValue::from_str(&e.to_string())
     }
@@ -40,14 +67,18 @@ mod web {
     #[wasm_bindgen]
     pub async fn save_demo(url: String, on_progress: Option<js_sys::Function>) -> Result<String, JsValue> {
         let res = modelio::save_with(&url, &demo_model()?, &progress(on_progress)).await.map_err(err)?;
-        Ok(serde_json::to_string(&res.model_artifacts_info).expect("info serializes"))
+        Ok(json(&info_object(&res.model_artifacts_info)))
     }
 
     /// Every stored model (`modelio::list_models`): a JSON object `{url: info}`.
     #[wasm_bindgen]
     pub async fn list_models() -> Result<String, JsValue> {
         let all = modelio::list_models().await.map_err(err)?;
-        Ok(serde_json::to_string(&all).expect("infos serialize"))
+        let out = js_sys::Object::new();
+        for (url, info) in &all {
+            set(&out, url, &info_object(info));
+        }
+        Ok(json(&out))
     }
 
     /// Loads the model at `url`, reporting bytes read to `on_progress(bytes, total)`, and summarizes
@@ -56,20 +87,23 @@ mod web {
     pub async fn weights_summary(url: String, on_progress: Option<js_sys::Function>) -> Result<String, JsValue> {
         let a = modelio::load_with(&url, &progress(on_progress)).await.map_err(err)?;
         let tensors = modelio::decode_weights(&a.weight_specs, &a.weight_data).map_err(err)?;
-        let rows: Vec<serde_json::Value> = tensors
-            .iter()
-            .map(|t| {
-                let v = t.tensor.to_f64_vec().unwrap_or_default();
-                let (min, max) =
-                    v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-                let mean = if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
-                serde_json::json!({
-                    "name": t.name, "shape": t.tensor.shape, "dtype": t.tensor.dtype().as_str(),
-                    "count": v.len(), "min": min, "max": max, "mean": mean,
-                })
-            })
-            .collect();
-        Ok(serde_json::Value::Array(rows).to_string())
+        let rows = js_sys::Array::new();
+        for t in &tensors {
+            let v = t.tensor.to_f64_vec().unwrap_or_default();
+            let (min, max) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            let mean = if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
+            let row = js_sys::Object::new();
+            set(&row, "name", &t.name.as_str().into());
+            let shape: js_sys::Array = t.tensor.shape.iter().map(|&d| JsValue::from_f64(d as f64)).collect();
+            set(&row, "shape", &shape);
+            set(&row, "dtype", &t.tensor.dtype().as_str().into());
+            set(&row, "count", &JsValue::from_f64(v.len() as f64));
+            for (k, x) in [("min", min), ("max", max), ("mean", mean)] {
+                set(&row, k, &JsValue::from_f64(x)); // a non-finite number becomes null, as before
+            }
+            rows.push(&row);
+        }
+        Ok(json(&rows))
     }
 
     /// Removes the model at `url`.
