@@ -319,49 +319,44 @@ impl<'a> Reader<'a> {
 
     /// Reads an object, calling `entry` with each key; `entry` must read the value.
     pub fn object(&mut self, mut entry: impl FnMut(&mut Self, Cow<'a, str>) -> JsonResult<()>) -> JsonResult<()> {
-        if self.peek() != Some(b'{') {
-            return Err(self.type_err("an object"));
-        }
-        self.i += 1;
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-            return Ok(());
-        }
-        loop {
-            let k = self.key()?;
-            entry(self, k)?;
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                None => return Err(self.err("EOF while parsing an object")),
-                Some(_) => return Err(self.err("expected `,` or `}`")),
-            }
-        }
+        self.delimited((b'{', b'}'), ("an object", "an object"), |r| {
+            let k = r.key()?;
+            entry(r, k)
+        })
     }
 
     /// Reads an array, calling `item` for each element; `item` must read the element.
-    pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> JsonResult<()>) -> JsonResult<()> {
-        if self.peek() != Some(b'[') {
-            return Err(self.type_err("an array"));
+    pub fn array(&mut self, item: impl FnMut(&mut Self) -> JsonResult<()>) -> JsonResult<()> {
+        self.delimited((b'[', b']'), ("an array", "a list"), item)
+    }
+
+    /// The loop of [`object`](Self::object) and [`array`](Self::array): `open`, then members read
+    /// by `member` and separated by commas, then `close`; `expected` names the type in a type error,
+    /// `name` the value in an end-of-input error.
+    fn delimited(
+        &mut self,
+        (open, close): (u8, u8),
+        (expected, name): (&str, &str),
+        mut member: impl FnMut(&mut Self) -> JsonResult<()>,
+    ) -> JsonResult<()> {
+        if self.peek() != Some(open) {
+            return Err(self.type_err(expected));
         }
         self.i += 1;
-        if self.peek() == Some(b']') {
+        if self.peek() == Some(close) {
             self.i += 1;
             return Ok(());
         }
         loop {
-            item(self)?;
+            member(self)?;
             match self.peek() {
                 Some(b',') => self.i += 1,
-                Some(b']') => {
+                Some(c) if c == close => {
                     self.i += 1;
                     return Ok(());
                 }
-                None => return Err(self.err("EOF while parsing a list")),
-                Some(_) => return Err(self.err("expected `,` or `]`")),
+                None => return Err(self.err(&format!("EOF while parsing {name}"))),
+                Some(_) => return Err(self.err(&format!("expected `,` or `{}`", close as char))),
             }
         }
     }
