@@ -7,8 +7,8 @@ use modelio_server::{ServeConfig, Server};
 
 use crate::cli::{LogFormat, ServeArgs};
 use crate::failure::{CmdResult, Failure};
-use crate::logwriter;
 use crate::output::Output;
+use crate::{logformat, logwriter};
 
 /// The environment variable holding one write token (id `env` in logs).
 pub const TOKEN_ENV: &str = "MODELIO_TOKEN";
@@ -43,7 +43,7 @@ pub async fn run(args: &ServeArgs, out: &Output) -> CmdResult {
     Ok(())
 }
 
-/// Logs on stderr: `RUST_LOG` (default `info`), text or JSON lines, written in batches by a
+/// Logs on stderr: `RUST_LOG` (default `info`), text ([`crate::logformat`]) or JSON lines, written in batches by a
 /// writer thread ([`crate::logwriter`]: at most 50 ms after they are logged, never blocking a
 /// request on the disk). Dropping the returned flusher writes out what is waiting.
 fn init_logs(format: LogFormat) -> Option<logwriter::Flusher> {
@@ -52,7 +52,7 @@ fn init_logs(format: LogFormat) -> Option<logwriter::Flusher> {
     let (writer, flusher) = logwriter::stderr();
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(false);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.fmt_fields(logformat::Fields).event_format(logformat::Line).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
     flusher
