@@ -36,13 +36,12 @@
 //! write 9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b team/vision
 //! ```
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -269,7 +268,11 @@ fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// The access middleware: Host, Origin/CORS, read-only, tokens; then the audit line of a write.
-pub(crate) async fn guard(State(g): State<Arc<Guard>>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn guard<F, Fut>(g: &Guard, mut req: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let headers = req.headers();
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let Some(host) = host.filter(|h| g.access.host_allowed(h, g.bound)) else {
@@ -309,8 +312,10 @@ pub(crate) async fn guard(State(g): State<Arc<Guard>>, mut req: Request, next: N
     };
     // What the audit line needs once the request has been handed on (reads log no audit line).
     let audit_of = write.then(|| (req.method().clone(), name.map(str::to_string), id(token)));
-    req.extensions_mut().insert(TokenId(id(token)));
-    let mut resp = next.run(req).await;
+    if let Some((_, _, token_id)) = &audit_of {
+        req.extensions_mut().insert(TokenId(token_id.clone()));
+    }
+    let mut resp = next(req).await;
     g.cors.decorate(&mut resp, origin.as_ref(), write);
     if let Some((method, name, token_id)) = audit_of {
         audit(&method, name.as_deref(), &resp, &token_id);
@@ -344,7 +349,8 @@ fn audit(method: &Method, name: Option<&str>, resp: &Response, token_id: &str) {
     );
 }
 
-/// The id of the token a request came with (`anonymous` without one), in the request's extensions.
+/// The id of the token a write (POST, PUT, DELETE) came with (`anonymous` without one), in the request's
+/// extensions for the routes behind the access check. Reads carry none: it would cost an allocation per GET.
 #[derive(Clone, Debug)]
 pub struct TokenId(pub String);
 

@@ -22,9 +22,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use bytes::Bytes;
@@ -409,11 +408,15 @@ pub(crate) fn is_body_idle(e: &(dyn std::error::Error + 'static)) -> bool {
 
 /// The upload limiter: a POST or PUT beyond [`Limits::max_concurrent_uploads`] gets 503 with
 /// `Retry-After`; a body that stalled answers 408 and closes the connection.
-pub(crate) async fn uploads(State(slots): State<Arc<Semaphore>>, req: Request, next: Next) -> Response {
+pub(crate) async fn uploads<F, Fut>(slots: &Semaphore, req: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     if !matches!(*req.method(), Method::POST | Method::PUT) {
-        return next.run(req).await;
+        return next(req).await;
     }
-    let Ok(_permit) = slots.try_acquire_owned() else {
+    let Ok(_permit) = slots.try_acquire() else {
         crate::observe::upload_refused();
         let mut r = ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
@@ -427,7 +430,7 @@ pub(crate) async fn uploads(State(slots): State<Arc<Semaphore>>, req: Request, n
     let (parts, body) = req.into_parts();
     let stalled = Arc::new(AtomicBool::new(false));
     let body = Body::new(Watch { inner: body, stalled: stalled.clone() });
-    let mut resp = next.run(Request::from_parts(parts, body)).await;
+    let mut resp = next(Request::from_parts(parts, body)).await;
     if stalled.load(Ordering::SeqCst) {
         resp = ApiError {
             status: StatusCode::REQUEST_TIMEOUT,

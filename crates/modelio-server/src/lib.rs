@@ -72,22 +72,39 @@ pub struct Server {
 }
 
 /// The whole application for a server bound to `bound`: the model routes, `/healthz` and `/metrics`,
-/// behind the upload limiter, the access checks ([`auth`]: Host, Origin/CORS, tokens) and the
-/// request log and metrics ([`observe`]), outermost first: observe → access → uploads → routes.
+/// behind one middleware ([`front`]) that runs, outermost first, the request log and metrics
+/// ([`observe`]), the access checks ([`auth`]: Host, Origin/CORS, tokens) and the upload limiter
+/// ([`conn`]).
 pub fn app(cfg: ServeConfig, bound: SocketAddr) -> axum::Router {
     use std::sync::Arc;
-    let guard = Arc::new(auth::Guard {
-        access: cfg.access.clone(),
-        cors: cors::Cors::new(cfg.cors_any_read, &cfg.cors_origins),
-        bound,
-        scheme: if cfg.tls.is_some() { "https" } else { "http" },
+    let front_state = Arc::new(Front {
+        guard: auth::Guard {
+            access: cfg.access.clone(),
+            cors: cors::Cors::new(cfg.cors_any_read, &cfg.cors_origins),
+            bound,
+            scheme: if cfg.tls.is_some() { "https" } else { "http" },
+        },
+        uploads: tokio::sync::Semaphore::new(cfg.limits.max_concurrent_uploads.max(1)),
     });
-    let uploads = Arc::new(tokio::sync::Semaphore::new(cfg.limits.max_concurrent_uploads.max(1)));
-    router(cfg.clone())
-        .merge(observe::routes(cfg))
-        .layer(axum::middleware::from_fn_with_state(uploads, conn::uploads))
-        .layer(axum::middleware::from_fn_with_state(guard, auth::guard))
-        .layer(axum::middleware::from_fn(observe::observe))
+    router(cfg.clone()).merge(observe::routes(cfg)).layer(axum::middleware::from_fn_with_state(front_state, front))
+}
+
+/// What [`front`] needs.
+struct Front {
+    guard: auth::Guard,
+    uploads: tokio::sync::Semaphore,
+}
+
+/// The one middleware in front of every route: observe → access → uploads → route. One layer, not
+/// three: each axum middleware layer clones the service behind it and boxes a future per request,
+/// which cost several percent of a model.json GET.
+async fn front(
+    axum::extract::State(f): axum::extract::State<std::sync::Arc<Front>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    observe::observe(req, |req| auth::guard(&f.guard, req, |req| conn::uploads(&f.uploads, req, |req| next.run(req))))
+        .await
 }
 
 impl Server {

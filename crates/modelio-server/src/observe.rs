@@ -17,6 +17,7 @@
 //!
 //! `GET /healthz` answers `{"status":"ok"}`. Both follow the read-token rule.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +28,6 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -249,7 +249,11 @@ fn duration_ms(d: Duration) -> f64 {
 
 /// The outermost middleware: counts the bytes both ways and, once the answer has been sent (or
 /// abandoned), logs the request line and records its metrics.
-pub(crate) async fn observe(req: Request, next: Next) -> Response {
+pub(crate) async fn observe<F, Fut>(req: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     // A request without a body (most GETs) needs no counter around it.
     let bytes_in = (!body_is_empty(&req)).then(|| Arc::new(AtomicU64::new(0)));
@@ -269,7 +273,7 @@ pub(crate) async fn observe(req: Request, next: Next) -> Response {
         Some(count) => Body::new(Counted { inner: body, count: CountInto::Shared(count), record: None }),
         None => body,
     };
-    let resp = next.run(Request::from_parts(parts, body)).await;
+    let resp = next(Request::from_parts(parts, body)).await;
     record.status = resp.status().as_u16();
     let (parts, body) = resp.into_parts();
     Response::from_parts(parts, Body::new(Counted { inner: body, count: CountInto::Record, record: Some(record) }))
