@@ -247,7 +247,7 @@ fn duration_ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
-/// The outermost middleware: counts the bytes both ways and, once the answer has been sent (or
+/// The outermost step of [`crate::app`]'s middleware: counts the bytes both ways and, once the answer has been sent (or
 /// abandoned), logs the request line and records its metrics.
 pub(crate) async fn observe<F, Fut>(req: Request, next: F) -> Response
 where
