@@ -67,6 +67,12 @@ impl<'w> FormatFields<'w> for Fields {
     }
 }
 
+/// Where `ryu` and `Debug` print an `f64` alike: plain decimal digits (`Debug` switches to exponents
+/// below 1e-4, `ryu` below 1e-5), and below 1e9: at 15 and more significant digits the two can pick
+/// different shortest digits (662936471232937.2 against .3); below 1e9 the test's 200,000 values
+/// agree. Durations in milliseconds fit.
+const PLAIN_F64: std::ops::Range<f64> = 1e-3..1e9;
+
 struct Visitor<'w> {
     w: Writer<'w>,
     /// Nothing written yet (no space before the next field).
@@ -113,6 +119,16 @@ impl Visit for Visitor<'_> {
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.integer(field, itoa::Buffer::new().format(value));
+    }
+
+    /// Durations: shortest round-trip digits as `Debug` prints them (`0.125`, `3.0`), through `ryu`
+    /// where both print plain decimals (the test checks they agree); `Debug` elsewhere.
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if value == 0.0 || (PLAIN_F64.contains(&value.abs())) {
+            self.integer(field, ryu::Buffer::new().format_finite(value));
+        } else {
+            self.record_debug(field, &value);
+        }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -183,7 +199,7 @@ mod tests {
         let err = Outer(std::io::Error::other("disk \u{1b}[31mred"));
         tracing::error!(error = &err as &(dyn std::error::Error + 'static), r#type = "x", "failed: {}", 3);
         tracing::error!(error = &std::io::Error::other("alone") as &(dyn std::error::Error + 'static));
-        tracing::info!(neg = -5i64, big = u64::MAX, f = 1e21f64, list = ?vec![1, 2], "with \u{1b} escape");
+        tracing::info!(neg = -5i64, big = u64::MAX, f = 1e21f64, g = 0.5f64, h = 1e-9f64, i = f64::NAN, j = -2.5f64, list = ?vec![1, 2], "with \u{1b} escape");
         tracing::info!("message only");
         tracing::info!(only = 1u64);
         let outer = tracing::info_span!("modelio.save", url = %"file:///x", bytes = 3u64);
@@ -214,6 +230,29 @@ mod tests {
         }
         let bytes = out.0.lock().unwrap().clone();
         String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn plain_floats_print_as_debug_does() {
+        let mut state = 0x9e3779b97f4a7c15u64;
+        let mut values = vec![0.0, -0.0, 1e-3, 0.125, 1.0, 3.0, 0.1 + 0.2, 999.999, 1e9 - 0.001, 123456.789];
+        for _ in 0..100_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let v = f64::from_bits(state);
+            if v.is_finite() && PLAIN_F64.contains(&v.abs()) {
+                values.push(v);
+            }
+            values.push((state % 10_000_000) as f64 / 1e3);
+            let scaled = (state >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((state % 13) as i32 - 3);
+            if PLAIN_F64.contains(&scaled) {
+                values.push(scaled);
+            }
+        }
+        for v in values {
+            assert_eq!(ryu::Buffer::new().format_finite(v), format!("{v:?}"));
+        }
     }
 
     #[test]
