@@ -197,16 +197,16 @@ impl Access {
         if !self.check_host {
             return true;
         }
-        let host = host.trim().to_ascii_lowercase();
+        // Names compare without case, and without a lowercased copy per request.
         let port = bound.port();
-        let (name, host_port) = split_host(&host);
+        let (name, host_port) = split_host(host.trim());
         for allowed in &self.allowed_hosts {
-            let allowed = allowed.trim().to_ascii_lowercase();
+            let allowed = allowed.trim();
             if allowed == "*" {
                 return true;
             }
-            let (a_name, a_port) = split_host(&allowed);
-            if a_name == name && (a_port.is_none() || a_port == host_port) {
+            let (a_name, a_port) = split_host(allowed);
+            if a_name.eq_ignore_ascii_case(name) && (a_port.is_none() || a_port == host_port) {
                 return true;
             }
         }
@@ -217,7 +217,7 @@ impl Access {
         match literal {
             Some(ip) if bound.ip().is_unspecified() => ip.is_ipv6() == bound.is_ipv6() || ip.is_loopback(),
             Some(ip) => ip == bound.ip() || ip.is_loopback(),
-            None => name == "localhost",
+            None => name.eq_ignore_ascii_case("localhost"),
         }
     }
 }
