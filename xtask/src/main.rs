@@ -220,13 +220,62 @@ fn web_demo_wasm() -> Result<PathBuf, String> {
 /// to the workspace root). Returns the shipped `.wasm`.
 fn ship_wasm(package: &str, out_dir: &str) -> Result<PathBuf, String> {
     run(cargo().args(["build", "--profile", "wasm-release", "--target", "wasm32-unknown-unknown", "-p", package]))?;
+    bindgen_shipped(&target_dir(), package, out_dir)
+}
+
+/// wasm-bindgen (`--target web`, without the name and producers sections) over `package`'s
+/// `wasm-release` build in the target dir `target`, into `out_dir`. Returns the shipped `.wasm`.
+fn bindgen_shipped(target: &Path, package: &str, out_dir: &str) -> Result<PathBuf, String> {
     let stem = package.replace('-', "_");
-    let wasm = target_dir().join(format!("wasm32-unknown-unknown/wasm-release/{stem}.wasm"));
+    let wasm = target.join(format!("wasm32-unknown-unknown/wasm-release/{stem}.wasm"));
     run(Command::new("wasm-bindgen")
         .args(["--target", "web", "--remove-name-section", "--remove-producers-section"])
         .args(["--out-dir", out_dir])
         .arg(&wasm))?;
     Ok(root().join(out_dir).join(format!("{stem}_bg.wasm")))
+}
+
+/// The flags of the smallest build (README "How small is the wasm"): std compiled for the app
+/// with panics that abort at once (no panic messages, locations or formatting machinery) and
+/// `Debug` formatting compiled out. Nightly only; `cargo build -Zbuild-std=std,panic_abort`.
+const NIGHTLY_SIZE_RUSTFLAGS: &str =
+    "-Zlocation-detail=none -Zfmt-debug=none -Cpanic=immediate-abort -Zunstable-options";
+
+/// [`ship_wasm`] with a nightly toolchain building std itself ([`NIGHTLY_SIZE_RUSTFLAGS`]), into
+/// `out_dir`. `None` (said why on stderr) when there is no nightly toolchain or its `rust-src` can
+/// not be added: only `bench wasm-size` measures it, CI's budget holds the stable build.
+fn ship_wasm_nightly(package: &str, out_dir: &str) -> Result<Option<PathBuf>, String> {
+    let nightly = || {
+        let mut c = Command::new("rustup");
+        c.args(["run", "nightly"]);
+        for v in ["RUSTC", "RUSTUP_TOOLCHAIN", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO"] {
+            c.env_remove(v);
+        }
+        c
+    };
+    let Some(sysroot) = nightly().args(["rustc", "--print", "sysroot"]).output().ok().filter(|o| o.status.success())
+    else {
+        eprintln!("xtask: no nightly toolchain (rustup toolchain install nightly): the nightly build is not measured");
+        return Ok(None);
+    };
+    let src = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim()).join("lib/rustlib/src/rust/library");
+    if !src.exists() {
+        let added = Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", "nightly"]).status();
+        if !matches!(added, Ok(s) if s.success()) {
+            eprintln!("xtask: nightly has no rust-src and rustup could not add it: the nightly build is not measured");
+            return Ok(None);
+        }
+    }
+    let mut build = nightly();
+    build.args(["cargo", "build", "-Zbuild-std=std,panic_abort", "--profile", "wasm-release"]);
+    build.args(["--target", "wasm32-unknown-unknown", "-p", package]);
+    let target = target_dir().join("nightly-size");
+    build.env("RUSTFLAGS", NIGHTLY_SIZE_RUSTFLAGS).env("CARGO_TARGET_DIR", &target);
+    if std::env::var_os("CARGO_INCREMENTAL").is_none() {
+        build.env("CARGO_INCREMENTAL", "0");
+    }
+    run(&mut build)?;
+    bindgen_shipped(&target, package, out_dir).map(Some)
 }
 
 /// The size of `file` and of its `gzip -9` output, in bytes.
@@ -355,6 +404,13 @@ fn bench(name: Option<&str>) -> Res {
             install::wasm_bindgen_cli()?;
             let (raw, gz) = gzipped_size(&web_demo_wasm()?)?;
             println!("web demo wasm: {raw} bytes, {gz} bytes gzipped (gzip -9; budget {WEB_DEMO_WASM_GZ_BUDGET})");
+            match ship_wasm_nightly("modelio-web-demo", "target/web-demo-nightly/pkg")? {
+                Some(wasm) => {
+                    let (raw, gz) = gzipped_size(&wasm)?;
+                    println!("web demo wasm, nightly std with immediate-abort panics: {raw} bytes, {gz} bytes gzipped");
+                }
+                None => println!("web demo wasm, nightly std: not measured (see above)"),
+            }
             Ok(())
         }
         // modelio (wasm32) against TF.js in one headless Chromium (BENCHMARKS.md "browser").
