@@ -293,17 +293,25 @@ impl<S: KeyValueStore> KeyedStore<S> {
     async fn list_prefix(&self, prefix: &str) -> Result<Vec<(String, ModelArtifactsInfo)>> {
         let objects = self.store.list(prefix).await?;
         let sizes = Sizes::of(&objects);
-        let mut out = Vec::new();
-        for o in &objects {
-            let Some(name) = o.key.strip_suffix(MODEL_JSON).and_then(|d| d.strip_suffix('/')) else { continue };
+        // Names sorted before reading (a sort of `String`s, which the wasm has anyway, not one of
+        // pairs: a second copy of the sort).
+        let mut names: Vec<String> = objects
+            .iter()
+            .filter_map(|o| Some(o.key.strip_suffix(MODEL_JSON)?.strip_suffix('/')?.to_string()))
+            .collect();
+        names.sort();
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
             let dir = format!("{name}/");
-            match self.read_json(&dir, &self.store.describe(&o.key), &Options::new()).await {
-                Ok((_, doc)) => out.push((name.to_string(), self.info(&dir, &doc, &sizes))),
+            match self.read_json(&dir, &self.store.describe(&format!("{dir}{MODEL_JSON}")), &Options::new()).await {
+                Ok((_, doc)) => {
+                    let info = self.info(&dir, &doc, &sizes);
+                    out.push((name, info));
+                }
                 Err(Error::NotFound { .. }) => {} // removed since the listing
                 Err(e) => return Err(e),
             }
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
 }
