@@ -17,7 +17,7 @@
 //! A medium implements [`FileSource`] (read one named file through a [`FileRequest`]) and writes
 //! what [`split`] returns; it keeps no layout loop of its own.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Read;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -622,10 +622,12 @@ pub async fn assemble(
 /// Refuses duplicate paths (or basenames) and, under [`PathPolicy::Inside`], paths that are
 /// absolute or climb out of the folder. Linear in the number of paths.
 pub fn check_paths(manifest: &[ManifestGroup], policy: PathPolicy, location: &str) -> Result<()> {
-    let mut seen: HashSet<&str> = HashSet::new();
-    for path in manifest.iter().flat_map(|g| &g.paths) {
+    // Path → its position: the `&str → index` map type the wasm has anyway (a set would be one
+    // more hash table instantiation).
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, path) in manifest.iter().flat_map(|g| &g.paths).enumerate() {
         let key = if policy == PathPolicy::Basename { basename(path) } else { path.as_str() };
-        if !seen.insert(key) {
+        if seen.insert(key, i).is_some() {
             let what = if policy == PathPolicy::Basename { "file basename" } else { "weight path" };
             return Err(Error::invalid_model(location, format!("duplicate {what} '{key}' in weightsManifest")));
         }
