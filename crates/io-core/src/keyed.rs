@@ -49,11 +49,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::artifacts::{ModelArtifacts, ModelJson};
 use crate::error::{Error, Result};
-use crate::files::{self, FileRequest, FileSource, PathPolicy, WeightFiles, MODEL_JSON};
+use crate::files::{self, run_bounded, BoxedWork, FileRequest, FileSource, PathPolicy, WeightFiles, MODEL_JSON};
 use crate::handler::{Collected, LoadHandler, MaybeSendSync, ModelStore, SaveHandler};
 use crate::info::{iso, ModelArtifactsInfo, SaveResult};
 use crate::options::Options;
@@ -247,9 +246,8 @@ impl<S: KeyValueStore> KeyedStore<S> {
             renamed.map_err(|e| Error::invalid_model(&src_url, format!("model.json is not valid JSON: {e}")))?,
         );
         let written: Vec<String> = pairs.iter().map(|(_, t)| t.clone()).collect();
-        let copies: Vec<_> = pairs.iter().map(|(f, t)| self.store.copy(f, t)).collect();
-        let copied = stream::iter(copies).buffer_unordered(self.store.concurrency().max(1)).try_collect::<Vec<()>>();
-        if let Err(e) = copied.await {
+        let copies: Vec<BoxedWork<'_>> = pairs.iter().map(|(f, t)| self.store.copy(f, t)).collect();
+        if let Err(e) = run_bounded(copies, self.store.concurrency()).await {
             self.delete_quietly(written).await;
             return Err(e);
         }
@@ -394,14 +392,16 @@ impl<S: KeyValueStore> SaveHandler for KeyedHandler<S> {
             .weights
             .iter()
             .zip(&keys)
-            .map(|((_, data), k)| async move {
-                opts.check_cancelled("save", url)?;
-                m.store.put(k, data.clone()).await?;
-                meter.add(data.len() as u64);
-                Ok::<_, Error>(())
+            .map(|((_, data), k)| -> BoxedWork<'_> {
+                Box::pin(async move {
+                    opts.check_cancelled("save", url)?;
+                    m.store.put(k, data.clone()).await?;
+                    meter.add(data.len() as u64);
+                    Ok(())
+                })
             })
             .collect();
-        let written = stream::iter(puts).buffer_unordered(m.store.concurrency().max(1)).try_collect::<Vec<()>>().await;
+        let written = run_bounded(puts, m.store.concurrency()).await;
         if let Err(e) = written.and_then(|_| opts.check_cancelled("save", url)) {
             m.delete_quietly(keys).await;
             return Err(e);
