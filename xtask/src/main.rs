@@ -205,9 +205,11 @@ impl Drop for LoopbackServer {
 /// The most the web demo's shipped wasm (every browser scheme: localstorage, indexeddb, opfs, http,
 /// downloads) may weigh gzipped (`gzip -9`), in bytes. Not the 150 KB target of issue 15, which is
 /// not reached (BENCHMARKS.md "wasm size" says what stands in the way): the size measured with the
-/// `wasm-release` profile and wasm-bindgen without names, with `opfs://` (198,766 bytes, rustc 1.95) plus 2.5%, so
-/// that growth fails the test. Lower it when the wasm shrinks.
-const WEB_DEMO_WASM_GZ_BUDGET: u64 = 203_735;
+/// `wasm-release` profile and wasm-bindgen without names, with `opfs://` (188,410 bytes, rustc 1.95
+/// stable) plus 2.5%, so that growth fails the test. Lower it when the wasm shrinks. (The nightly
+/// build with std's immediate-abort panics, 171,570 bytes, is measured by `bench wasm-size` only:
+/// CI stays on stable.)
+const WEB_DEMO_WASM_GZ_BUDGET: u64 = 193_120;
 
 /// Builds the web demo's wasm as an app ships it (README "How small is the wasm") into
 /// examples/web-demo/pkg. Returns the shipped `.wasm`.
@@ -220,17 +222,19 @@ fn web_demo_wasm() -> Result<PathBuf, String> {
 /// to the workspace root). Returns the shipped `.wasm`.
 fn ship_wasm(package: &str, out_dir: &str) -> Result<PathBuf, String> {
     run(cargo().args(["build", "--profile", "wasm-release", "--target", "wasm32-unknown-unknown", "-p", package]))?;
-    bindgen_shipped(&target_dir(), package, out_dir)
+    bindgen_shipped(&target_dir(), package, Path::new(out_dir))
 }
 
 /// wasm-bindgen (`--target web`, without the name and producers sections) over `package`'s
-/// `wasm-release` build in the target dir `target`, into `out_dir`. Returns the shipped `.wasm`.
-fn bindgen_shipped(target: &Path, package: &str, out_dir: &str) -> Result<PathBuf, String> {
+/// `wasm-release` build in the target dir `target`, into `out_dir` (relative to the workspace root,
+/// or absolute). Returns the shipped `.wasm`.
+fn bindgen_shipped(target: &Path, package: &str, out_dir: &Path) -> Result<PathBuf, String> {
     let stem = package.replace('-', "_");
     let wasm = target.join(format!("wasm32-unknown-unknown/wasm-release/{stem}.wasm"));
     run(Command::new("wasm-bindgen")
         .args(["--target", "web", "--remove-name-section", "--remove-producers-section"])
-        .args(["--out-dir", out_dir])
+        .arg("--out-dir")
+        .arg(out_dir)
         .arg(&wasm))?;
     Ok(root().join(out_dir).join(format!("{stem}_bg.wasm")))
 }
@@ -244,7 +248,7 @@ const NIGHTLY_SIZE_RUSTFLAGS: &str =
 /// [`ship_wasm`] with a nightly toolchain building std itself ([`NIGHTLY_SIZE_RUSTFLAGS`]), into
 /// `out_dir`. `None` (said why on stderr) when there is no nightly toolchain or its `rust-src` can
 /// not be added: only `bench wasm-size` measures it, CI's budget holds the stable build.
-fn ship_wasm_nightly(package: &str, out_dir: &str) -> Result<Option<PathBuf>, String> {
+fn ship_wasm_nightly(package: &str, out_dir: &Path) -> Result<Option<PathBuf>, String> {
     let nightly = || {
         let mut c = Command::new("rustup");
         c.args(["run", "nightly"]);
@@ -404,7 +408,7 @@ fn bench(name: Option<&str>) -> Res {
             install::wasm_bindgen_cli()?;
             let (raw, gz) = gzipped_size(&web_demo_wasm()?)?;
             println!("web demo wasm: {raw} bytes, {gz} bytes gzipped (gzip -9; budget {WEB_DEMO_WASM_GZ_BUDGET})");
-            match ship_wasm_nightly("modelio-web-demo", "target/web-demo-nightly/pkg")? {
+            match ship_wasm_nightly("modelio-web-demo", &target_dir().join("web-demo-nightly/pkg"))? {
                 Some(wasm) => {
                     let (raw, gz) = gzipped_size(&wasm)?;
                     println!("web demo wasm, nightly std with immediate-abort panics: {raw} bytes, {gz} bytes gzipped");
