@@ -513,7 +513,7 @@ impl<S: KeyValueStore> KeyedStore<S> {
         // (A `&str → index` map, the one type io-downloads uses too: one hash table instantiation
         // less in the wasm.)
         let mut index: HashMap<&str, usize> = HashMap::new();
-        let mut dirs: Vec<(&str, Vec<(&str, u64, u64)>)> = Vec::new();
+        let mut dirs: Vec<(&str, Vec<Versioned<'_>>)> = Vec::new();
         for o in &objects {
             let (dir, file) = o.key.rsplit_once('/').map_or(("", o.key.as_str()), |(d, f)| (d, f));
             if let Some(ms) = version_ms(file) {
@@ -568,6 +568,9 @@ impl<S: KeyValueStore + Send + Sync> Scheme for KeyedStore<S> {
         Ok(Arc::new(KeyedStore { store: self.store.configure(config)?, ..self.clone() }))
     }
 }
+
+/// A version-named object of a folder: key, version millis, size.
+type Versioned<'a> = (&'a str, u64, u64);
 
 /// The listed objects by key. A `String → index` map (the type io-core's metadata uses too), not
 /// a map of references: one hash table instantiation less in the wasm a web app downloads.
