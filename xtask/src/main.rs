@@ -14,7 +14,8 @@
 //! - `bench [NAME]`: criterion benchmarks, the peak memory of parsing a big model.json (`json-memory`),
 //!   the side-by-side benchmarks against TF.js (`http`, `cli`; `s3`: modelio against curl on a
 //!   local SeaweedFS; `browser`: modelio in wasm32 against TF.js in one headless Chromium, stores,
-//!   http and a model over 2 GiB), and the web demo's shipped wasm size (`wasm-size`).
+//!   http and a model over 2 GiB), and the web demo's shipped wasm size (`wasm-size`: on stable, and
+//!   with nightly's own std when a nightly toolchain with `rust-src` is there).
 //! - `fuzz [TARGET|all] [SECONDS|RUNS]`: runs cargo-fuzz on every target (model_json,
 //!   decode_weights, assemble, upload) or one, one at a time with one job, for 60 s each or as
 //!   given: `cargo xtask fuzz all 10M` runs each for 10 million executions. Installs cargo-fuzz;
