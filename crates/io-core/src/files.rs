@@ -17,7 +17,7 @@
 //! A medium implements [`FileSource`] (read one named file through a [`FileRequest`]) and writes
 //! what [`split`] returns; it keeps no layout loop of its own.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Read;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -589,16 +589,22 @@ pub async fn assemble(
         })
         .collect();
     opts.check_cancelled("load", url)?;
-    let mut files: Vec<Bytes> = vec![Bytes::new(); requests.len()];
-    {
-        let reads: Vec<_> =
-            requests.iter().enumerate().map(|(i, r)| async move { Ok((i, source.read(r).await?)) }).collect();
-        let mut done = stream::iter(reads).buffer_unordered(source.concurrency().max(1));
-        while let Some((i, b)) = done.try_next().await.map_err(|e: Error| e.with_location(url))? {
-            opts.tap_file(requests[i].path, &requests[i].name, &b);
-            files[i] = b;
-        }
-    }
+    let got = std::sync::Mutex::new(vec![Bytes::new(); requests.len()]);
+    let reads: Vec<BoxedWork<'_>> = requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| -> BoxedWork<'_> {
+            let got = &got;
+            Box::pin(async move {
+                let b = source.read(r).await?;
+                opts.tap_file(r.path, &r.name, &b);
+                got.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] = b;
+                Ok(())
+            })
+        })
+        .collect();
+    run_bounded(reads, source.concurrency()).await.map_err(|e| e.with_location(url))?;
+    let files = got.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut weight_data = WeightData::default();
     let mut next = 0;
     for group in &model.weights_manifest {
@@ -619,13 +625,33 @@ pub async fn assemble(
     Ok(artifacts)
 }
 
+/// A boxed piece of concurrent work (a read, a put, a copy): `Send` natively, as the handlers'
+/// futures are; the type async-trait methods returning `Result<()>` have.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type BoxedWork<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>>;
+/// A boxed piece of concurrent work (a read, a put, a copy); the type async-trait methods
+/// returning `Result<()>` have.
+#[cfg(target_arch = "wasm32")]
+pub(crate) type BoxedWork<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>>;
+
+/// Runs `work` at most `limit` at a time (at least one), until the first error. Every caller's
+/// futures are boxed to one type, so the stream machinery exists once in the wasm a web app
+/// downloads.
+pub(crate) async fn run_bounded(work: Vec<BoxedWork<'_>>, limit: usize) -> Result<()> {
+    let mut running = stream::iter(work).buffer_unordered(limit.max(1));
+    while running.try_next().await?.is_some() {}
+    Ok(())
+}
+
 /// Refuses duplicate paths (or basenames) and, under [`PathPolicy::Inside`], paths that are
 /// absolute or climb out of the folder. Linear in the number of paths.
 pub fn check_paths(manifest: &[ManifestGroup], policy: PathPolicy, location: &str) -> Result<()> {
-    let mut seen: HashSet<&str> = HashSet::new();
-    for path in manifest.iter().flat_map(|g| &g.paths) {
+    // Path → its position: the `&str → index` map type the wasm has anyway (a set would be one
+    // more hash table instantiation).
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, path) in manifest.iter().flat_map(|g| &g.paths).enumerate() {
         let key = if policy == PathPolicy::Basename { basename(path) } else { path.as_str() };
-        if !seen.insert(key) {
+        if seen.insert(key, i).is_some() {
             let what = if policy == PathPolicy::Basename { "file basename" } else { "weight path" };
             return Err(Error::invalid_model(location, format!("duplicate {what} '{key}' in weightsManifest")));
         }

@@ -223,13 +223,14 @@ pub(crate) fn kind_of_text(text: &str) -> &'static str {
 /// parsed below the top level). Duplicate keys: first position, last value.
 pub(crate) fn raw_entries(mut r: Reader<'_>) -> JsonResult<Vec<(Cow<'_, str>, &str)>> {
     let mut entries: Vec<(Cow<'_, str>, &str)> = Vec::new();
-    let mut index: HashMap<Cow<'_, str>, usize> = HashMap::new();
+    // `String` keys: the map type io-core's metadata uses too (one hash table less in the wasm).
+    let mut index: HashMap<String, usize> = HashMap::new();
     r.object(|r, k| {
         let v = r.value_text()?;
-        match index.get(&k) {
+        match index.get(&*k) {
             Some(&i) => entries[i].1 = v,
             None => {
-                index.insert(k.clone(), entries.len());
+                index.insert(k.to_string(), entries.len());
                 entries.push((k, v));
             }
         }

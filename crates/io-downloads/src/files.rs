@@ -1,7 +1,7 @@
 //! TF.js's `browserFiles` on any target: a model.json and weight files given as `(name, bytes)`,
 //! weight files matched to the manifest's paths by basename, with TF.js's error texts.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use bytes::Bytes;
 use io_core::files::{self, FileSource, NamedFiles, PathPolicy};
@@ -34,13 +34,15 @@ pub fn match_weight_files(manifest: &[ManifestGroup], file_names: &[&str], locat
     for (i, n) in file_names.iter().enumerate() {
         names.entry(basename(n)).or_insert(i);
     }
-    let mut seen: HashSet<&str> = HashSet::new();
+    // Basenames seen (→ position in their group): one map type with `names`, where a set would be
+    // one more hash table instantiation in the wasm.
+    let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut out = Vec::with_capacity(manifest.len());
     for group in manifest {
         let mut idx = Vec::with_capacity(group.paths.len());
         for path in &group.paths {
             let b = basename(path);
-            if !seen.insert(b) {
+            if seen.insert(b, idx.len()).is_some() {
                 return Err(Error::invalid_model(
                     location,
                     format!("Duplicate file basename found in weights manifest: '{b}'"),

@@ -28,7 +28,7 @@ impl HttpHandler {
     /// Fetches model.json (at most `Limits::max_model_json_bytes` + 1 bytes). 404 and 410 are
     /// [`Error::NotFound`]; HTML is refused.
     pub(crate) async fn load_model_json(&self, opts: &Options) -> Result<ModelJson> {
-        let source = HttpFiles { handler: self, urls: HashMap::new() };
+        let source = HttpFiles { handler: self, by_path: HashMap::new(), urls: Vec::new() };
         let bytes = files::read_model_json(&source, &self.url, &self.url, opts).await.map_err(|e| match e {
             Error::HttpStatus { status: status @ (404 | 410), url, .. } => Error::NotFound {
                 url,
@@ -46,7 +46,7 @@ impl HttpHandler {
     pub async fn fetch_whole(&self, limit: u64, opts: &Options) -> Result<Bytes> {
         let (h, o) = (self.clone(), opts.clone());
         crate::runtime::run(async move {
-            let source = HttpFiles { handler: &h, urls: HashMap::new() };
+            let source = HttpFiles { handler: &h, by_path: HashMap::new(), urls: Vec::new() };
             files::read_whole(&source, &h.url, &h.url, limit, &o).await.map_err(|e| match e {
                 Error::HttpStatus { status: status @ (404 | 410), url, .. } => {
                     Error::NotFound { url, detail: format!("HTTP {status}") }
@@ -60,14 +60,9 @@ impl HttpHandler {
     /// The whole load: model.json, then the weights, each file kept as its own buffer.
     pub(crate) async fn load_artifacts(&self, opts: &Options) -> Result<ModelArtifacts> {
         let model_json = self.load_model_json(opts).await?;
-        let urls = self.weight_urls(&model_json);
-        let by_path = model_json
-            .weights_manifest
-            .iter()
-            .zip(&urls)
-            .flat_map(|(g, u)| g.paths.iter().cloned().zip(u.iter().cloned()))
-            .collect();
-        let source = HttpFiles { handler: self, urls: by_path };
+        let urls: Vec<String> = self.weight_urls(&model_json).into_iter().flatten().collect();
+        let paths = model_json.weights_manifest.iter().flat_map(|g| g.paths.iter().cloned());
+        let source = HttpFiles { handler: self, by_path: paths.zip(0..).collect(), urls };
         files::assemble(model_json, &source, &self.url, PathPolicy::Any, opts).await
     }
 }
@@ -75,13 +70,16 @@ impl HttpHandler {
 /// The files of one model over HTTP: model.json at the handler's URL, weight files at their URLs.
 struct HttpFiles<'a> {
     handler: &'a HttpHandler,
-    /// Manifest path → URL (TF.js's rule).
-    urls: HashMap<String, String>,
+    /// Manifest path → its index in `urls` (a `String → index` map, the hash table type io-core
+    /// has already: one less in the wasm).
+    by_path: HashMap<String, usize>,
+    /// The weight files' URLs (TF.js's rule), in manifest order.
+    urls: Vec<String>,
 }
 
 impl HttpFiles<'_> {
     fn url<'p>(&'p self, path: &'p str) -> &'p str {
-        self.urls.get(path).map_or(path, String::as_str)
+        self.by_path.get(path).map_or(path, |&i| self.urls[i].as_str())
     }
 }
 

@@ -5,9 +5,8 @@
 //! IndexedDB through `web-sys` (another crate's job). Records are [`Value`]s: the part of the
 //! structured-clone algorithm TF.js's records use.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use io_core::{Error, MaybeSendSync, RawJson, Result, WeightData};
+use io_store_support::base64;
 
 /// The key path of both TF.js object stores.
 pub const KEY_PATH: &str = "modelPath";
@@ -93,11 +92,11 @@ impl Value {
             Value::Json(v) => v.to_value(),
             Value::Date(iso) => serde_json::json!({ "__type": "Date", "iso": iso }),
             Value::Bytes(b) => {
-                let mut w = base64::write::EncoderStringWriter::new(&STANDARD);
+                let mut w = base64::Encoder::with_capacity(b.len());
                 for c in b.chunks() {
-                    std::io::Write::write_all(&mut w, c).expect("writing to a String cannot fail");
+                    w.push(c);
                 }
-                serde_json::json!({ "__type": "ArrayBuffer", "byteLength": b.len(), "base64": w.into_inner() })
+                serde_json::json!({ "__type": "ArrayBuffer", "byteLength": b.len(), "base64": w.finish() })
             }
             Value::Object(f) => serde_json::Value::Object(f.iter().map(|(k, v)| (k.clone(), v.to_dump())).collect()),
         }
@@ -113,7 +112,7 @@ impl Value {
             Some("ArrayBuffer") => {
                 let b64 =
                     obj.get("base64").and_then(|b| b.as_str()).ok_or_else(|| bad("ArrayBuffer without base64"))?;
-                let bytes = STANDARD.decode(b64).map_err(|e| bad(&format!("bad base64: {e}")))?;
+                let bytes = base64::decode(b64.as_bytes()).map_err(|e| bad(&format!("bad base64: {e}")))?;
                 Ok(Value::Bytes(WeightData::single(bytes)))
             }
             Some("Date") => Ok(Value::Date(

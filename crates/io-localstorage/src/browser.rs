@@ -40,27 +40,49 @@ impl BrowserLocalStorage {
         Ok(BrowserLocalStorage { storage })
     }
 
-    fn usage_except(&self, skip: &HashMap<String, Option<String>>) -> Result<u64> {
+    fn usage_except(&self, skip: &Touched) -> Result<u64> {
         let mut used = 0;
         for k in self.keys()? {
-            if !skip.contains_key(&k) {
+            if !skip.index.contains_key(&k) {
                 used += quota_cost(&k, &self.get(&k)?.unwrap_or_default());
             }
         }
         Ok(used)
     }
 
-    fn restore(&self, old: &HashMap<String, Option<String>>) {
-        for (k, v) in old {
-            if v.is_none() {
+    fn restore(&self, touched: &Touched) {
+        for (k, old, _) in &touched.keys {
+            if old.is_none() {
                 let _ = self.storage.remove_item(k);
             }
         }
-        for (k, v) in old {
-            if let Some(v) = v {
+        for (k, old, _) in &touched.keys {
+            if let Some(v) = old {
                 let _ = self.storage.set_item(k, v);
             }
         }
+    }
+}
+
+/// The keys a batch touches, in the order first touched, each with its value before the batch
+/// and after it. (A `String → index` map, the hash table type io-core has already: one less in
+/// the wasm than maps of values.)
+#[derive(Default)]
+struct Touched {
+    index: HashMap<String, usize>,
+    keys: Vec<(String, Option<String>, Option<String>)>,
+}
+
+impl Touched {
+    /// The slot of `k`, reading its old value on first touch.
+    fn touch(&mut self, store: &BrowserLocalStorage, k: &str) -> Result<usize> {
+        if let Some(&i) = self.index.get(k) {
+            return Ok(i);
+        }
+        let old = store.get(k)?;
+        self.index.insert(k.to_string(), self.keys.len());
+        self.keys.push((k.to_string(), old.clone(), old));
+        Ok(self.keys.len() - 1)
     }
 }
 
@@ -79,53 +101,44 @@ impl WebStorage for BrowserLocalStorage {
 
     fn batch(&self, ops: &[KvOp], url: &str) -> Result<()> {
         // Old values of every touched key, and the state after the batch (overlay).
-        let mut old: HashMap<String, Option<String>> = HashMap::new();
-        let mut order: Vec<String> = Vec::new();
-        let mut touch = |k: &String, old: &mut HashMap<String, Option<String>>| -> Result<()> {
-            if !old.contains_key(k) {
-                old.insert(k.clone(), self.get(k)?);
-                order.push(k.clone());
-            }
-            Ok(())
-        };
-        let mut new: HashMap<String, Option<String>> = HashMap::new();
+        let mut t = Touched::default();
         for op in ops {
             match op {
                 KvOp::Set(k, v) => {
-                    touch(k, &mut old)?;
-                    new.insert(k.clone(), Some(v.clone()));
+                    let i = t.touch(self, k)?;
+                    t.keys[i].2 = Some(v.clone());
                 }
                 KvOp::Remove(k) => {
-                    touch(k, &mut old)?;
-                    new.insert(k.clone(), None);
+                    let i = t.touch(self, k)?;
+                    t.keys[i].2 = None;
                 }
                 KvOp::Rename { from, to } => {
-                    touch(from, &mut old)?;
-                    touch(to, &mut old)?;
-                    let v = new.get(from).cloned().unwrap_or_else(|| old[from].clone()).ok_or_else(|| {
-                        Error::NotFound { url: url.to_string(), detail: format!("no key '{from}' to move") }
+                    let f = t.touch(self, from)?;
+                    let to = t.touch(self, to)?;
+                    let v = t.keys[f].2.take().ok_or_else(|| Error::NotFound {
+                        url: url.to_string(),
+                        detail: format!("no key '{from}' to move"),
                     })?;
-                    new.insert(from.clone(), None);
-                    new.insert(to.clone(), Some(v));
+                    t.keys[to].2 = Some(v);
                 }
             }
         }
         let result = (|| -> std::result::Result<(), JsValue> {
-            for k in order.iter().filter(|k| new[*k].is_none()) {
+            for (k, ..) in t.keys.iter().filter(|(.., new)| new.is_none()) {
                 self.storage.remove_item(k)?;
             }
-            for k in &order {
-                if let Some(v) = &new[k] {
+            for (k, _, new) in &t.keys {
+                if let Some(v) = new {
                     self.storage.set_item(k, v)?;
                 }
             }
             Ok(())
         })();
         let Err(e) = result else { return Ok(()) };
-        self.restore(&old);
+        self.restore(&t);
         if is_quota(&e) {
-            let needed: u64 = new.iter().map(|(k, v)| v.as_deref().map_or(0, |v| quota_cost(k, v))).sum();
-            let used_by_others = self.usage_except(&old)?;
+            let needed: u64 = t.keys.iter().map(|(k, _, v)| v.as_deref().map_or(0, |v| quota_cost(k, v))).sum();
+            let used_by_others = self.usage_except(&t)?;
             return Err(Error::QuotaExceeded {
                 url: url.to_string(),
                 needed,

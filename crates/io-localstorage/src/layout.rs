@@ -11,10 +11,9 @@
 //!
 //! `P` may contain `/`. Nothing here depends on the storage medium.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use io_core::artifacts::METADATA_ORDER;
 use io_core::{Error, ModelArtifacts, ModelArtifactsInfo, RawJson, Result, Topology, WeightData};
+use io_store_support::base64;
 
 /// Prefix of every key TF.js's localStorage route writes.
 pub const PREFIX: &str = "tensorflowjs_models/";
@@ -73,8 +72,7 @@ pub fn decode(values: [Option<String>; 5], url: &str, path: &str) -> Result<(Mod
     let specs = specs.ok_or_else(|| missing(SPECS))?;
     a.weight_specs = read(io_core::json::weight_specs_from_json(&specs), url, &key(SPECS))?;
     let weights = weights.ok_or_else(|| missing(WEIGHTS))?;
-    let bytes = STANDARD
-        .decode(weights.as_bytes())
+    let bytes = base64::decode(weights.as_bytes())
         .map_err(|e| Error::invalid_model(url, format!("'{}' is not valid base64: {e}", key(WEIGHTS))))?;
     a.weight_data = WeightData::single(bytes);
     if let Some(m) = metadata {
@@ -107,11 +105,11 @@ pub fn parse<T: serde::de::DeserializeOwned>(text: &str, url: &str, key: &str) -
 
 /// Standard base64 of all weight buffers, encoded without joining them first.
 fn base64_of(data: &WeightData) -> String {
-    let mut w = base64::write::EncoderStringWriter::new(&STANDARD);
+    let mut w = base64::Encoder::with_capacity(data.len());
     for c in data.chunks() {
-        std::io::Write::write_all(&mut w, c).expect("writing to a String cannot fail");
+        w.push(c);
     }
-    w.into_inner()
+    w.finish()
 }
 
 #[cfg(test)]
@@ -131,7 +129,7 @@ mod tests {
         let all: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
         for cut in [0, 1, 2, 3, 4, 500, 999] {
             let d = WeightData::from_chunks(vec![all[..cut].to_vec().into(), all[cut..].to_vec().into()]);
-            assert_eq!(base64_of(&d), STANDARD.encode(&all), "cut at {cut}");
+            assert_eq!(base64_of(&d), base64::encode(&all), "cut at {cut}");
         }
     }
 }

@@ -26,6 +26,8 @@
 //! `QuotaExceededError`) exist: browser builds use the browser's own storage.
 #![warn(missing_docs)]
 
+/// Standard base64, the one coder both stores use.
+pub mod base64;
 #[cfg(not(target_arch = "wasm32"))]
 mod db;
 #[cfg(not(target_arch = "wasm32"))]

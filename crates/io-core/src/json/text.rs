@@ -319,25 +319,26 @@ impl<'a> Reader<'a> {
 
     /// Reads an object, calling `entry` with each key; `entry` must read the value.
     pub fn object(&mut self, mut entry: impl FnMut(&mut Self, Cow<'a, str>) -> JsonResult<()>) -> JsonResult<()> {
-        self.delimited((b'{', b'}'), ("an object", "an object"), |r| {
+        self.delimited((b'{', b'}'), ("an object", "an object"), &mut |r| {
             let k = r.key()?;
             entry(r, k)
         })
     }
 
     /// Reads an array, calling `item` for each element; `item` must read the element.
-    pub fn array(&mut self, item: impl FnMut(&mut Self) -> JsonResult<()>) -> JsonResult<()> {
-        self.delimited((b'[', b']'), ("an array", "a list"), item)
+    pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> JsonResult<()>) -> JsonResult<()> {
+        self.delimited((b'[', b']'), ("an array", "a list"), &mut item)
     }
 
     /// The loop of [`object`](Self::object) and [`array`](Self::array): `open`, then members read
     /// by `member` and separated by commas, then `close`; `expected` names the type in a type error,
-    /// `name` the value in an end-of-input error.
+    /// `name` the value in an end-of-input error. `member` is `dyn`: one copy of the loop serves
+    /// every schema (in the wasm a web app downloads, each closure type would otherwise get its own).
     fn delimited(
         &mut self,
         (open, close): (u8, u8),
         (expected, name): (&str, &str),
-        mut member: impl FnMut(&mut Self) -> JsonResult<()>,
+        member: &mut dyn FnMut(&mut Self) -> JsonResult<()>,
     ) -> JsonResult<()> {
         if self.peek() != Some(open) {
             return Err(self.type_err(expected));
