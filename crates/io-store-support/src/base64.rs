@@ -10,7 +10,8 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 /// Standard base64 written piece by piece ([`Encoder::push`]), as if the pieces were joined.
 #[derive(Default)]
 pub struct Encoder {
-    out: String,
+    /// ASCII only.
+    out: Vec<u8>,
     carry: [u8; 3],
     carried: usize,
 }
@@ -18,7 +19,7 @@ pub struct Encoder {
 impl Encoder {
     /// An encoder with room for the base64 of `len` bytes.
     pub fn with_capacity(len: usize) -> Self {
-        Encoder { out: String::with_capacity(len.div_ceil(3) * 4), ..Encoder::default() }
+        Encoder { out: Vec::with_capacity(len.div_ceil(3) * 4), ..Encoder::default() }
     }
 
     /// Encodes `bytes` after what was pushed before.
@@ -36,6 +37,7 @@ impl Encoder {
             self.carried = 0;
         }
         let mut chunks = bytes.chunks_exact(3);
+        self.out.reserve(bytes.len() / 3 * 4);
         for c in &mut chunks {
             self.quad(c, 3);
         }
@@ -52,16 +54,14 @@ impl Encoder {
             let n = self.carried;
             self.quad(&c, n);
         }
-        self.out
+        String::from_utf8(self.out).expect("base64 symbols are ASCII")
     }
 
     /// Writes the four symbols of `c` (three bytes, the first `n` of them real).
     fn quad(&mut self, c: &[u8], n: usize) {
         let v = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
-        for i in 0..4 {
-            let sym = if i <= n { ALPHABET[(v >> (18 - 6 * i) & 63) as usize] } else { b'=' };
-            self.out.push(char::from(sym));
-        }
+        let sym = |i: usize| if i <= n { ALPHABET[(v >> (18 - 6 * i) & 63) as usize] } else { b'=' };
+        self.out.extend_from_slice(&[sym(0), sym(1), sym(2), sym(3)]);
     }
 }
 
@@ -98,16 +98,22 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+/// The six bits of each symbol; [`NOT_A_SYMBOL`] for other bytes.
+const VALUES: [u8; 256] = {
+    let mut t = [NOT_A_SYMBOL; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+const NOT_A_SYMBOL: u8 = 0xff;
+
 /// The six bits of the symbol `b`, if it is one.
 fn value(b: u8) -> Option<u32> {
-    Some(u32::from(match b {
-        b'A'..=b'Z' => b - b'A',
-        b'a'..=b'z' => b - b'a' + 26,
-        b'0'..=b'9' => b - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => return None,
-    }))
+    let v = VALUES[b as usize];
+    (v != NOT_A_SYMBOL).then_some(u32::from(v))
 }
 
 /// Decodes standard, padded, canonical base64.
@@ -126,7 +132,11 @@ pub fn decode(text: &[u8]) -> Result<Vec<u8>, DecodeError> {
             .try_fold(0u32, |v, (i, &b)| value(b).map(|x| v << 6 | x).ok_or(DecodeError::InvalidByte(at + i, b)))
     };
     for c in &mut chunks {
-        let v = bits(c, at)?;
+        let [a, b, c2, d] = [c[0], c[1], c[2], c[3]].map(|x| VALUES[x as usize]);
+        if (a | b | c2 | d) & 0xc0 != 0 {
+            bits(c, at)?;
+        }
+        let v = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c2) << 6 | u32::from(d);
         out.extend_from_slice(&v.to_be_bytes()[1..]);
         at += 4;
     }
