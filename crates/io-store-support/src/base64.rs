@@ -194,6 +194,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any bytes encode as the crate encodes them and decode back; any text (mostly symbols,
+        /// some padding and strays) decodes exactly when the crate decodes it, to the same bytes.
+        #[test]
+        fn agrees_with_the_base64_crate_on_any_input(
+            data in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
+            text in proptest::string::string_regex("[A-Za-z0-9+/]{0,64}(=|==|[!= -]){0,3}[A-Za-z0-9+/=]{0,4}").unwrap(),
+        ) {
+            let encoded = encode(&data);
+            proptest::prop_assert_eq!(&encoded, &STANDARD.encode(&data));
+            proptest::prop_assert_eq!(decode(encoded.as_bytes()).unwrap(), data);
+            let (ours, theirs) = (decode(text.as_bytes()), STANDARD.decode(&text));
+            proptest::prop_assert_eq!(ours.as_ref().ok(), theirs.as_ref().ok(), "{}: {:?} vs {:?}", text, ours, theirs);
+        }
+    }
+
     #[test]
     fn refuses_what_the_base64_crate_refuses_with_its_message() {
         for bad in [
