@@ -92,11 +92,8 @@ impl Value {
             Value::Json(v) => v.to_value(),
             Value::Date(iso) => serde_json::json!({ "__type": "Date", "iso": iso }),
             Value::Bytes(b) => {
-                let mut w = base64::Encoder::with_capacity(b.len());
-                for c in b.chunks() {
-                    w.push(c);
-                }
-                serde_json::json!({ "__type": "ArrayBuffer", "byteLength": b.len(), "base64": w.finish() })
+                let text = base64::encode_pieces(b.len(), b.chunks().iter().map(|c| &c[..]));
+                serde_json::json!({ "__type": "ArrayBuffer", "byteLength": b.len(), "base64": text })
             }
             Value::Object(f) => serde_json::Value::Object(f.iter().map(|(k, v)| (k.clone(), v.to_dump())).collect()),
         }

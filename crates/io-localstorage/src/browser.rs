@@ -6,6 +6,7 @@
 //! touched key is put back to its old value. A `QuotaExceededError` becomes
 //! [`io_core::Error::QuotaExceeded`], sized by Chromium's rule ([`crate::QUOTA_RULE`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use io_core::{Error, Result};
@@ -40,7 +41,7 @@ impl BrowserLocalStorage {
         Ok(BrowserLocalStorage { storage })
     }
 
-    fn usage_except(&self, skip: &Touched) -> Result<u64> {
+    fn usage_except(&self, skip: &Touched<'_>) -> Result<u64> {
         let mut used = 0;
         for k in self.keys()? {
             if !skip.index.contains_key(&k) {
@@ -50,30 +51,45 @@ impl BrowserLocalStorage {
         Ok(used)
     }
 
-    fn restore(&self, touched: &Touched) {
-        for (k, old, _) in &touched.keys {
-            if old.is_none() {
-                let _ = self.storage.remove_item(k);
+    fn restore(&self, touched: &Touched<'_>) {
+        for t in &touched.keys {
+            if t.before.is_none() {
+                let _ = self.storage.remove_item(&t.key);
             }
         }
-        for (k, old, _) in &touched.keys {
-            if let Some(v) = old {
-                let _ = self.storage.set_item(k, v);
+        for t in &touched.keys {
+            if let Some(v) = &t.before {
+                let _ = self.storage.set_item(&t.key, v);
             }
         }
     }
 }
 
-/// The keys a batch touches, in the order first touched, each with its value before the batch
-/// and after it. (A `String → index` map, the hash table type io-core has already: one less in
-/// the wasm than maps of values.)
+/// The keys a batch touches, in the order first touched. (A `String → index` map, the hash table
+/// type io-core has already: one less in the wasm than maps of values.)
 #[derive(Default)]
-struct Touched {
+struct Touched<'ops> {
     index: HashMap<String, usize>,
-    keys: Vec<(String, Option<String>, Option<String>)>,
+    keys: Vec<TouchedKey<'ops>>,
 }
 
-impl Touched {
+/// A key a batch touches: its value before the batch (for the rollback) and after it.
+struct TouchedKey<'ops> {
+    key: String,
+    before: Option<String>,
+    after: After<'ops>,
+}
+
+/// What a batch leaves in a key. The old value is not copied for it, nor a value the batch sets
+/// (borrowed from its op): either may be megabytes of base64.
+enum After<'ops> {
+    /// Not written by the batch (yet): as before.
+    Unwritten,
+    Removed,
+    Set(Cow<'ops, str>),
+}
+
+impl Touched<'_> {
     /// The slot of `k`, reading its old value on first touch.
     fn touch(&mut self, store: &BrowserLocalStorage, k: &str) -> Result<usize> {
         if let Some(&i) = self.index.get(k) {
@@ -81,7 +97,7 @@ impl Touched {
         }
         let old = store.get(k)?;
         self.index.insert(k.to_string(), self.keys.len());
-        self.keys.push((k.to_string(), old.clone(), old));
+        self.keys.push(TouchedKey { key: k.to_string(), before: old, after: After::Unwritten });
         Ok(self.keys.len() - 1)
     }
 }
@@ -106,30 +122,35 @@ impl WebStorage for BrowserLocalStorage {
             match op {
                 KvOp::Set(k, v) => {
                     let i = t.touch(self, k)?;
-                    t.keys[i].2 = Some(v.clone());
+                    t.keys[i].after = After::Set(Cow::Borrowed(v));
                 }
                 KvOp::Remove(k) => {
                     let i = t.touch(self, k)?;
-                    t.keys[i].2 = None;
+                    t.keys[i].after = After::Removed;
                 }
                 KvOp::Rename { from, to } => {
                     let f = t.touch(self, from)?;
                     let to = t.touch(self, to)?;
-                    let v = t.keys[f].2.take().ok_or_else(|| Error::NotFound {
+                    let moved = match std::mem::replace(&mut t.keys[f].after, After::Removed) {
+                        After::Set(v) => Some(v),
+                        After::Removed => None,
+                        After::Unwritten => t.keys[f].before.clone().map(Cow::Owned),
+                    };
+                    let v = moved.ok_or_else(|| Error::NotFound {
                         url: url.to_string(),
                         detail: format!("no key '{from}' to move"),
                     })?;
-                    t.keys[to].2 = Some(v);
+                    t.keys[to].after = After::Set(v);
                 }
             }
         }
         let result = (|| -> std::result::Result<(), JsValue> {
-            for (k, ..) in t.keys.iter().filter(|(.., new)| new.is_none()) {
-                self.storage.remove_item(k)?;
+            for k in t.keys.iter().filter(|k| matches!(k.after, After::Removed)) {
+                self.storage.remove_item(&k.key)?;
             }
-            for (k, _, new) in &t.keys {
-                if let Some(v) = new {
-                    self.storage.set_item(k, v)?;
+            for k in &t.keys {
+                if let After::Set(v) = &k.after {
+                    self.storage.set_item(&k.key, v)?;
                 }
             }
             Ok(())
@@ -137,7 +158,14 @@ impl WebStorage for BrowserLocalStorage {
         let Err(e) = result else { return Ok(()) };
         self.restore(&t);
         if is_quota(&e) {
-            let needed: u64 = t.keys.iter().map(|(k, _, v)| v.as_deref().map_or(0, |v| quota_cost(k, v))).sum();
+            let needed: u64 = t
+                .keys
+                .iter()
+                .map(|k| match &k.after {
+                    After::Set(v) => quota_cost(&k.key, v),
+                    _ => 0,
+                })
+                .sum();
             let used_by_others = self.usage_except(&t)?;
             return Err(Error::QuotaExceeded {
                 url: url.to_string(),

@@ -97,19 +97,9 @@ fn read<T>(r: std::result::Result<T, io_core::json::text::JsonError>, url: &str,
     r.map_err(|e| Error::invalid_model(url, format!("'{key}' is malformed: {e}")))
 }
 
-/// Parses the JSON of one entry with serde, naming the key on failure (modelio reads its own entries
-/// with [`parse_info`] and io-core's JSON reader).
-pub fn parse<T: serde::de::DeserializeOwned>(text: &str, url: &str, key: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| Error::invalid_model(url, format!("'{key}' is malformed: {e}")))
-}
-
 /// Standard base64 of all weight buffers, encoded without joining them first.
 fn base64_of(data: &WeightData) -> String {
-    let mut w = base64::Encoder::with_capacity(data.len());
-    for c in data.chunks() {
-        w.push(c);
-    }
-    w.finish()
+    base64::encode_pieces(data.len(), data.chunks().iter().map(|c| &c[..]))
 }
 
 #[cfg(test)]

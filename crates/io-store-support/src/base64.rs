@@ -67,8 +67,16 @@ impl Encoder {
 
 /// The standard base64 of `bytes`, padded.
 pub fn encode(bytes: &[u8]) -> String {
-    let mut e = Encoder::with_capacity(bytes.len());
-    e.push(bytes);
+    encode_pieces(bytes.len(), [bytes])
+}
+
+/// The standard base64 of `pieces` as if joined (`len` bytes in all, for the capacity), without
+/// joining them: a model's weight buffers.
+pub fn encode_pieces<'a>(len: usize, pieces: impl IntoIterator<Item = &'a [u8]>) -> String {
+    let mut e = Encoder::with_capacity(len);
+    for p in pieces {
+        e.push(p);
+    }
     e.finish()
 }
 

@@ -94,7 +94,8 @@ impl Visitor<'_> {
         self.result.is_ok().then_some(())
     }
 
-    fn integer(&mut self, field: &Field, text: &str) {
+    /// `name=text`, for values whose text needs no quoting (integers, booleans, plain floats).
+    fn plain(&mut self, field: &Field, text: &str) {
         if self.name(field).is_some() {
             self.result = self.w.write_str(text);
         }
@@ -114,25 +115,25 @@ impl Visitor<'_> {
 
 impl Visit for Visitor<'_> {
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.integer(field, itoa::Buffer::new().format(value));
+        self.plain(field, itoa::Buffer::new().format(value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.integer(field, itoa::Buffer::new().format(value));
+        self.plain(field, itoa::Buffer::new().format(value));
     }
 
     /// Durations: shortest round-trip digits as `Debug` prints them (`0.125`, `3.0`), through `ryu`
     /// where both print plain decimals (the test checks they agree); `Debug` elsewhere.
     fn record_f64(&mut self, field: &Field, value: f64) {
         if value == 0.0 || (PLAIN_F64.contains(&value.abs())) {
-            self.integer(field, ryu::Buffer::new().format_finite(value));
+            self.plain(field, ryu::Buffer::new().format_finite(value));
         } else {
             self.record_debug(field, &value);
         }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.integer(field, if value { "true" } else { "false" });
+        self.plain(field, if value { "true" } else { "false" });
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
