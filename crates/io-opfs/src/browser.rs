@@ -7,7 +7,7 @@ use bytes::Bytes;
 use io_core::files::{FileRequest, MODEL_JSON};
 use io_core::keyed::{KeyValueStore, KeyedStore, ObjectMeta};
 use io_core::{Error, Registry, Result, SchemeRegistration, WeightData};
-use io_store_support::web::{is_quota_exceeded, js_error_text, js_storage_error};
+use io_store_support::web::{is_quota_exceeded, js_error_text, js_storage_error, ByteStreamReader};
 use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -18,8 +18,11 @@ use web_sys::{
 
 use crate::{quota_error, Estimate, ROOT, SCHEME};
 
-/// Bytes read from a file per `Blob.slice().arrayBuffer()` (the JS-side copy a read holds at once).
+/// Bytes read from a file per `Blob.slice().arrayBuffer()` (the JS-side copy a read holds at once),
+/// where `File.stream()` is not a byte stream.
 const READ_CHUNK: usize = 8 << 20;
+/// The buffer a file's byte stream is read through (reused by every read).
+const READ_BUFFER: u32 = 1 << 20;
 /// Bytes copied out of wasm memory per `write()` (the JS-side copy a write holds at once).
 const WRITE_CHUNK: usize = 4 << 20;
 
@@ -181,8 +184,9 @@ impl KeyValueStore for OpfsStore {
         }
     }
 
-    /// Reads the file in slices of 8 MiB straight into the load's memory, after checking its size
-    /// against what the manifest allows.
+    /// Reads the file straight into the load's memory after checking its size against what the
+    /// manifest allows: through `File.stream()` into one reused buffer where it is a byte stream
+    /// (no garbage per read), else in `Blob.slice().arrayBuffer()` pieces of 8 MiB.
     async fn get(&self, key: &str, req: &FileRequest<'_>) -> Result<Bytes> {
         let handle =
             self.file(key).await?.ok_or_else(|| self.missing(key, "no such file in the origin private file system"))?;
@@ -199,17 +203,37 @@ impl KeyValueStore for OpfsStore {
             buf.clear();
             buf.resize(n, 0);
         }
+        let changed = || Error::storage(SCHEME, self.describe(key), "the file changed while it was read");
         let mut at = 0;
-        while at < n {
-            let end = (at + READ_CHUNK).min(n);
-            let blob = file.slice_with_f64_and_f64(at as f64, end as f64).map_err(|e| self.err(key, "reading", &e))?;
-            let piece = Uint8Array::new(&js(blob.array_buffer()).await.map_err(|e| self.err(key, "reading", &e))?);
-            if piece.length() as usize != end - at {
-                return Err(Error::storage(SCHEME, self.describe(key), "the file changed while it was read"));
+        let mut place = |piece: Uint8Array| {
+            let end = at + piece.length() as usize;
+            if end > n {
+                return Err(changed());
             }
             req.take(end - at)?;
             piece.copy_to(&mut buf[at..end]);
             at = end;
+            Ok(())
+        };
+        match ByteStreamReader::new(&file.stream(), READ_BUFFER) {
+            Some(mut reader) => {
+                while let Some(piece) = reader.read().await.map_err(|e| self.err(key, "reading", &e))? {
+                    place(piece)?;
+                }
+            }
+            None => {
+                for from in (0..n).step_by(READ_CHUNK) {
+                    let to = (from + READ_CHUNK).min(n);
+                    let blob = file
+                        .slice_with_f64_and_f64(from as f64, to as f64)
+                        .map_err(|e| self.err(key, "reading", &e))?;
+                    let piece = js(blob.array_buffer()).await.map_err(|e| self.err(key, "reading", &e))?;
+                    place(Uint8Array::new(&piece))?;
+                }
+            }
+        }
+        if at != n {
+            return Err(changed());
         }
         Ok(buf.freeze())
     }

@@ -23,7 +23,8 @@
 //!
 //! On `wasm32` only the target-independent items ([`PathStore`], [`PathScheme`],
 //! [`register_path_scheme!`], [`no_backend`], [`check_quota`]) and the `web` helpers (JS errors,
-//! `QuotaExceededError`) exist: browser builds use the browser's own storage.
+//! `QuotaExceededError`, reading byte streams without garbage) exist: browser builds use the
+//! browser's own storage. io-http's browser transport uses the `web` stream reader too.
 #![warn(missing_docs)]
 
 /// Standard base64, the one coder both stores use.
@@ -36,7 +37,7 @@ mod quota;
 mod scheme;
 #[cfg(not(target_arch = "wasm32"))]
 mod shared;
-/// Browser helpers shared by the stores' wasm32 backends.
+/// Browser helpers shared by the stores' wasm32 backends (and io-http's browser transport).
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 

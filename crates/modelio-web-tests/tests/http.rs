@@ -120,3 +120,77 @@ async fn http_hook_bounded_reads_and_time_limit() {
         other => panic!("expected a temporary network error, got {other}"),
     }
 }
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+// Reads `url`'s body with a BYOB reader into one 64 KiB buffer; the byte count. Throws where
+// fetch bodies are not byte streams.
+export async function byobByteCount(url) {
+  const reader = (await fetch(url)).body.getReader({ mode: 'byob' });
+  let n = 0;
+  let buffer = new ArrayBuffer(65536);
+  for (;;) {
+    const { done, value } = await reader.read(new Uint8Array(buffer));
+    if (done) return n;
+    n += value.byteLength;
+    buffer = value.buffer;
+  }
+}
+// fetch, answered with the body re-wrapped in a plain (not byte) stream of the same chunks.
+export async function fetchPlainStream(request) {
+  const response = await fetch(request);
+  const source = response.body.getReader();
+  const body = new ReadableStream({
+    async pull(controller) {
+      const { done, value } = await source.read();
+      if (done) controller.close(); else controller.enqueue(value);
+    },
+  });
+  return new Response(body, { status: response.status, headers: response.headers });
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = byobByteCount)]
+    async fn byob_byte_count(url: &str) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
+    #[wasm_bindgen(js_name = fetchPlainStream)]
+    fn fetch_plain_stream(request: web_sys::Request) -> js_sys::Promise;
+}
+
+/// Bodies are read both ways the transport knows: `fetch`'s own bodies are byte streams in
+/// Chromium (what io-http's reused-buffer reads depend on: checked here, so a browser that changes
+/// it fails this test rather than quietly leaving a load's chunks as garbage), and a body that is
+/// a plain stream (from a `fetch` hook) loads the same bytes and is bounded by the manifest too.
+#[wasm_bindgen_test]
+async fn http_reads_byte_streams_and_plain_streams() {
+    use io_core::{LoadHandler, Options};
+    use modelio::http::HttpHandler;
+    let url = format!("{}/fixtures/converter_write_weights/c_sharded/model.json", origin());
+    let shard = format!("{}/fixtures/converter_write_weights/c_sharded/group1-shard1of2.bin", origin());
+    let n = byob_byte_count(&shard).await.unwrap_or_else(|e| panic!("fetch bodies are not byte streams: {e:?}"));
+    assert_eq!(n.as_f64(), Some(4_194_304.0));
+
+    let plain = |request: web_sys::Request| -> modelio::http::FetchFuture {
+        Box::pin(async move {
+            let response = wasm_bindgen_futures::JsFuture::from(fetch_plain_stream(request)).await;
+            response.map(wasm_bindgen::JsCast::unchecked_into).map_err(|e| io_core::Error::Network {
+                url: String::new(),
+                detail: format!("{e:?}"),
+                temporary: false,
+                source: None,
+            })
+        })
+    };
+    let got = HttpHandler::new(&url).fetch(plain).load(&Options::new()).await.expect("load through plain streams");
+    let want = fixtures::model("c");
+    assert_eq!(got.weight_specs, want.weight_specs);
+    assert!(got.weight_data.to_vec() == want.weight_data.to_vec(), "weight bytes differ");
+
+    let big = shard.clone();
+    let e = HttpHandler::new(&url)
+        .fetch(plain)
+        .weight_url_converter(move |_| big.clone())
+        .retries(0)
+        .load(&Options::new())
+        .await
+        .expect_err("a shard longer than its manifest says, from a plain stream");
+    assert!(e.to_string().contains("group1-shard1of2.bin"), "{e}");
+}

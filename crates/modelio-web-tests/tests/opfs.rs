@@ -56,6 +56,10 @@ export async function tfjs_predict_from_opfs(path, inputShape, inputValues) {
   return Array.from(await y.data());
 }
 export function dom_exception(name) { return new DOMException('the browser said no', name); }
+export async function opfs_file_is_byte_stream(path, name) {
+  const file = await (await (await dir(path, false)).getFileHandle(name)).getFile();
+  try { file.stream().getReader({ mode: 'byob' }).releaseLock(); return true; } catch (e) { return false; }
+}
 "#)]
 extern "C" {
     /// The entries of OPFS folder `path` (folders with a trailing `/`), sorted; `null` if it does not exist.
@@ -72,6 +76,9 @@ extern "C" {
     async fn tfjs_predict_from_opfs(path: &str, shape: Vec<u32>, values: Vec<f32>) -> Result<JsValue, JsValue>;
     /// A real `DOMException` named `name`.
     fn dom_exception(name: &str) -> JsValue;
+    /// Whether the OPFS file's `stream()` takes a BYOB reader (is a byte stream).
+    #[wasm_bindgen(catch)]
+    async fn opfs_file_is_byte_stream(path: &str, name: &str) -> Result<JsValue, JsValue>;
 }
 
 async fn names(path: &str) -> Option<Vec<String>> {
@@ -290,4 +297,26 @@ async fn persist_and_estimate() {
     modelio::save("opfs://est/c", &big).await.unwrap();
     let after = modelio::opfs::estimate().await.unwrap();
     assert!(after.usage > before.usage, "usage {} -> {}", before.usage, after.usage);
+}
+
+/// A load reads each file through its byte stream into one reused 1 MiB buffer (checked: OPFS
+/// files are byte streams here, and model c's 4 MiB shard takes several reads), and a shard one
+/// byte longer or shorter than the manifest allows is refused with the group's numbers (TF.js
+/// manifests give sizes per group, not per file).
+#[wasm_bindgen_test]
+async fn opfs_reads_shards_by_byte_stream_bounded_by_the_manifest() {
+    let url = "opfs://streamed/c";
+    let want = fixtures::model("c");
+    modelio::save(url, &want).await.expect("save");
+    assert_same_model(url, &modelio::load(url).await.expect("load"), &want);
+    let files = names("modelio/streamed/c").await.expect("model folder");
+    let shard = files.iter().find(|f| f.ends_with(".group1-shard1of2.bin")).expect("first shard").clone();
+    let byte_stream = opfs_file_is_byte_stream("modelio/streamed/c", &shard).await.expect("getFile");
+    assert_eq!(byte_stream.as_bool(), Some(true), "OPFS files are not byte streams in this browser");
+    for len in [4_194_305usize, 4_194_303] {
+        opfs_write("modelio/streamed/c", &shard, &vec![0u8; len]).await.expect("rewrite the shard");
+        let e = modelio::load(url).await.expect_err("a shard of the wrong length");
+        let found = format!("expected 4404000 bytes, found {}", len + 4_404_000 - 4_194_304);
+        assert!(e.to_string().contains("opfs://streamed/c/") && e.to_string().contains(&found), "{len} bytes: {e}");
+    }
 }

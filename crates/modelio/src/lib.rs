@@ -70,7 +70,9 @@ pub mod file {
 pub mod http {
     #[cfg(target_arch = "wasm32")]
     pub use io_http::{BrowserRequest, Credentials, Mode};
-    pub use io_http::{HttpHandler, Method, DEFAULT_BACKOFF, DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
+    pub use io_http::{
+        FetchFuture, HttpHandler, Method, DEFAULT_BACKOFF, DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_TIMEOUT,
+    };
 }
 /// `opfs://`: the origin's storage estimate and persistence, the quota error mapping, and the
 /// store itself (a `KeyValueStore` over OPFS files) for collections in other folders.
