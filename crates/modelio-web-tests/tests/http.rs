@@ -194,3 +194,37 @@ async fn http_reads_byte_streams_and_plain_streams() {
         .expect_err("a shard longer than its manifest says, from a plain stream");
     assert!(e.to_string().contains("group1-shard1of2.bin"), "{e}");
 }
+
+/// `ByteStreamReader` (io-http's and io-opfs's reader) reads a byte stream whole through one buffer,
+/// reused by every read, and a dropped reader hands it to the next reader of the same size:
+/// reading many bodies leaves no buffer per body behind.
+#[wasm_bindgen_test]
+async fn byte_stream_reader_reuses_one_buffer_across_reads_and_readers() {
+    use io_store_support::web::{spare_bytes, ByteStreamReader, SPARE_BYTES};
+    const SIZE: u32 = 65_537; // a size no other reader of this test page uses
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let blob = || {
+        let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&bytes[..]));
+        web_sys::Blob::new_with_u8_array_sequence(&parts).expect("blob")
+    };
+    let read_all = |mut reader: ByteStreamReader| async move {
+        let (mut got, mut reads) = (Vec::new(), 0);
+        while let Some(view) = reader.read().await.expect("read") {
+            assert!(view.length() <= SIZE && view.buffer().byte_length() == SIZE);
+            got.extend(view.to_vec());
+            reads += 1;
+        }
+        (got, reads)
+    };
+    let (got, reads) = read_all(ByteStreamReader::new(&blob().stream(), SIZE).expect("a byte stream")).await;
+    assert_eq!(got, bytes);
+    assert!(reads >= 5, "{reads} reads of 300,000 bytes through 64 KiB");
+    // Dropped: its one buffer is kept (the newest; older ones go first past SPARE_BYTES) ...
+    let kept = spare_bytes();
+    assert!((SIZE..=SPARE_BYTES).contains(&kept), "{kept} bytes kept");
+    let mut second = ByteStreamReader::new(&blob().stream(), SIZE).expect("a byte stream");
+    let view = second.read().await.expect("read").expect("bytes");
+    // ... and the next reader of that size takes it instead of allocating another.
+    assert_eq!(spare_bytes(), kept - SIZE);
+    assert_eq!(view.to_vec()[..], bytes[..view.length() as usize]);
+}
