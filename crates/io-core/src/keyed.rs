@@ -10,7 +10,7 @@
 //! `NAME/{VERSION}.group1-shard{I}of{N}.bin`. `VERSION` is `{unix millis}-{12 hex digits}`, new for
 //! every save, so a save never overwrites an object another model.json points at. Weights are
 //! converter-style shards of at most 4 MiB ([`DEFAULT_SHARD_BYTES`], what `tensorflowjs_converter`
-//! writes; the shards of a load are read [`KeyValueStore::concurrency`] at a time) unless the call's
+//! writes; the shards of a load are read [`KeyValueStore::read_concurrency`] at a time) unless the call's
 //! [`Options::shard_size`] says otherwise. `dateSaved` is the version's time; for a model.json
 //! written by another tool (unversioned weight names), the object's modification time.
 //!
@@ -104,6 +104,12 @@ pub trait KeyValueStore: MaybeSendSync + Clone + 'static {
     /// How many gets or puts may run at once.
     fn concurrency(&self) -> usize {
         1
+    }
+
+    /// How many gets a load runs at once: [`concurrency`](KeyValueStore::concurrency) unless the
+    /// medium reads more in parallel than it should write (a get leaves nothing open behind it).
+    fn read_concurrency(&self) -> usize {
+        self.concurrency()
     }
 
     /// Copies the object `from` to `to` (replacing it) within this store. By default a get and a
@@ -365,7 +371,7 @@ impl<S: KeyValueStore> FileSource for Source<'_, S> {
         self.store.get(&key(self.dir, req.path()), req).await
     }
     fn concurrency(&self) -> usize {
-        self.store.concurrency()
+        self.store.read_concurrency()
     }
 }
 
@@ -608,6 +614,43 @@ mod tests {
         stream: bool,
         /// Copies objects itself (`copies_in_place`), logging `copy FROM -> TO`.
         in_place: bool,
+        /// `read_concurrency` when set (else `concurrency`, 1); each get then yields once to the
+        /// executor, so gets overlap as far as the load lets them.
+        reads_at_once: Option<usize>,
+        /// Gets and puts running now, and the most seen at once: `[gets, most gets, puts, most puts]`.
+        running: Arc<[std::sync::atomic::AtomicUsize; 4]>,
+    }
+
+    /// Counts one running operation in `running[now]` (and its high mark in `running[now + 1]`)
+    /// while it lives.
+    struct Running<'a>(&'a [std::sync::atomic::AtomicUsize; 4], usize);
+
+    impl<'a> Running<'a> {
+        fn start(running: &'a [std::sync::atomic::AtomicUsize; 4], now: usize) -> Self {
+            let n = running[now].fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            running[now + 1].fetch_max(n, std::sync::atomic::Ordering::SeqCst);
+            Running(running, now)
+        }
+    }
+
+    impl Drop for Running<'_> {
+        fn drop(&mut self) {
+            self.0[self.1].fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Returns `Pending` once (waking itself), so other futures of the same task get polled.
+    async fn yield_once() {
+        let mut yielded = false;
+        futures::future::poll_fn(|cx| {
+            if std::mem::replace(&mut yielded, true) {
+                std::task::Poll::Ready(())
+            } else {
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+        .await
     }
 
     impl Logged {
@@ -629,6 +672,8 @@ mod tests {
             format!("logged://{key}")
         }
         async fn get(&self, key: &str, req: &FileRequest<'_>) -> Result<Bytes> {
+            let _running = Running::start(&self.running, 0);
+            yield_once().await;
             let found = self.objects.lock().unwrap().get(key).cloned();
             let bytes = found.ok_or_else(|| Error::not_found(self.describe(key)))?;
             if self.stream {
@@ -638,6 +683,8 @@ mod tests {
             }
         }
         async fn put(&self, key: &str, data: WeightData) -> Result<()> {
+            let _running = Running::start(&self.running, 2);
+            yield_once().await;
             if self.fail_put.lock().unwrap().is_some_and(|s| key.ends_with(s)) {
                 return Err(Error::storage("logged", key, "injected failure"));
             }
@@ -667,6 +714,9 @@ mod tests {
         }
         fn copies_in_place(&self) -> bool {
             self.in_place
+        }
+        fn read_concurrency(&self) -> usize {
+            self.reads_at_once.unwrap_or_else(|| self.concurrency())
         }
     }
 
@@ -869,6 +919,22 @@ mod tests {
         assert!(matches!(load(&s, "a"), Err(Error::NotFound { .. })));
         assert!(matches!(block_on(s.remove("a")), Err(Error::NotFound { .. })));
         assert!(matches!(block_on(s.remove("../x")), Err(Error::InvalidUrl { .. })));
+    }
+
+    #[test]
+    fn loads_read_at_the_read_concurrency_and_saves_write_at_the_concurrency() {
+        let s = KeyedStore::new(Logged { reads_at_once: Some(3), ..Logged::default() });
+        let m = model(40, 1); // 160 bytes: 10 shards of 16
+        save(&s, "m", &m, &sharded()).unwrap();
+        assert_eq!(weight_keys(&s, "m").len(), 10);
+        assert_eq!(tag(&load(&s, "m").unwrap()), 1);
+        let most = |i: usize| s.inner().running[i].load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!((most(1), most(3)), (3, 1), "most gets and most puts at once");
+        // Without an override, reads follow `concurrency` (1).
+        let one = KeyedStore::new(Logged::default());
+        save(&one, "m", &m, &sharded()).unwrap();
+        load(&one, "m").unwrap();
+        assert_eq!(one.inner().running[1].load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]
