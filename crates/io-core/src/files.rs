@@ -23,7 +23,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt};
 
 use crate::artifacts::{Field, ManifestGroup, ModelArtifacts, ModelJson, Topology, BROWSER_ORDER, NODE_FILE_ORDER};
 use crate::buffer::ShardMemory;
@@ -603,7 +603,7 @@ pub async fn assemble(
             })
         })
         .collect();
-    run_bounded(reads, source.concurrency()).await.map_err(|e| e.with_location(url))?;
+    run_bounded(reads, source.concurrency(), OnError::Drop).await.map_err(|e| e.with_location(url))?;
     let files = got.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut weight_data = WeightData::default();
     let mut next = 0;
@@ -634,13 +634,40 @@ pub(crate) type BoxedWork<'a> = std::pin::Pin<Box<dyn std::future::Future<Output
 #[cfg(target_arch = "wasm32")]
 pub(crate) type BoxedWork<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>>;
 
+/// What [`run_bounded`] does with the work still running when one piece fails.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnError {
+    /// Drops it (reads: nothing to clean up, and the error comes at once).
+    Drop,
+    /// Lets it end, starting no more (writes: the cleanup that follows then sees every object
+    /// written, and no write is left half-open, e.g. an OPFS writable that locks its file).
+    Finish,
+}
+
 /// Runs `work` at most `limit` at a time (at least one), until the first error. Every caller's
 /// futures are boxed to one type, so the stream machinery exists once in the wasm a web app
 /// downloads.
-pub(crate) async fn run_bounded(work: Vec<BoxedWork<'_>>, limit: usize) -> Result<()> {
-    let mut running = stream::iter(work).buffer_unordered(limit.max(1));
-    while running.try_next().await?.is_some() {}
-    Ok(())
+pub(crate) async fn run_bounded(work: Vec<BoxedWork<'_>>, limit: usize, on_error: OnError) -> Result<()> {
+    let mut waiting = work.into_iter();
+    let mut running = stream::FuturesUnordered::new();
+    let mut first = None;
+    loop {
+        while first.is_none() && running.len() < limit.max(1) {
+            match waiting.next() {
+                Some(w) => running.push(w),
+                None => break,
+            }
+        }
+        match running.next().await {
+            None => break,
+            Some(Ok(())) => {}
+            Some(Err(e)) if on_error == OnError::Drop => return Err(e),
+            Some(Err(e)) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    first.map_or(Ok(()), Err)
 }
 
 /// Refuses duplicate paths (or basenames) and, under [`PathPolicy::Inside`], paths that are

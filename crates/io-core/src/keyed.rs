@@ -52,7 +52,9 @@ use bytes::Bytes;
 
 use crate::artifacts::{ModelArtifacts, ModelJson};
 use crate::error::{Error, Result};
-use crate::files::{self, run_bounded, BoxedWork, FileRequest, FileSource, PathPolicy, WeightFiles, MODEL_JSON};
+use crate::files::{
+    self, run_bounded, BoxedWork, FileRequest, FileSource, OnError, PathPolicy, WeightFiles, MODEL_JSON,
+};
 use crate::handler::{Collected, LoadHandler, MaybeSendSync, ModelStore, SaveHandler};
 use crate::info::{iso, ModelArtifactsInfo, SaveResult};
 use crate::options::Options;
@@ -253,7 +255,7 @@ impl<S: KeyValueStore> KeyedStore<S> {
         );
         let written: Vec<String> = pairs.iter().map(|(_, t)| t.clone()).collect();
         let copies: Vec<BoxedWork<'_>> = pairs.iter().map(|(f, t)| self.store.copy(f, t)).collect();
-        if let Err(e) = run_bounded(copies, self.store.concurrency()).await {
+        if let Err(e) = run_bounded(copies, self.store.concurrency(), OnError::Finish).await {
             self.delete_quietly(written).await;
             return Err(e);
         }
@@ -407,7 +409,7 @@ impl<S: KeyValueStore> SaveHandler for KeyedHandler<S> {
                 })
             })
             .collect();
-        let written = run_bounded(puts, m.store.concurrency()).await;
+        let written = run_bounded(puts, m.store.concurrency(), OnError::Finish).await;
         if let Err(e) = written.and_then(|_| opts.check_cancelled("save", url)) {
             m.delete_quietly(keys).await;
             return Err(e);
@@ -617,6 +619,8 @@ mod tests {
         /// `read_concurrency` when set (else `concurrency`, 1); each get then yields once to the
         /// executor, so gets overlap as far as the load lets them.
         reads_at_once: Option<usize>,
+        /// `concurrency` when set (else 1).
+        writes_at_once: Option<usize>,
         /// Gets and puts running now, and the most seen at once: `[gets, most gets, puts, most puts]`.
         running: Arc<[std::sync::atomic::AtomicUsize; 4]>,
     }
@@ -717,6 +721,9 @@ mod tests {
         }
         fn read_concurrency(&self) -> usize {
             self.reads_at_once.unwrap_or_else(|| self.concurrency())
+        }
+        fn concurrency(&self) -> usize {
+            self.writes_at_once.unwrap_or(1)
         }
     }
 
@@ -935,6 +942,28 @@ mod tests {
         save(&one, "m", &m, &sharded()).unwrap();
         load(&one, "m").unwrap();
         assert_eq!(one.inner().running[1].load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// A put that fails stops the save from starting more, lets the ones running end (their
+    /// objects are then deleted with the rest: none is left half-written or written after the
+    /// cleanup), and the previous model stays.
+    #[test]
+    fn a_failed_put_lets_the_running_ones_end_then_deletes_them_all() {
+        let s = KeyedStore::new(Logged { writes_at_once: Some(3), ..Logged::default() });
+        save(&s, "m", &model(4, 1), &Options::new()).unwrap();
+        s.inner().take_ops();
+        s.inner().fail_puts_ending(Some("shard2of10.bin"));
+        assert!(save(&s, "m", &model(40, 2), &sharded()).is_err());
+        let ops = s.inner().take_ops();
+        let puts: Vec<&String> = ops.iter().filter(|o| o.starts_with("put ")).collect();
+        // Shard 3 was running beside shard 2 and ends; shard 4 may have started before 2 failed
+        // (when 1 ended first); none starts after.
+        assert!(puts.iter().any(|p| p.ends_with("shard3of10.bin")), "{ops:?}");
+        assert!(!puts.iter().any(|p| p.ends_with("shard5of10.bin")), "{ops:?}");
+        let first_delete = ops.iter().position(|o| o.starts_with("delete ")).expect("a cleanup");
+        assert!(ops[first_delete..].iter().all(|o| o.starts_with("delete ")), "puts after the cleanup: {ops:?}");
+        assert_eq!(weight_keys(&s, "m").len(), 1, "only the previous model's weights stay");
+        assert_eq!(tag(&load(&s, "m").unwrap()), 1);
     }
 
     #[test]
