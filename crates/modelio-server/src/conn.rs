@@ -247,7 +247,9 @@ where
         .header_read_timeout
         .min(limits.keep_alive_timeout)
         .min(limits.send_timeout)
-        .min(Duration::from_secs(3600));
+        .min(Duration::from_secs(3600))
+        // A zero timeout (e.g. `--send-timeout 0s`) must not make the timer spin while a request runs.
+        .max(Duration::from_millis(10));
     loop {
         let now = Instant::now();
         let wake = state.deadline(limits).unwrap_or(now + period).min(now + period);
