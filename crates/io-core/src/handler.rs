@@ -74,6 +74,14 @@ pub trait ModelStore: MaybeSendSync {
     /// Removes the model at `path`, returning its info; [`Error::NotFound`] if there is none.
     async fn remove(&self, path: &str) -> Result<ModelArtifactsInfo>;
 
+    /// Whether the paths `a` and `b` name one model (a move from one to the other is then refused:
+    /// copying, then removing the source, would remove the only copy). The default compares the
+    /// paths; stores where several spellings name one model (a file system: `./m`, `m/`, a symbolic
+    /// link) answer from the medium.
+    async fn same_model(&self, a: &str, b: &str) -> Result<bool> {
+        Ok(a == b)
+    }
+
     /// Whether [`ModelStore::rename`] is implemented (an atomic move within the store).
     fn can_rename(&self) -> bool {
         false

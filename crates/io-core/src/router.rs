@@ -529,13 +529,19 @@ impl Registry {
     }
 
     /// [`Registry::move_model`] with options (see [`Registry::copy_with`]). Cancellation before the
-    /// source is deleted leaves the source in place.
+    /// source is deleted leaves the source in place. Two URLs naming one model of a store
+    /// ([`ModelStore::same_model`]: `file://./m` and `file://m/`) are [`Error::SamePath`].
     pub async fn move_with(&self, src: &str, dst: &str, opts: &Options) -> Result<ModelArtifactsInfo> {
         same_path_check(src, dst)?;
         let (src_store, s, _) = self.store_for(src, "move")?;
-        if let Some((store, from, to)) = self.one_store(src, dst)?.filter(|(s, ..)| s.can_rename()) {
-            opts.check_cancelled("move", src)?;
-            return store.rename(&from, &to).await;
+        if let Some((store, from, to)) = self.one_store(src, dst)? {
+            if store.same_model(&from, &to).await? {
+                return Err(Error::SamePath(src.to_string()));
+            }
+            if store.can_rename() {
+                opts.check_cancelled("move", src)?;
+                return store.rename(&from, &to).await;
+            }
         }
         let info = self.copy_with(src, dst, opts).await?;
         opts.check_cancelled("move", src).map_err(|_| {

@@ -35,6 +35,20 @@ impl FileStore {
         Ok(out)
     }
 
+    /// The folder the model path `path` names, as moves compare them: absolute, `.` and `..`
+    /// resolved, symbolic links followed where it exists, `DIR/model.json` standing for `DIR`.
+    fn model_folder(path: &str) -> Result<PathBuf> {
+        let mut folder = FileHandler::new(path).folder()?;
+        if folder.is_file() && folder.file_name().is_some_and(|n| n == MODEL_JSON) {
+            folder.pop();
+        }
+        Ok(std::fs::canonicalize(&folder).unwrap_or(folder))
+    }
+
+    fn same_model_sync(a: &str, b: &str) -> Result<bool> {
+        Ok(a == b || Self::model_folder(a)? == Self::model_folder(b)?)
+    }
+
     fn remove_sync(path: &str) -> Result<ModelArtifactsInfo> {
         let mut folder = FileHandler::new(path).folder()?;
         if folder.is_file() && folder.file_name().is_some_and(|n| n == MODEL_JSON) {
@@ -126,6 +140,11 @@ impl ModelStore for FileStore {
         let path = path.to_string();
         io_core::blocking::unblock(move || Self::remove_sync(&path)).await
     }
+
+    async fn same_model(&self, a: &str, b: &str) -> Result<bool> {
+        let (a, b) = (a.to_string(), b.to_string());
+        io_core::blocking::unblock(move || Self::same_model_sync(&a, &b)).await
+    }
 }
 
 /// The store of a rooted `file://` instance: lists every model folder under its root (paths
@@ -168,5 +187,10 @@ impl ModelStore for RootedStore {
     async fn remove(&self, path: &str) -> Result<ModelArtifactsInfo> {
         let abs = self.abs(path)?;
         io_core::blocking::unblock(move || FileStore::remove_sync(&abs)).await
+    }
+
+    async fn same_model(&self, a: &str, b: &str) -> Result<bool> {
+        let (a, b) = (self.abs(a)?, self.abs(b)?);
+        io_core::blocking::unblock(move || FileStore::same_model_sync(&a, &b)).await
     }
 }

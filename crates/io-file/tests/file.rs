@@ -314,3 +314,29 @@ fn lists_under_a_folder_and_removes_a_model() {
     assert!(!root.path().join("team/b").exists());
     assert_same_model("moved", &block_on(r.load(&format!("{base}/moved"))).unwrap(), &fixtures::model("b"));
 }
+
+/// A move between two spellings of one folder (`./m`, `m/`, absolute, through a symlink, its
+/// model.json) is refused as a move onto itself: copying first and then removing the source would
+/// remove the only copy.
+#[test]
+fn a_move_onto_the_same_folder_spelled_differently_keeps_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m");
+    block_on(FileHandler::new(&m).save(&fixtures::model("a"), &Default::default())).unwrap();
+    std::os::unix::fs::symlink(&m, dir.path().join("link")).unwrap();
+    let d = dir.path().display();
+    for other in [
+        format!("file://{d}/./m"),
+        format!("file://{d}/m/"),
+        format!("file://{d}/x/../m"),
+        format!("file://{d}/link"),
+        format!("file://{d}/m/model.json"),
+    ] {
+        match block_on(registry().move_model(&url(&m), &other)) {
+            Err(Error::SamePath(_)) => {}
+            r => panic!("move to {other}: {r:?}"),
+        }
+        let back = block_on(registry().load(&url(&m))).unwrap_or_else(|e| panic!("after a move to {other}: {e}"));
+        assert_same_model(&other, &back, &fixtures::model("a"));
+    }
+}

@@ -187,6 +187,15 @@ impl SafetensorsHandler {
                     reason: format!("the weight name '{}' is used twice; safetensors names must be unique", spec.name),
                 });
             }
+            if spec.name == METADATA_KEY {
+                return Err(Error::Unsupported {
+                    operation: "save",
+                    url: self.url.clone(),
+                    reason: format!(
+                        "a weight is named '{METADATA_KEY}', the key safetensors reserves for its metadata"
+                    ),
+                });
+            }
             let (dtype, shape) = stored(spec, range.len()).ok_or_else(|| Error::Unsupported {
                 operation: "save",
                 url: self.url.clone(),
@@ -295,6 +304,9 @@ impl SafetensorsHandler {
         Ok(artifacts)
     }
 }
+
+/// The header key safetensors reserves for its metadata: no tensor may have this name.
+const METADATA_KEY: &str = "__metadata__";
 
 /// The metadata key of the save id shared by a sharded save's index and shards.
 const SAVE_ID_KEY: &str = "modelio.save";

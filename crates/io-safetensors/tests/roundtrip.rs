@@ -149,3 +149,22 @@ print(json.dumps({"tensors": {k: [str(v.dtype), list(v.shape), v.tobytes().hex()
         println!("python read {name}: {} tensors identical", model.weight_specs.len());
     }
 }
+
+/// A weight named `__metadata__` (the header's reserved key) cannot be a safetensors tensor: the
+/// save is refused naming it, and nothing is written (no file the load would then refuse); in the
+/// sharded layout too.
+#[test]
+fn a_weight_named_like_the_metadata_key_is_refused_at_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = fixtures::model("a");
+    model.weight_specs[1].name = "__metadata__".into();
+    let r = registry();
+    for path in [dir.path().join("m.safetensors"), dir.path().join("s/model.safetensors.index.json")] {
+        let url = format!("safetensors://{}", path.display());
+        match futures::executor::block_on(r.save(&url, &model)) {
+            Err(Error::Unsupported { reason, .. }) => assert!(reason.contains("'__metadata__'"), "{reason}"),
+            other => panic!("{url}: {other:?}"),
+        }
+        assert!(!path.exists(), "{url}: nothing written");
+    }
+}

@@ -63,7 +63,7 @@ pub enum Command {
     /// current and the previous version of every model are kept.
     Gc(GcArgs),
     /// Serve a model store over HTTP for TF.js's `tf.io.http` saves and `loadLayersModel` loads.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 /// `modelio info`.
@@ -226,6 +226,9 @@ pub struct ServeArgs {
     /// How long an upload may send nothing before it is cut off (408).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "30s")]
     pub body_idle_timeout: Duration,
+    /// How long a client may take none of an answer's bytes before its connection is closed (slow reads).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "30s")]
+    pub send_timeout: Duration,
     /// Most connections served at once (more wait until one closes).
     #[arg(long, value_name = "N", default_value_t = modelio_server::conn::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,

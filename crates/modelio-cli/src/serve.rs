@@ -106,6 +106,7 @@ fn config(args: &ServeArgs, env_token: Option<String>) -> Result<ServeConfig, Fa
             header_read_timeout: args.header_read_timeout,
             keep_alive_timeout: args.keep_alive_timeout,
             body_idle_timeout: args.body_idle_timeout,
+            send_timeout: args.send_timeout,
             max_connections: args.max_connections,
             max_concurrent_uploads: args.max_concurrent_uploads,
             shutdown_grace: args.shutdown_grace,
@@ -143,7 +144,7 @@ mod tests {
         let mut argv = vec!["modelio", "serve"];
         argv.extend_from_slice(extra);
         match crate::cli::Cli::parse_from(argv).command {
-            crate::cli::Command::Serve(a) => a,
+            crate::cli::Command::Serve(a) => *a,
             other => panic!("{other:?}"),
         }
     }

@@ -4,7 +4,8 @@
 //!    bound address (`ip:port`), `localhost:port`, `127.0.0.1:port`, `[::1]:port`, any IP literal with
 //!    the port when bound to `0.0.0.0`/`[::]`, or a name from [`Access::allowed_hosts`] (`NAME` with any
 //!    port, `NAME:PORT` with that port only, `*` turns the check off). Otherwise 403: a page on a domain
-//!    an attacker re-points at 127.0.0.1 (DNS rebinding) sends its own domain as Host.
+//!    an attacker re-points at 127.0.0.1 (DNS rebinding) sends its own domain as Host. A request
+//!    with more than one `Host` header is a 400 (a proxy in front may have acted on the other one).
 //! 2. **Origin and CORS** ([`crate::cors`]): a write (any method but GET, HEAD, OPTIONS) carrying an
 //!    `Origin` the CORS configuration does not allow gets 403, whether or not a preflight came first.
 //! 3. **Read-only** ([`Access::read_only`]): every write gets 403.
@@ -274,6 +275,10 @@ where
     Fut: Future<Output = Response>,
 {
     let headers = req.headers();
+    // Two Host headers: which one a proxy in front acted on is unknown (RFC 9112 §3.2: a 400).
+    if headers.get_all(header::HOST).iter().nth(1).is_some() {
+        return refuse(StatusCode::BAD_REQUEST, "the request has more than one Host header");
+    }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let Some(host) = host.filter(|h| g.access.host_allowed(h, g.bound)) else {
         return refuse(

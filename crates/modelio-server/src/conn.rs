@@ -6,17 +6,19 @@
 //! | [`Limits::header_read_timeout`] | 10 s | a new connection that has not sent a whole request head by then is closed (slowloris) |
 //! | [`Limits::keep_alive_timeout`] | 15 s | a connection idle that long after its last answer is closed |
 //! | [`Limits::body_idle_timeout`] | 30 s | an upload that sends nothing for that long is cut off (the answer is 408, the connection closed) |
+//! | [`Limits::send_timeout`] | 30 s | a client that takes none of the answer's bytes for that long (a slow read: the socket stays full) is cut off |
 //! | [`Limits::max_connections`] | 512 | further connections wait in the kernel's queue until one closes (nothing is read from them) |
 //! | [`Limits::max_concurrent_uploads`] | 4 | further POST/PUT requests get 503 with `Retry-After` |
 //! | [`Limits::shutdown_grace`] | 10 s | on shutdown, requests in progress get this long to finish, then their connections are dropped |
 //!
-//! A request in progress (its answer not yet fully sent) is never cut by the first two timeouts.
+//! A request in progress (its answer not yet fully sent) is never cut by the first two timeouts; a
+//! write the client does not take is cut by the send timeout.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -46,6 +48,9 @@ pub struct Limits {
     pub keep_alive_timeout: Duration,
     /// How long an upload body may send nothing.
     pub body_idle_timeout: Duration,
+    /// How long a write to the client may make no progress (the client reads nothing of the answer)
+    /// before the connection is closed.
+    pub send_timeout: Duration,
     /// Most connections served at once.
     pub max_connections: usize,
     /// Most uploads (POST/PUT) in progress at once.
@@ -60,6 +65,8 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Default [`Limits::body_idle_timeout`].
 pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default [`Limits::send_timeout`].
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default [`Limits::max_connections`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// Default [`Limits::max_concurrent_uploads`].
@@ -75,6 +82,7 @@ impl Default for Limits {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             body_idle_timeout: DEFAULT_BODY_IDLE_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_concurrent_uploads: DEFAULT_MAX_CONCURRENT_UPLOADS,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
@@ -148,11 +156,20 @@ struct ConnState {
     in_flight: AtomicUsize,
     served: AtomicBool,
     idle_since: Mutex<Instant>,
+    /// When a write to the client first found the socket full (milliseconds after `opened`, plus
+    /// one), 0 while writes make progress.
+    blocked_since: AtomicU64,
+    opened: Instant,
 }
 
 impl ConnState {
-    /// When the connection is to be closed if nothing starts before, `None` while a request is in progress.
+    /// When the connection is to be closed: a write blocked for the send timeout; else, if nothing
+    /// starts before, the idle deadline (`None` while a request is in progress).
     fn deadline(&self, limits: &Limits) -> Option<Instant> {
+        let blocked = self.blocked_since.load(Ordering::SeqCst);
+        if blocked > 0 {
+            return Some(self.opened + Duration::from_millis(blocked - 1) + limits.send_timeout);
+        }
         if self.in_flight.load(Ordering::SeqCst) > 0 {
             return None;
         }
@@ -179,11 +196,15 @@ async fn connection<I>(io: I, addr: SocketAddr, app: Router, limits: &Limits, mu
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let opened = Instant::now();
     let state = Arc::new(ConnState {
         in_flight: AtomicUsize::new(0),
         served: AtomicBool::new(false),
-        idle_since: Mutex::new(Instant::now()),
+        idle_since: Mutex::new(opened),
+        blocked_since: AtomicU64::new(0),
+        opened,
     });
+    let io = SendWatch { inner: io, state: state.clone() };
     let body_idle = limits.body_idle_timeout;
     let svc = {
         let state = state.clone();
@@ -222,7 +243,13 @@ where
     // fires at the deadline it was set to, and at least once every shorter timeout period (the
     // deadline may move earlier: from the header timeout to the keep-alive one once a request was
     // served); then the deadline is recomputed and the connection closed if it passed.
-    let period = limits.header_read_timeout.min(limits.keep_alive_timeout).min(Duration::from_secs(3600));
+    let period = limits
+        .header_read_timeout
+        .min(limits.keep_alive_timeout)
+        .min(limits.send_timeout)
+        .min(Duration::from_secs(3600))
+        // A zero timeout (e.g. `--send-timeout 0s`) must not make the timer spin while a request runs.
+        .max(Duration::from_millis(10));
     loop {
         let now = Instant::now();
         let wake = state.deadline(limits).unwrap_or(now + period).min(now + period);
@@ -244,6 +271,66 @@ where
                 }
             }
         }
+    }
+}
+
+/// The connection's socket, noting in [`ConnState::blocked_since`] when a write to the client finds
+/// no room (the client reads nothing) and clearing it when a write goes through.
+struct SendWatch<I> {
+    inner: I,
+    state: Arc<ConnState>,
+}
+
+impl<I> SendWatch<I> {
+    fn note<T>(&self, r: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
+        let blocked = &self.state.blocked_since;
+        match &r {
+            Poll::Pending => {
+                let since = self.state.opened.elapsed().as_millis() as u64 + 1;
+                let _ = blocked.compare_exchange(0, since, Ordering::SeqCst, Ordering::SeqCst);
+            }
+            Poll::Ready(_) => blocked.store(0, Ordering::SeqCst),
+        }
+        r
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for SendWatch<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for SendWatch<I> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.note(r)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.note(r)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        self.note(r)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

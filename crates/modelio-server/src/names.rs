@@ -2,7 +2,8 @@
 //! collide with the server's own URLs or its bookkeeping in the store, or look like another name is not.
 //!
 //! A name is one or more `/`-separated segments. Refused (400):
-//! - empty names, names over [`MAX_NAME_BYTES`] bytes or with a segment over [`MAX_SEGMENT_BYTES`];
+//! - empty names, names over [`MAX_NAME_BYTES`] bytes or with a segment over [`MAX_SEGMENT_BYTES`],
+//!   names of more than [`MAX_SEGMENTS`] segments;
 //! - empty, `.` and `..` segments, absolute names, drive paths, backslashes;
 //! - control characters and invisible or bidirectional formatting characters ([`is_invisible`]): a
 //!   name must look like what it is;
@@ -24,6 +25,12 @@ pub const MAX_NAME_BYTES: usize = 1024;
 /// Longest accepted segment, in bytes (UTF-8): what most file systems allow for one file name.
 pub const MAX_SEGMENT_BYTES: usize = 255;
 
+/// Most segments in a name. A `file://` store lists model folders at most 16 levels below the folder
+/// it lists, and a name's versions lie one level below it in [`crate::versions::ROOT`]
+/// (`NAME/VERSION`): a deeper model would be stored but neither listed by `GET /models` nor counted
+/// by the store quota.
+pub const MAX_SEGMENTS: usize = 15;
+
 /// Whether `c` is invisible or changes the direction of text: format characters (Unicode category Cf:
 /// zero-width spaces and joiners, bidi embeddings, overrides and isolates, the BOM, soft hyphen, ...),
 /// and the invisible fillers and variation selectors.
@@ -44,6 +51,10 @@ pub fn check(name: &str) -> Result<&str, String> {
     }
     if name.len() > MAX_NAME_BYTES {
         return Err(format!("the model name is {} bytes long; at most {MAX_NAME_BYTES} are allowed", name.len()));
+    }
+    let segments = name.split('/').count();
+    if segments > MAX_SEGMENTS {
+        return Err(format!("model name {name:?} has {segments} path segments; at most {MAX_SEGMENTS} are allowed"));
     }
     if name.contains('\\') {
         return Err(format!("model name {name:?} contains a backslash"));
@@ -134,6 +145,9 @@ mod tests {
         assert!(check(&"x".repeat(256)).unwrap_err().contains("at most 255"));
         let long = [seg.as_str(); 5].join("/");
         assert!(check(&long).unwrap_err().contains("at most 1024"));
+        let deepest = ["s"; MAX_SEGMENTS].join("/");
+        assert!(check(&deepest).is_ok());
+        assert!(check(&format!("{deepest}/s")).unwrap_err().contains("at most 15 are allowed"));
         let nfd = "u\u{0308}";
         assert!(check(nfd).unwrap_err().contains("NFC"));
         assert!(check("\u{00FC}").is_ok());

@@ -373,13 +373,19 @@ pub async fn spool(
                 )))
             }
             None => {
-                // String weights: their layout can only be checked by reading them.
-                let mut chunks = Vec::new();
-                for p in &g.paths {
-                    chunks.push(Bytes::from(tokio::fs::read(dir.path().join(p)).await.map_err(internal)?));
-                }
-                io_core::codec::layout(&g.weights, &io_core::WeightData::from_chunks(chunks), &[])
-                    .map_err(|e| ApiError::from(e.with_location(LOCATION)))?;
+                // String weights: their layout can only be checked by reading their lengths.
+                let files: Vec<std::path::PathBuf> = g.paths.iter().map(|p| dir.path().join(p)).collect();
+                let weights = g.weights.clone();
+                tokio::task::spawn_blocking(move || check_strings_on_disk(&weights, &files))
+                    .await
+                    .map_err(|e| internal(std::io::Error::other(e)))?
+                    .map_err(|e| match e {
+                        io_core::Error::Io { .. } => ApiError {
+                            status: StatusCode::INTERNAL_SERVER_ERROR,
+                            message: format!("reading an uploaded file: {e}"),
+                        },
+                        e => ApiError::from(e.with_location(LOCATION)),
+                    })?;
             }
         }
     }
@@ -397,6 +403,111 @@ pub async fn spool(
     let mut info = io_core::ModelArtifactsInfo::for_artifacts(&doc.artifacts);
     info.weight_data_bytes = Some(total);
     Ok(Spooled { dir, info })
+}
+
+/// Checks a group holding string weights against its `files` on disk as
+/// [`io_core::codec::layout`] checks bytes in memory, without holding them: fixed-size weights are
+/// skipped, each string element's 4-byte length is read and its bytes skipped, and the files must
+/// end where the last weight does. Memory stays one read buffer, whatever the upload's size.
+fn check_strings_on_disk(specs: &[io_core::WeightSpec], files: &[std::path::PathBuf]) -> io_core::Result<()> {
+    use std::io::{BufReader, Read};
+    let io = |p: &std::path::Path, e: std::io::Error| io_core::Error::io("reading", p, e);
+    let mut lens = Vec::with_capacity(files.len());
+    for f in files {
+        lens.push(std::fs::metadata(f).map_err(|e| io(f, e))?.len());
+    }
+    let total: u64 = lens.iter().sum();
+    // The open file, its index and the offset the reader is at in it.
+    let mut open: Option<(usize, BufReader<std::fs::File>, u64)> = None;
+    // The 4 bytes at `pos` of the group (the caller checked they exist), through the open file.
+    let mut read4 = |pos: u64| -> io_core::Result<[u8; 4]> {
+        let mut out = [0u8; 4];
+        for (k, b) in out.iter_mut().enumerate() {
+            let at = pos + k as u64;
+            let (mut i, mut start) = (0usize, 0u64);
+            while at >= start + lens[i] {
+                start += lens[i];
+                i += 1;
+            }
+            if !open.as_ref().is_some_and(|(j, ..)| *j == i) {
+                let f = std::fs::File::open(&files[i]).map_err(|e| io(&files[i], e))?;
+                open = Some((i, BufReader::with_capacity(1 << 16, f), 0));
+            }
+            let (_, r, off) = open.as_mut().expect("opened above");
+            let want = at - start;
+            r.seek_relative(want as i64 - *off as i64).map_err(|e| io(&files[i], e))?;
+            r.read_exact(std::slice::from_mut(b)).map_err(|e| io(&files[i], e))?;
+            *off = want + 1;
+        }
+        Ok(out)
+    };
+    let name_at = |pos: u64| -> Option<String> {
+        let mut end = 0u64;
+        for (f, l) in files.iter().zip(&lens) {
+            end += l;
+            if pos < end {
+                return f.file_name().map(|n| n.to_string_lossy().into_owned());
+            }
+        }
+        files.last().and_then(|f| f.file_name()).map(|n| n.to_string_lossy().into_owned())
+    };
+    let mismatch =
+        |spec: &io_core::WeightSpec, at: u64, expected: u64, detail: String| io_core::Error::WeightsMismatch {
+            weight: spec.name.clone(),
+            file: name_at(at.min(total.saturating_sub(1))),
+            expected,
+            actual: total,
+            detail,
+        };
+    let mut pos = 0u64;
+    for (i, spec) in specs.iter().enumerate() {
+        io_core::codec::check_spec(spec)?;
+        let n = spec.num_elements()?;
+        match spec.fixed_byte_len() {
+            Some(len) => {
+                let end = pos.saturating_add(len as u64);
+                if end > total {
+                    return Err(mismatch(
+                        spec,
+                        pos,
+                        end,
+                        format!(
+                            "weight {} of {} needs bytes {pos}..{end} but the files hold {total}",
+                            i + 1,
+                            specs.len()
+                        ),
+                    ));
+                }
+                pos = end;
+            }
+            None => {
+                for k in 0..n {
+                    if total - pos < 4 {
+                        let what =
+                            format!("string element {k} of {n}: its 4-byte length at byte {pos} runs past the end");
+                        return Err(mismatch(spec, pos, pos + 4, what));
+                    }
+                    let l = u32::from_le_bytes(read4(pos)?) as u64;
+                    if total - pos - 4 < l {
+                        let what = format!("string element {k} of {n}: length {l} at byte {pos} runs past the end");
+                        return Err(mismatch(spec, pos, pos + 4 + l, what));
+                    }
+                    pos += 4 + l;
+                }
+            }
+        }
+    }
+    if pos != total {
+        let last = specs.last().map_or("", |s| s.name.as_str());
+        return Err(io_core::Error::WeightsMismatch {
+            weight: last.to_string(),
+            file: name_at(pos),
+            expected: pos,
+            actual: total,
+            detail: format!("the weights end at byte {pos} but the files hold {total} bytes"),
+        });
+    }
+    Ok(())
 }
 
 /// Removes upload folders under `tmp` left by server processes that no longer run (a crash): those
@@ -417,6 +528,51 @@ pub fn clean_leftovers(tmp: &std::path::Path) {
             match std::fs::remove_dir_all(e.path()) {
                 Ok(()) => tracing::info!(folder = %name, "removed the leftover of an interrupted upload"),
                 Err(err) => tracing::warn!(folder = %name, error = %err, "could not remove the leftover of an upload"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use io_core::{DType, WeightData, WeightSpec};
+
+    /// The check on disk agrees with `codec::layout` in memory, for every way of cutting the bytes
+    /// into files (lengths split across files, empty files).
+    #[test]
+    fn strings_on_disk_agree_with_the_layout_in_memory() {
+        let specs = vec![
+            WeightSpec::new("f", vec![1], DType::Float32),
+            WeightSpec::new("s", vec![3], DType::String),
+            WeightSpec::new("b", vec![2], DType::Bool),
+        ];
+        let mut good = vec![0u8; 4];
+        for s in [&b"ab"[..], b"", b"xyz"] {
+            good.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            good.extend_from_slice(s);
+        }
+        good.extend_from_slice(&[1, 0]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut cases = vec![good.clone(), good[..good.len() - 1].to_vec(), [good.clone(), vec![0]].concat()];
+        let mut long = good.clone();
+        long[4] = 200;
+        cases.push(long);
+        for (c, bytes) in cases.iter().enumerate() {
+            let in_memory = io_core::codec::layout(&specs, &WeightData::single(bytes.clone()), &[]).is_ok();
+            for cut in 0..=bytes.len() {
+                let parts = [&bytes[..cut], &[][..], &bytes[cut..]];
+                let files: Vec<std::path::PathBuf> = parts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        let f = dir.path().join(format!("{c}-{cut}-{i}"));
+                        std::fs::write(&f, p).unwrap();
+                        f
+                    })
+                    .collect();
+                let on_disk = check_strings_on_disk(&specs, &files);
+                assert_eq!(on_disk.is_ok(), in_memory, "case {c} cut at {cut}: {on_disk:?}");
             }
         }
     }

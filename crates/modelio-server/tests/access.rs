@@ -237,3 +237,20 @@ async fn an_allowed_origin_with_a_token_saves_and_loads() {
     let back = HttpHandler::new(format!("{}/model.json", s.model("m"))).load(&Default::default()).await.unwrap();
     assert_same_model("after the cross-origin save", &back, &fixtures::model("b"));
 }
+
+#[tokio::test]
+async fn a_request_with_two_host_headers_is_refused() {
+    // RFC 9112 §3.2: a request with more than one Host is a 400. A proxy in front may act on the
+    // other one than the Host check did (request smuggling past the DNS-rebinding check).
+    let s = support::start("hosts", |_| {}).await;
+    let port = s.base.rsplit(':').next().unwrap().to_string();
+    for hosts in [
+        format!("Host: 127.0.0.1:{port}\r\nHost: rebind.example:{port}"),
+        format!("Host: rebind.example:{port}\r\nHost: 127.0.0.1:{port}"),
+        format!("Host: 127.0.0.1:{port}\r\nHost: 127.0.0.1:{port}"),
+    ] {
+        let (status, text) = raw(&s.base, &format!("GET /models HTTP/1.1\r\n{hosts}"), b"").await;
+        assert_eq!(status, 400, "{hosts}: {text}");
+        assert!(text.contains("Host"), "{text}");
+    }
+}

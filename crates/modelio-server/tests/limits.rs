@@ -238,3 +238,38 @@ async fn shutdown_finishes_requests_in_progress_within_the_grace() {
     until_closed(&mut stuck, Duration::from_secs(1)).await;
     assert!(TcpStream::connect(&a).await.is_err(), "no longer listening");
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_its_answer_is_cut_off_after_the_send_timeout() {
+    // Slow read: weight files asked for (pipelined) and never read. Without a send timeout the
+    // connection is held for ever while a request is in flight: 512 such sockets take the server.
+    let s = support::start("slowread", |c| {
+        c.limits.header_read_timeout = Duration::from_secs(60);
+        c.limits.keep_alive_timeout = Duration::from_secs(60);
+        c.limits.send_timeout = MS(500);
+    })
+    .await;
+    let a = addr(&s);
+    let body = MultipartBody::for_artifacts(&fixtures::model("c"), "b0undary").unwrap();
+    let c = reqwest::Client::new();
+    let saved = c
+        .post(s.model("m"))
+        .header(reqwest::header::CONTENT_TYPE, body.content_type())
+        .body(body.to_bytes())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    let url = support::weights_url(&s, "m").await;
+    let path = url.strip_prefix(&s.base).unwrap();
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let mut sock = sock.connect(a.parse().unwrap()).await.unwrap();
+    let requests = 16;
+    sock.write_all(get(&a, path).repeat(requests).as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let got = until_closed(&mut sock, Duration::from_secs(5)).await;
+    assert!(got.len() < requests * 4_000_000, "every answer was sent ({} bytes)", got.len());
+    // The server still answers others.
+    assert_eq!(c.get(format!("{}/healthz", s.base)).send().await.unwrap().status(), 200);
+}

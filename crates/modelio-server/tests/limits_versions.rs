@@ -534,3 +534,49 @@ async fn name_rules_and_a_corrupt_model_in_the_listing() {
     let err = list["bad"]["error"].as_str().unwrap_or_else(|| panic!("{list}"));
     assert!(err.contains("not valid JSON") && !err.contains(&dir.path().display().to_string()), "{err}");
 }
+
+/// The names `GET /models` lists.
+async fn listed(base: &str) -> Vec<String> {
+    let list: serde_json::Value = client().get(format!("{base}/models")).send().await.unwrap().json().await.unwrap();
+    list.as_object().unwrap().keys().cloned().collect()
+}
+
+/// Uploads fixture model `m` to `url`: status and text.
+async fn upload(url: &str, m: &str) -> (StatusCode, String) {
+    let body = MultipartBody::for_artifacts(&fixtures::model(m), "q").unwrap();
+    let r = client()
+        .post(url)
+        .header(header::CONTENT_TYPE, body.content_type())
+        .body(body.to_bytes())
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+/// A name nested deeper than the store's listing reaches would be a model that `GET /models` does not
+/// list and the quota does not count (any number of them past `--max-store-bytes`): such names are
+/// refused, and the deepest accepted one is listed and counted (models a + b are over the quota).
+#[tokio::test]
+async fn deeply_nested_names_are_listed_and_counted_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(&dir);
+    let s = support::start("", |c| {
+        c.store = store.clone();
+        c.max_store_bytes = Some(3000);
+    })
+    .await;
+    let deep = ["s"; 20].join("/");
+    let (status, text) = upload(&s.model(&deep), "a").await;
+    if status == StatusCode::OK {
+        assert_eq!(listed(&s.base).await, [deep], "an accepted model is listed");
+        assert_eq!(upload(&s.model("x"), "b").await.0, StatusCode::INSUFFICIENT_STORAGE, "and counted by the quota");
+        return;
+    }
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("segments"), "{text}");
+    let deepest = ["s"; 15].join("/");
+    assert_eq!(upload(&s.model(&deepest), "a").await.0, StatusCode::OK);
+    assert_eq!(listed(&s.base).await, [deepest]);
+    assert_eq!(upload(&s.model("x"), "b").await.0, StatusCode::INSUFFICIENT_STORAGE, "the deepest name is counted");
+}
