@@ -5,42 +5,19 @@
 
 mod support;
 
-use bytes::Bytes;
 use reqwest::{header, StatusCode};
-
-/// Peak resident set size of this process, in KiB (`/proc/self/status`, Linux).
-fn vm_hwm_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
 
 const BOUNDARY: &str = "----modelio-stream-test";
 
 /// A TF.js-shaped multipart body of one float32 weight of `n` elements, streamed in 1 MiB chunks of
-/// the byte `fill` (one buffer shared by every chunk: the client holds 1 MiB).
+/// the byte `fill`.
 fn streamed_body(n: u64, fill: u8) -> (String, reqwest::Body) {
     let json = serde_json::json!({
         "modelTopology": {"class_name": "Sequential"},
         "format": "layers-model",
         "weightsManifest": [{"paths": ["./model.weights.bin"], "weights": [{"name": "w", "shape": [n], "dtype": "float32"}]}],
     });
-    let head = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"model.json\"; filename=\"model.json\"\r\nContent-Type: application/json\r\n\r\n{json}\r\n\
-         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"model.weights.bin\"; filename=\"model.weights.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    );
-    let chunk = Bytes::from(vec![fill; 1 << 20]);
-    let total = n * 4;
-    let mut pieces = vec![Bytes::from(head)];
-    let mut left = total;
-    while left > 0 {
-        let k = left.min(chunk.len() as u64) as usize;
-        pieces.push(chunk.slice(..k));
-        left -= k as u64;
-    }
-    pieces.push(Bytes::from(format!("\r\n--{BOUNDARY}--\r\n")));
-    let stream = futures::stream::iter(pieces.into_iter().map(Ok::<_, std::io::Error>));
-    (format!("multipart/form-data; boundary={BOUNDARY}"), reqwest::Body::wrap_stream(stream))
+    support::streamed_upload(&json, &[], n * 4, fill)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,7 +31,7 @@ async fn a_one_gib_upload_streams_to_disk() {
     let s = support::start("", |c| c.store = store.clone()).await;
     assert!(!leftover.exists(), "the crashed upload's folder was removed at start");
 
-    let before = vm_hwm_kib();
+    let before = support::vm_hwm_kib();
     let n: u64 = 1 << 28; // 1 GiB of float32
     let (ct, body) = streamed_body(n, 7);
     let t = std::time::Instant::now();
@@ -63,7 +40,7 @@ async fn a_one_gib_upload_streams_to_disk() {
     let status = r.status();
     let text = r.text().await.unwrap();
     assert_eq!(status, StatusCode::OK, "{text}");
-    let after = vm_hwm_kib();
+    let after = support::vm_hwm_kib();
     if let (Some(b), Some(a)) = (before, after) {
         let grew = a.saturating_sub(b) / 1024;
         eprintln!("1 GiB upload in {:?}: peak RSS {} MiB -> {} MiB (+{grew} MiB)", t.elapsed(), b / 1024, a / 1024);

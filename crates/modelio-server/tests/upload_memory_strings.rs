@@ -5,16 +5,7 @@
 
 mod support;
 
-use bytes::Bytes;
 use reqwest::{header, StatusCode};
-
-fn vm_hwm_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-const BOUNDARY: &str = "----modelio-strings-test";
 
 /// A multipart body of a float32 weight `f` of 2 elements, then a string weight `s` of 2 elements:
 /// "ab" and `len` bytes (declared as `declared`), streamed in 1 MiB chunks from one shared buffer.
@@ -27,26 +18,11 @@ fn streamed_body(len: u64, declared: u32) -> (String, reqwest::Body) {
             {"name": "s", "shape": [2], "dtype": "string"},
         ]}],
     });
-    let head = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"model.json\"; filename=\"model.json\"\r\nContent-Type: application/json\r\n\r\n{json}\r\n\
-         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"model.weights.bin\"; filename=\"model.weights.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    );
-    let mut start = head.into_bytes();
-    start.extend_from_slice(&[0u8; 8]);
-    start.extend_from_slice(&2u32.to_le_bytes());
-    start.extend_from_slice(b"ab");
-    start.extend_from_slice(&declared.to_le_bytes());
-    let chunk = Bytes::from(vec![b'x'; 1 << 20]);
-    let mut pieces = vec![Bytes::from(start)];
-    let mut left = len;
-    while left > 0 {
-        let k = left.min(chunk.len() as u64) as usize;
-        pieces.push(chunk.slice(..k));
-        left -= k as u64;
-    }
-    pieces.push(Bytes::from(format!("\r\n--{BOUNDARY}--\r\n")));
-    let stream = futures::stream::iter(pieces.into_iter().map(Ok::<_, std::io::Error>));
-    (format!("multipart/form-data; boundary={BOUNDARY}"), reqwest::Body::wrap_stream(stream))
+    let mut first = vec![0u8; 8];
+    first.extend_from_slice(&2u32.to_le_bytes());
+    first.extend_from_slice(b"ab");
+    first.extend_from_slice(&declared.to_le_bytes());
+    support::streamed_upload(&json, &first, len, b'x')
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,14 +44,14 @@ async fn a_string_upload_is_checked_on_disk_not_in_memory() {
     let r = c.post(s.model("bad")).header(header::CONTENT_TYPE, ct).body(body).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{}", r.text().await.unwrap());
 
-    let before = vm_hwm_kib();
+    let before = support::vm_hwm_kib();
     let len: u32 = 256 << 20;
     let (ct, body) = streamed_body(len as u64, len);
     let r = c.post(s.model("big")).header(header::CONTENT_TYPE, ct).body(body).send().await.unwrap();
     let status = r.status();
     let text = r.text().await.unwrap();
     assert_eq!(status, StatusCode::OK, "{text}");
-    let after = vm_hwm_kib();
+    let after = support::vm_hwm_kib();
     if let (Some(b), Some(a)) = (before, after) {
         let grew = a.saturating_sub(b) / 1024;
         eprintln!("256 MiB string upload: peak RSS {} MiB -> {} MiB (+{grew} MiB)", b / 1024, a / 1024);

@@ -61,3 +61,35 @@ pub async fn weights_url(s: &Running, name: &str) -> String {
     let path = json["weightsManifest"][0]["paths"][0].as_str().unwrap_or_else(|| panic!("no weight path: {json}"));
     format!("{}/{path}", s.model(name))
 }
+
+/// Peak resident set size of this process, in KiB (`/proc/self/status` `VmHWM`, Linux).
+pub fn vm_hwm_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A TF.js-shaped multipart upload streamed to the server: the part `model.json` holding `model_json`,
+/// then the part `model.weights.bin` holding `first`, followed by `len` bytes of `fill` in 1 MiB chunks
+/// of one shared buffer (the client holds 1 MiB), then the closing boundary. The Content-Type and
+/// the body.
+pub fn streamed_upload(model_json: &serde_json::Value, first: &[u8], len: u64, fill: u8) -> (String, reqwest::Body) {
+    const BOUNDARY: &str = "----modelio-stream-test";
+    let head = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"model.json\"; filename=\"model.json\"\r\nContent-Type: application/json\r\n\r\n{model_json}\r\n\
+         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"model.weights.bin\"; filename=\"model.weights.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    );
+    let mut start = head.into_bytes();
+    start.extend_from_slice(first);
+    let chunk = bytes::Bytes::from(vec![fill; 1 << 20]);
+    let mut pieces = vec![bytes::Bytes::from(start)];
+    let mut left = len;
+    while left > 0 {
+        let k = left.min(chunk.len() as u64) as usize;
+        pieces.push(chunk.slice(..k));
+        left -= k as u64;
+    }
+    pieces.push(bytes::Bytes::from(format!("\r\n--{BOUNDARY}--\r\n")));
+    let stream = futures::stream::iter(pieces.into_iter().map(Ok::<_, std::io::Error>));
+    (format!("multipart/form-data; boundary={BOUNDARY}"), reqwest::Body::wrap_stream(stream))
+}
