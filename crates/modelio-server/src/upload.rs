@@ -419,12 +419,14 @@ fn check_strings_on_disk(specs: &[io_core::WeightSpec], files: &[std::path::Path
     let total: u64 = lens.iter().sum();
     // The open file, its index and the offset the reader is at in it.
     let mut open: Option<(usize, BufReader<std::fs::File>, u64)> = None;
+    // The file holding the byte being read and where it starts in the group: positions only grow,
+    // so this moves forward only (linear in the files, whatever the number of strings).
+    let (mut i, mut start) = (0usize, 0u64);
     // The 4 bytes at `pos` of the group (the caller checked they exist), through the open file.
     let mut read4 = |pos: u64| -> io_core::Result<[u8; 4]> {
         let mut out = [0u8; 4];
         for (k, b) in out.iter_mut().enumerate() {
             let at = pos + k as u64;
-            let (mut i, mut start) = (0usize, 0u64);
             while at >= start + lens[i] {
                 start += lens[i];
                 i += 1;
