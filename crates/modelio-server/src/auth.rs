@@ -280,7 +280,10 @@ where
         return refuse(StatusCode::BAD_REQUEST, "the request has more than one Host header");
     }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let Some(host) = host.filter(|h| g.access.host_allowed(h, g.bound)) else {
+    // A request target in absolute form (`GET http://name/...`) names the host the server must act
+    // on (RFC 9112 §3.2.2), whatever Host says: it must be allowed too.
+    let target_allowed = req.uri().authority().is_none_or(|a| g.access.host_allowed(a.as_str(), g.bound));
+    let Some(host) = host.filter(|h| target_allowed && g.access.host_allowed(h, g.bound)) else {
         return refuse(
             StatusCode::FORBIDDEN,
             "this server does not answer for that Host name (start it with --allowed-host NAME to add one)",

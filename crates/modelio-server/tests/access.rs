@@ -254,3 +254,17 @@ async fn a_request_with_two_host_headers_is_refused() {
         assert!(text.contains("Host"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn an_absolute_request_target_must_name_an_allowed_host_too() {
+    // RFC 9112 §3.2.2: with `GET http://name/...` the target's authority, not Host, names the host
+    // the request is for; a foreign one is refused even when the Host header is allowed.
+    let s = support::start("targets", |_| {}).await;
+    let port = s.base.rsplit(':').next().unwrap().to_string();
+    let host = format!("Host: 127.0.0.1:{port}");
+    let (status, text) =
+        raw(&s.base, &format!("GET http://rebind.example:{port}/models HTTP/1.1\r\n{host}"), b"").await;
+    assert_eq!(status, 403, "{text}");
+    let (status, text) = raw(&s.base, &format!("GET http://127.0.0.1:{port}/models HTTP/1.1\r\n{host}"), b"").await;
+    assert_eq!(status, 200, "{text}");
+}
