@@ -282,7 +282,7 @@ where
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     // A request target in absolute form (`GET http://name/...`) names the host the server must act
     // on (RFC 9112 §3.2.2), whatever Host says: it must be allowed too.
-    let target_allowed = req.uri().authority().is_none_or(|a| g.access.host_allowed(a.as_str(), g.bound));
+    let target_allowed = req.uri().authority().map_or(true, |a| g.access.host_allowed(a.as_str(), g.bound));
     let Some(host) = host.filter(|h| target_allowed && g.access.host_allowed(h, g.bound)) else {
         return refuse(
             StatusCode::FORBIDDEN,
