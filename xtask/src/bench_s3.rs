@@ -161,7 +161,9 @@ model.json, and reads the previous model.json once; `modelio cp` also reads the 
 (the \"file:// load alone\" time).\n\
 - The load against curl: on a busy machine earlier runs gave 0.90x to 1.45x; on a quiet one (nothing but this \
 benchmark) runs gave 1.30x and 1.32x (2026-11-29, session 7) and 1.46x and 1.26x (2026-11-29, session 8), so \
-the miss is real, not noise. The cause is CPU, not waiting: SeaweedFS needs ~0.44 s of CPU to serve the 256 \
+the miss is real, not noise (session 10, by hand: curl 0.35-0.41 s, modelio's best of 4 loads 0.44-0.45 s, 1.25-1.29x; \
+perf over 8 loads: 40% of modelio's CPU in `madvise` populating pages, 25% in the receive copy, 12.5% in the copy \
+out of hyper's buffers, 7% unmapping after the load). The cause is CPU, not waiting: SeaweedFS needs ~0.44 s of CPU to serve the 256 \
 MiB, curl ~0.1 s, modelio ~0.37 s (`/usr/bin/time`, /proc), on 2 cores. curl writes to /dev/null; modelio \
 keeps the 256 MiB in fresh memory: perf puts ~38% of its CPU in populating those 65,000 pages (the helper \
 thread's `MADV_POPULATE_WRITE`: clearing, memcg charging, LRU), ~11% in copying each body chunk out of hyper's \
