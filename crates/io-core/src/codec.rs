@@ -229,13 +229,36 @@ pub struct FileSpan {
 /// How many files a layout error lists (then "... and N more").
 const FILES_LISTED: usize = 20;
 
+/// Where [`layout_of`] reads the 4-byte lengths of string elements: weight bytes in memory (a
+/// [`WeightData`]) or elsewhere, e.g. uploaded files still on disk, so the rules are checked once.
+pub trait LengthReader {
+    /// The little-endian `u32` at byte `pos` of the data (the caller checked that 4 bytes are there).
+    fn u32_at(&mut self, pos: usize) -> Result<u32>;
+}
+
+impl LengthReader for &WeightData {
+    fn u32_at(&mut self, pos: usize) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.slice(pos..pos + 4).as_ref().try_into().expect("4 bytes")))
+    }
+}
+
 /// Computes the byte range of every weight in `data` and checks that the specs and the bytes agree
 /// exactly: every weight fits, no bytes are left over, shapes do not overflow, string lengths fit.
 ///
 /// `files` (optional, may be empty) says which file each part of `data` came from, so errors can
 /// name it. Errors name the first weight that does not fit.
 pub fn layout(specs: &[WeightSpec], data: &WeightData, files: &[FileSpan]) -> Result<Vec<Range<usize>>> {
-    let total = data.len();
+    layout_of(specs, data.len(), &mut &*data, files)
+}
+
+/// [`layout`] of `total` bytes held elsewhere, whose string lengths `lengths` reads (only those:
+/// every other size comes from the specs).
+pub fn layout_of(
+    specs: &[WeightSpec],
+    total: usize,
+    lengths: &mut dyn LengthReader,
+    files: &[FileSpan],
+) -> Result<Vec<Range<usize>>> {
     let mut ranges = Vec::with_capacity(specs.len());
     let mut offset = 0usize;
     let file_at = |pos: usize| -> Option<String> {
@@ -266,7 +289,7 @@ pub fn layout(specs: &[WeightSpec], data: &WeightData, files: &[FileSpan]) -> Re
         let n = spec.num_elements()?;
         let len = match (&spec.quantization, &spec.dtype) {
             (Some(q), _) => n.checked_mul(q.dtype.byte_size().expect("checked")),
-            (None, DType::String) => Some(string_len(spec, data, offset, n, &file_at)?),
+            (None, DType::String) => Some(string_len(spec, lengths, total, offset, n, &file_at)?),
             (None, d) => n.checked_mul(d.byte_size().expect("checked")),
         };
         let end = len.and_then(|l| offset.checked_add(l));
@@ -315,12 +338,12 @@ pub fn layout(specs: &[WeightSpec], data: &WeightData, files: &[FileSpan]) -> Re
 
 fn string_len(
     spec: &WeightSpec,
-    data: &WeightData,
+    lengths: &mut dyn LengthReader,
+    total: usize,
     start: usize,
     n: usize,
     file_at: &dyn Fn(usize) -> Option<String>,
 ) -> Result<usize> {
-    let total = data.len();
     let mut pos = start;
     for k in 0..n {
         let at = pos;
@@ -335,7 +358,7 @@ fn string_len(
         if total - pos < 4 {
             return Err(fail(at as u64 + 4, format!("its 4-byte length at byte {pos} runs past the end")));
         }
-        let l = u32::from_le_bytes(data.slice(pos..pos + 4).as_ref().try_into().expect("4 bytes")) as usize;
+        let l = lengths.u32_at(pos)? as usize;
         pos += 4;
         if total - pos < l {
             return Err(fail(pos as u64 + l as u64, format!("length {l} at byte {} runs past the end", pos - 4)));

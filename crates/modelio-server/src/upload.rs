@@ -405,111 +405,61 @@ pub async fn spool(
     Ok(Spooled { dir, info })
 }
 
-/// Checks a group holding string weights against its `files` on disk as
-/// [`io_core::codec::layout`] checks bytes in memory, without holding them: fixed-size weights are
-/// skipped, each string element's 4-byte length is read and its bytes skipped, and the files must
-/// end where the last weight does. Memory stays one read buffer, whatever the upload's size.
+/// Checks a group holding string weights against its `files` on disk with
+/// [`io_core::codec::layout_of`], without holding them: only each string element's 4-byte length is
+/// read ([`DiskLengths`]). Memory stays one read buffer, whatever the upload's size.
 fn check_strings_on_disk(specs: &[io_core::WeightSpec], files: &[std::path::PathBuf]) -> io_core::Result<()> {
-    use std::io::{BufReader, Read};
-    let io = |p: &std::path::Path, e: std::io::Error| io_core::Error::io("reading", p, e);
-    let mut lens = Vec::with_capacity(files.len());
+    let mut spans = Vec::with_capacity(files.len());
     for f in files {
-        lens.push(std::fs::metadata(f).map_err(|e| io(f, e))?.len());
+        let len = std::fs::metadata(f).map_err(|e| io_core::Error::io("reading", f, e))?.len();
+        let too_large = || io_core::Error::invalid_model(LOCATION, format!("{} is too large", f.display()));
+        let len = usize::try_from(len).map_err(|_| too_large())?;
+        let name = f.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        spans.push(io_core::codec::FileSpan { name, len });
     }
-    let total: u64 = lens.iter().sum();
-    // The open file, its index and the offset the reader is at in it.
-    let mut open: Option<(usize, BufReader<std::fs::File>, u64)> = None;
-    // The file holding the byte being read and where it starts in the group: positions only grow,
-    // so this moves forward only (linear in the files, whatever the number of strings).
-    let (mut i, mut start) = (0usize, 0u64);
-    // The 4 bytes at `pos` of the group (the caller checked they exist), through the open file.
-    let mut read4 = |pos: u64| -> io_core::Result<[u8; 4]> {
+    let total = spans.iter().try_fold(0usize, |acc, s| acc.checked_add(s.len));
+    let total = total.ok_or_else(|| io_core::Error::invalid_model(LOCATION, "the uploaded files' sizes overflow"))?;
+    let mut lengths = DiskLengths { files, spans: &spans, file: 0, start: 0, open: None };
+    io_core::codec::layout_of(specs, total, &mut lengths, &spans).map(|_| ())
+}
+
+/// Reads the 4-byte lengths of string elements from a group's files: positions only grow, so the
+/// file holding a byte is found by a cursor that moves forward only (linear in the files), and read
+/// through one buffered reader of that file.
+struct DiskLengths<'a> {
+    files: &'a [std::path::PathBuf],
+    spans: &'a [io_core::codec::FileSpan],
+    /// The file the cursor is in, and where it starts in the group.
+    file: usize,
+    start: usize,
+    /// The open file, its index and the offset the reader is at in it.
+    open: Option<(usize, std::io::BufReader<std::fs::File>, usize)>,
+}
+
+impl io_core::codec::LengthReader for DiskLengths<'_> {
+    fn u32_at(&mut self, pos: usize) -> io_core::Result<u32> {
+        use std::io::Read;
         let mut out = [0u8; 4];
         for (k, b) in out.iter_mut().enumerate() {
-            let at = pos + k as u64;
-            while at >= start + lens[i] {
-                start += lens[i];
-                i += 1;
+            let at = pos + k;
+            while at >= self.start + self.spans[self.file].len {
+                self.start += self.spans[self.file].len;
+                self.file += 1;
             }
-            if !open.as_ref().is_some_and(|(j, ..)| *j == i) {
-                let f = std::fs::File::open(&files[i]).map_err(|e| io(&files[i], e))?;
-                open = Some((i, BufReader::with_capacity(1 << 16, f), 0));
+            let (i, path) = (self.file, &self.files[self.file]);
+            let io = |e: std::io::Error| io_core::Error::io("reading", path, e);
+            if !self.open.as_ref().is_some_and(|(j, ..)| *j == i) {
+                let f = std::fs::File::open(path).map_err(io)?;
+                self.open = Some((i, std::io::BufReader::with_capacity(1 << 16, f), 0));
             }
-            let (_, r, off) = open.as_mut().expect("opened above");
-            let want = at - start;
-            r.seek_relative(want as i64 - *off as i64).map_err(|e| io(&files[i], e))?;
-            r.read_exact(std::slice::from_mut(b)).map_err(|e| io(&files[i], e))?;
+            let (_, r, off) = self.open.as_mut().expect("opened above");
+            let want = at - self.start;
+            r.seek_relative(want as i64 - *off as i64).map_err(io)?;
+            r.read_exact(std::slice::from_mut(b)).map_err(io)?;
             *off = want + 1;
         }
-        Ok(out)
-    };
-    let name_at = |pos: u64| -> Option<String> {
-        let mut end = 0u64;
-        for (f, l) in files.iter().zip(&lens) {
-            end += l;
-            if pos < end {
-                return f.file_name().map(|n| n.to_string_lossy().into_owned());
-            }
-        }
-        files.last().and_then(|f| f.file_name()).map(|n| n.to_string_lossy().into_owned())
-    };
-    let mismatch =
-        |spec: &io_core::WeightSpec, at: u64, expected: u64, detail: String| io_core::Error::WeightsMismatch {
-            weight: spec.name.clone(),
-            file: name_at(at.min(total.saturating_sub(1))),
-            expected,
-            actual: total,
-            detail,
-        };
-    let mut pos = 0u64;
-    for (i, spec) in specs.iter().enumerate() {
-        io_core::codec::check_spec(spec)?;
-        let n = spec.num_elements()?;
-        match spec.fixed_byte_len() {
-            Some(len) => {
-                let end = pos.saturating_add(len as u64);
-                if end > total {
-                    return Err(mismatch(
-                        spec,
-                        pos,
-                        end,
-                        format!(
-                            "weight {} of {} needs bytes {pos}..{end} but the files hold {total}",
-                            i + 1,
-                            specs.len()
-                        ),
-                    ));
-                }
-                pos = end;
-            }
-            None => {
-                for k in 0..n {
-                    if total - pos < 4 {
-                        let what =
-                            format!("string element {k} of {n}: its 4-byte length at byte {pos} runs past the end");
-                        return Err(mismatch(spec, pos, pos + 4, what));
-                    }
-                    let l = u32::from_le_bytes(read4(pos)?) as u64;
-                    if total - pos - 4 < l {
-                        let what = format!("string element {k} of {n}: length {l} at byte {pos} runs past the end");
-                        return Err(mismatch(spec, pos, pos + 4 + l, what));
-                    }
-                    pos += 4 + l;
-                }
-            }
-        }
+        Ok(u32::from_le_bytes(out))
     }
-    if pos != total {
-        let last = specs.last().map_or("", |s| s.name.as_str());
-        return Err(io_core::Error::WeightsMismatch {
-            weight: last.to_string(),
-            file: name_at(pos),
-            expected: pos,
-            actual: total,
-            detail: format!("the weights end at byte {pos} but the files hold {total} bytes"),
-        });
-    }
-    Ok(())
 }
 
 /// Removes upload folders under `tmp` left by server processes that no longer run (a crash): those
